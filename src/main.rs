@@ -1,0 +1,118 @@
+//! The `schema-gate` binary: parse, configure, run one mode, exit with its code (or exec).
+
+use schema_gate::cli::{self, Invocation, Mode};
+use schema_gate::config::{self, Settings, Sources, TerminationLog};
+use schema_gate::db::Database;
+use schema_gate::signals::Signals;
+use schema_gate::{check, logging, termination, wait};
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let (mode, flags, command) = match cli::parse(std::env::args_os().skip(1)) {
+        Ok(Invocation::Run { mode, flags, command }) => (mode, flags, command),
+        Ok(Invocation::Help) => {
+            print!("{}", cli::usage());
+            return ExitCode::SUCCESS;
+        }
+        Ok(Invocation::Version) => {
+            println!("schema-gate {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("schema-gate: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let env = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
+    let sources = Sources::new(env, &flags);
+    let log = match config::log_settings(&sources) {
+        Ok(log) => log,
+        Err(e) => return configuration_error(&sources, &e.0, false),
+    };
+    logging::init(&log);
+    for var in sources.unknown_gate_variables() {
+        tracing::warn!("{var} is not a schema-gate variable and is ignored (a typo?)");
+    }
+    let settings = match Settings::load(&sources) {
+        Ok(settings) => settings,
+        Err(e) => return configuration_error(&sources, &e.0, true),
+    };
+    tracing::debug!(?settings, "configuration");
+    let db = match Database::new(
+        settings.target.clone(),
+        &settings.table,
+        settings.connect_timeout,
+        settings.query_timeout,
+    ) {
+        Ok(db) => db,
+        Err(why) => return configuration_error(&sources, &format!("TLS: {why}"), true),
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the runtime");
+            return ExitCode::from(3);
+        }
+    };
+    let finish = runtime.block_on(async {
+        let mut signals = match Signals::install() {
+            Ok(signals) => signals,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot install signal handlers");
+                return check::Finish { code: 3, message: None, exec: false };
+            }
+        };
+        match mode {
+            Mode::Check => check::run(&settings, &db, &mut signals).await,
+            Mode::Wait => wait::run(&settings, &db, &mut signals).await,
+            Mode::Serve => {
+                tracing::error!("serve is not built yet");
+                check::Finish { code: 2, message: None, exec: false }
+            }
+        }
+    });
+    drop(runtime);
+    if let Some(message) = &finish.message {
+        termination::write(&settings.termination_log, message);
+    }
+    if finish.exec && !command.is_empty() {
+        return exec(&command);
+    }
+    ExitCode::from(finish.code)
+}
+
+/// Exit 2: the message already names the variable; it goes to the log (or stderr before logging
+/// is set up) and to the termination-message file.
+fn configuration_error(sources: &Sources, message: &str, logging: bool) -> ExitCode {
+    let line = format!("configuration error: {message}");
+    if logging {
+        tracing::error!("{line}");
+    } else {
+        eprintln!("schema-gate: {line}");
+    }
+    let target = match sources.get("GATE_TERMINATION_LOG") {
+        Some(path) => TerminationLog::Path(path.into()),
+        None => TerminationLog::Default,
+    };
+    termination::write(&target, &line);
+    ExitCode::from(2)
+}
+
+/// Replaces the process with `command` (`wait -- CMD ARGS…`). Returns only on failure:
+/// 127 when the command is not found, 126 when it cannot be run (the shell's codes).
+fn exec(command: &[OsString]) -> ExitCode {
+    use std::os::unix::process::CommandExt;
+    let Some((program, args)) = command.split_first() else {
+        return ExitCode::SUCCESS;
+    };
+    let error = std::process::Command::new(program).args(args).exec();
+    tracing::error!(command = %program.to_string_lossy(), error = %error, "cannot run the command");
+    let code = if error.kind() == std::io::ErrorKind::NotFound { 127 } else { 126 };
+    termination::write(
+        &TerminationLog::Default,
+        &format!("ready, but cannot run {}: {error}", program.to_string_lossy()),
+    );
+    ExitCode::from(code)
+}

@@ -1,0 +1,196 @@
+//! libpq's certificate rules on rustls.
+//!
+//! tokio-postgres decides *whether* a connection uses TLS (disable / prefer / require); the rustls
+//! `ClientConfig` built here alone decides *how* the server's certificate is checked:
+//!
+//! | sslmode | without `sslrootcert` | with `sslrootcert` |
+//! |---|---|---|
+//! | `allow`, `prefer`, `require` | encrypted, not verified | chain verified (libpq does so too) |
+//! | `verify-ca` | chain against the platform's CAs | chain against the file |
+//! | `verify-full` | chain and host name, platform's CAs | chain and host name against the file |
+//!
+//! Handshake signatures are always checked; "not verified" skips only the certificate's trust.
+//! SNI is sent (Neon routes on it) unless `sslsni=0`; rustls never sends it for an IP literal.
+
+use crate::dsn::{RootCerts, TlsSettings};
+use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::WebPkiSupportedAlgorithms;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, Error, RootCertStore, SignatureScheme};
+use std::sync::Arc;
+
+/// Builds the TLS connector for these settings. Errors (unreadable or empty certificate files)
+/// are configuration errors and name the file.
+pub fn connector(settings: &TlsSettings) -> Result<tokio_postgres_rustls::MakeRustlsConnect, String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS set-up failed: {e}"))?;
+    let algorithms = provider.signature_verification_algorithms;
+    let verifier: Arc<dyn ServerCertVerifier> = match &settings.roots {
+        None => Arc::new(Unverified { algorithms }),
+        Some(roots) => {
+            let roots = Arc::new(root_store(roots)?);
+            let webpki = WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
+                .build()
+                .map_err(|e| format!("TLS set-up failed: {e}"))?;
+            if settings.check_host {
+                webpki
+            } else {
+                Arc::new(ChainOnly { inner: webpki })
+            }
+        }
+    };
+    let builder = builder.dangerous().with_custom_certificate_verifier(verifier);
+    let mut config = match &settings.client_cert {
+        None => builder.with_no_client_auth(),
+        Some((cert_path, key_path)) => {
+            let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert_path)
+                .and_then(|it| it.collect::<Result<_, _>>())
+                .map_err(|e| format!("sslcert {}: {e}", cert_path.display()))?;
+            let key = PrivateKeyDer::from_pem_file(key_path)
+                .map_err(|e| format!("sslkey {}: {e}", key_path.display()))?;
+            builder
+                .with_client_auth_cert(certs, key)
+                .map_err(|e| format!("sslcert/sslkey {}: {e}", cert_path.display()))?
+        }
+    };
+    config.enable_sni = settings.sni;
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
+}
+
+fn root_store(roots: &RootCerts) -> Result<RootCertStore, String> {
+    let mut store = RootCertStore::empty();
+    match roots {
+        RootCerts::File(path) => {
+            let certs = CertificateDer::pem_file_iter(path)
+                .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| format!("sslrootcert {}: {e}", path.display()))?;
+            let (added, _) = store.add_parsable_certificates(certs);
+            if added == 0 {
+                return Err(format!("sslrootcert {}: no usable CA certificate in it", path.display()));
+            }
+        }
+        RootCerts::System => {
+            let found = rustls_native_certs::load_native_certs();
+            store.add_parsable_certificates(found.certs);
+            if store.is_empty() {
+                return Err(
+                    "sslrootcert=system (or verify-ca/verify-full without sslrootcert): no CA certificates found on this system (set SSL_CERT_FILE or sslrootcert)"
+                        .to_string(),
+                );
+            }
+        }
+    }
+    Ok(store)
+}
+
+/// `prefer`/`require` without a root certificate: encryption without trust, as libpq.
+#[derive(Debug)]
+struct Unverified {
+    algorithms: WebPkiSupportedAlgorithms,
+}
+
+impl ServerCertVerifier for Unverified {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}
+
+/// `verify-ca`: the full WebPKI check, except that a host-name mismatch is accepted.
+#[derive(Debug)]
+struct ChainOnly {
+    inner: Arc<WebPkiServerVerifier>,
+}
+
+impl ServerCertVerifier for ChainOnly {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, Error> {
+        match self
+            .inner
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        {
+            Err(Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) => Ok(ServerCertVerified::assertion()),
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
+
+/// True when the error chain shows the server's certificate was rejected (waiting cannot fix it).
+pub fn is_certificate_rejection(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = current {
+        if let Some(Error::InvalidCertificate(_)) = e.downcast_ref::<Error>() {
+            return true;
+        }
+        // io::Error::source() skips the wrapped error itself; look inside explicitly.
+        if let Some(inner) = e.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref())
+            && is_certificate_rejection(inner)
+        {
+            return true;
+        }
+        current = e.source();
+    }
+    false
+}
