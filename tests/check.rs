@@ -1,0 +1,422 @@
+//! `schema-gate check` against a real PostgreSQL (and PgBouncer): every exit code, every DSN
+//! source, schema-qualified tables, privileges, TLS.
+
+mod support;
+
+use std::time::Duration;
+use support::{Bouncer, PASSWORD, PgOptions, Postgres, gate, run, temp_dir};
+
+const LIMIT: Duration = Duration::from_secs(30);
+
+/// A cluster with database `app`, role `gate` allowed to read a goose table at version 3.
+fn app_at_3() -> Postgres {
+    let pg = Postgres::start();
+    pg.create_db_and_role("app", "gate");
+    pg.goose_table("app", "goose_db_version", &[(1, true), (2, true), (3, true)], Some("gate"));
+    pg
+}
+
+fn assert_no_secret(output: &str) {
+    assert!(!output.contains(PASSWORD), "password leaked: {output}");
+}
+
+#[test]
+fn every_verdict_exit_code() {
+    let pg = app_at_3();
+    let url = pg.url("gate", "app", "");
+    let case = |expect: &str, policy: &str| {
+        run(
+            gate(&["check"])
+                .env("DATABASE_URL", &url)
+                .env("GATE_EXPECT_VERSION", expect)
+                .env("GATE_POLICY", policy),
+            LIMIT,
+        )
+    };
+    let ready = case("3", "at-least");
+    assert_eq!(ready.code, Some(0), "{ready:?}");
+    assert_eq!(ready.stdout.trim(), "ready: goose_db_version at version 3, expected 3 (at-least)");
+    let older_build = case("2", "at-least");
+    assert_eq!(older_build.code, Some(0), "{older_build:?}");
+    let behind = case("4", "at-least");
+    assert_eq!(behind.code, Some(1), "{behind:?}");
+    assert!(behind.stdout.starts_with("not ready: goose_db_version at version 3, expected 4"), "{behind:?}");
+    let ahead = case("2", "exact");
+    assert_eq!(ahead.code, Some(4), "{ahead:?}");
+    assert!(ahead.stdout.contains("ahead of expected 2"), "{ahead:?}");
+    for r in [&ready, &behind, &ahead] {
+        assert_no_secret(&r.all_output());
+    }
+
+    let no_table = run(
+        gate(&["check"]).env("DATABASE_URL", &url).env("GATE_EXPECT_VERSION", "1").env("GOOSE_TABLE", "nope"),
+        LIMIT,
+    );
+    assert_eq!(no_table.code, Some(1), "{no_table:?}");
+    assert!(no_table.stdout.contains("table nope does not exist"), "{no_table:?}");
+
+    let config = run(gate(&["check"]).env("DATABASE_URL", &url).env("GATE_EXPECT_VERSION", "three"), LIMIT);
+    assert_eq!(config.code, Some(2), "{config:?}");
+    assert!(config.stderr.contains("GATE_EXPECT_VERSION"), "{config:?}");
+    assert!(config.stdout.is_empty(), "nothing was checked: {config:?}");
+    assert_no_secret(&config.all_output());
+}
+
+#[test]
+fn migrations_dir_json_lists_pending_out_of_order() {
+    let pg = Postgres::start();
+    pg.create_db_and_role("app", "gate");
+    pg.goose_table("app", "goose_db_version", &[(1, true), (3, true)], Some("gate"));
+    let dir = temp_dir("migrations");
+    for name in ["00001_init.sql", "00002_users.sql", "00003_orders.sql", "00004_more.sql", "README.md"] {
+        std::fs::write(dir.join(name), "-- +goose Up\n").expect("write");
+    }
+    let r = run(
+        gate(&["check", "--json"])
+            .env("DATABASE_URL", pg.url("gate", "app", ""))
+            .env("GATE_MIGRATIONS_DIR", &dir),
+        LIMIT,
+    );
+    assert_eq!(r.code, Some(1), "{r:?}");
+    let json: serde_json::Value = serde_json::from_str(r.stdout.trim()).expect("one JSON object");
+    assert_eq!(json["ready"], false);
+    assert_eq!(json["state"], "behind");
+    assert_eq!(json["version"], 3);
+    assert_eq!(json["max_version"], 3);
+    assert_eq!(json["expected"], 4);
+    assert_eq!(json["pending"], serde_json::json!([2, 4]));
+    assert_eq!(json["table"], "goose_db_version");
+    assert_eq!(json["policy"], "at-least");
+    assert_eq!(json["error"], serde_json::Value::Null);
+
+    pg.apply("app", "goose_db_version", 2);
+    pg.apply("app", "goose_db_version", 4);
+    let r = run(
+        gate(&["check"]).env("DATABASE_URL", pg.url("gate", "app", "")).env("GOOSE_MIGRATION_DIR", &dir),
+        LIMIT,
+    );
+    assert_eq!(r.code, Some(0), "{r:?}");
+    assert_eq!(r.stdout.trim(), "ready: goose_db_version at version 4, expected 4 (at-least)");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn rolled_back_rows_are_not_applied() {
+    let pg = app_at_3();
+    // goose <= 3.4.1 recorded a rollback as an is_applied = false row.
+    pg.sql("app", "INSERT INTO goose_db_version (version_id, is_applied) VALUES (3, false)");
+    let r = run(
+        gate(&["check", "--json"]).env("DATABASE_URL", pg.url("gate", "app", "")).env("GATE_EXPECT_VERSION", "3"),
+        LIMIT,
+    );
+    assert_eq!(r.code, Some(1), "{r:?}");
+    let json: serde_json::Value = serde_json::from_str(r.stdout.trim()).expect("JSON");
+    assert_eq!(json["version"], 2);
+    assert_eq!(json["max_version"], 2);
+}
+
+#[test]
+fn every_dsn_source() {
+    let pg = app_at_3();
+    let ok = |cmd: &mut std::process::Command, what: &str| {
+        let r = run(cmd.env("GATE_EXPECT_VERSION", "3"), LIMIT);
+        assert_eq!(r.code, Some(0), "{what}: {r:?}");
+        assert_no_secret(&r.all_output());
+    };
+    ok(gate(&["check"]).env("DATABASE_URL", pg.url("gate", "app", "sslmode=disable")), "DATABASE_URL");
+    ok(&mut gate(&["check", "--database-url", &pg.url("gate", "app", "")]), "--database-url");
+
+    let dir = temp_dir("dsn");
+    let file = dir.join("url");
+    std::fs::write(&file, format!("{}\n", pg.url("gate", "app", ""))).expect("write");
+    ok(gate(&["check"]).env("DATABASE_URL_FILE", &file), "DATABASE_URL_FILE");
+
+    let kv = format!("host=127.0.0.1 port={} user=gate password='{PASSWORD}' dbname=app", pg.port);
+    ok(gate(&["check"]).env("GOOSE_DBSTRING", &kv).env("GOOSE_DRIVER", "postgres"), "GOOSE_DBSTRING");
+
+    ok(
+        gate(&["check"])
+            .env("PGHOST", "127.0.0.1")
+            .env("PGPORT", pg.port.to_string())
+            .env("PGUSER", "gate")
+            .env("PGPASSWORD", PASSWORD)
+            .env("PGDATABASE", "app")
+            .env("PGSSLMODE", "prefer")
+            .env("PGAPPNAME", "gate-test")
+            .env("PGCONNECT_TIMEOUT", "3"),
+        "PG* variables",
+    );
+
+    let passfile = dir.join("pgpass");
+    std::fs::write(&passfile, format!("127.0.0.1:{}:app:gate:{PASSWORD}\n", pg.port)).expect("write");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&passfile, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    ok(
+        gate(&["check"])
+            .env("DATABASE_URL", format!("postgres://gate@127.0.0.1:{}/app", pg.port))
+            .env("PGPASSFILE", &passfile),
+        "PGPASSFILE",
+    );
+    // libpq ignores a password file others can read; so do we (and say so).
+    std::fs::set_permissions(&passfile, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let r = run(
+        gate(&["check"])
+            .env("DATABASE_URL", format!("postgres://gate@127.0.0.1:{}/app", pg.port))
+            .env("PGPASSFILE", &passfile)
+            .env("GATE_EXPECT_VERSION", "3"),
+        LIMIT,
+    );
+    assert_eq!(r.code, Some(3), "{r:?}");
+    assert!(r.stderr.contains("group or world access"), "{r:?}");
+    assert_no_secret(&r.all_output());
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn application_name_is_schema_gate() {
+    let pg = app_at_3();
+    pg.sql("postgres", "ALTER SYSTEM SET log_connections = on");
+    pg.sql("postgres", "SELECT pg_reload_conf()");
+    let r = run(
+        gate(&["check"]).env("DATABASE_URL", pg.url("gate", "app", "")).env("GATE_EXPECT_VERSION", "3"),
+        LIMIT,
+    );
+    assert_eq!(r.code, Some(0), "{r:?}");
+    let log = std::fs::read_to_string(pg.dir.join("postgres.log")).unwrap_or_default();
+    assert!(
+        log.contains("user=gate database=app application_name=schema-gate"),
+        "no connection from schema-gate in:\n{log}"
+    );
+}
+
+#[test]
+fn schema_qualified_table() {
+    let pg = Postgres::start();
+    pg.create_db_and_role("app", "gate");
+    pg.sql("app", "CREATE SCHEMA ops; GRANT USAGE ON SCHEMA ops TO gate");
+    pg.goose_table("app", "ops.goose_versions", &[(1, true), (2, true)], Some("gate"));
+    let r = run(
+        gate(&["check"])
+            .env("DATABASE_URL", pg.url("gate", "app", ""))
+            .env("GOOSE_TABLE", "ops.goose_versions")
+            .env("GATE_EXPECT_VERSION", "2"),
+        LIMIT,
+    );
+    assert_eq!(r.code, Some(0), "{r:?}");
+    assert!(r.stdout.contains("ops.goose_versions at version 2"), "{r:?}");
+    // Unquoted, like goose: Postgres folds the name to lower case.
+    let r = run(
+        gate(&["check"])
+            .env("DATABASE_URL", pg.url("gate", "app", ""))
+            .env("GOOSE_TABLE", "OPS.Goose_Versions")
+            .env("GATE_EXPECT_VERSION", "2"),
+        LIMIT,
+    );
+    assert_eq!(r.code, Some(0), "{r:?}");
+    // A search_path runtime parameter in the DSN finds the unqualified table (lib/pq and pgx send
+    // unknown keys as runtime parameters; we set them inside the transaction).
+    let r = run(
+        gate(&["check"])
+            .env("DATABASE_URL", pg.url("gate", "app", "search_path=ops"))
+            .env("GOOSE_TABLE", "goose_versions")
+            .env("GATE_EXPECT_VERSION", "2"),
+        LIMIT,
+    );
+    assert_eq!(r.code, Some(0), "{r:?}");
+    // A schema that does not exist: the table does not exist.
+    let r = run(
+        gate(&["check"])
+            .env("DATABASE_URL", pg.url("gate", "app", ""))
+            .env("GOOSE_TABLE", "nowhere.goose_db_version")
+            .env("GATE_EXPECT_VERSION", "2"),
+        LIMIT,
+    );
+    assert_eq!(r.code, Some(1), "{r:?}");
+}
+
+#[test]
+fn privileges_select_only_and_none() {
+    let pg = app_at_3();
+    pg.create_role("stranger");
+    let r = run(
+        gate(&["check"]).env("DATABASE_URL", pg.url("gate", "app", "")).env("GATE_EXPECT_VERSION", "3"),
+        LIMIT,
+    );
+    assert_eq!(r.code, Some(0), "SELECT alone is enough: {r:?}");
+    let r = run(
+        gate(&["check"]).env("DATABASE_URL", pg.url("stranger", "app", "")).env("GATE_EXPECT_VERSION", "3"),
+        LIMIT,
+    );
+    assert_eq!(r.code, Some(3), "{r:?}");
+    assert!(r.stdout.contains("permission denied"), "{r:?}");
+    // Read-only: nothing was written (the table is unchanged, no other table appeared).
+    assert_eq!(pg.sql("app", "SELECT count(*) FROM goose_db_version"), "4");
+    assert_eq!(pg.sql("app", "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"), "1");
+}
+
+#[test]
+fn database_errors_exit_3_without_secrets() {
+    let pg = app_at_3();
+    let wrong = format!("postgres://gate:not-{PASSWORD}@127.0.0.1:{}/app", pg.port);
+    let r = run(gate(&["check"]).env("DATABASE_URL", &wrong).env("GATE_EXPECT_VERSION", "3"), LIMIT);
+    assert_eq!(r.code, Some(3), "{r:?}");
+    assert!(r.stdout.contains("password authentication failed"), "{r:?}");
+    assert_no_secret(&r.all_output());
+
+    let r = run(
+        gate(&["check"]).env("DATABASE_URL", pg.url("gate", "missing_db", "")).env("GATE_EXPECT_VERSION", "3"),
+        LIMIT,
+    );
+    assert_eq!(r.code, Some(3), "{r:?}");
+    assert!(r.stdout.contains("does not exist"), "{r:?}");
+
+    let closed = support::free_port();
+    let r = run(
+        gate(&["check"])
+            .env("DATABASE_URL", format!("postgres://gate:{PASSWORD}@127.0.0.1:{closed}/app"))
+            .env("GATE_EXPECT_VERSION", "3"),
+        LIMIT,
+    );
+    assert_eq!(r.code, Some(3), "{r:?}");
+    assert!(r.stdout.to_lowercase().contains("connection refused"), "{r:?}");
+    assert_no_secret(&r.all_output());
+}
+
+#[test]
+fn termination_message_on_failure_only() {
+    let pg = app_at_3();
+    let dir = temp_dir("term");
+    let file = dir.join("termination-log");
+    let r = run(
+        gate(&["check"])
+            .env("DATABASE_URL", pg.url("gate", "app", ""))
+            .env("GATE_EXPECT_VERSION", "9")
+            .env("GATE_TERMINATION_LOG", &file),
+        LIMIT,
+    );
+    assert_eq!(r.code, Some(1));
+    let message = std::fs::read_to_string(&file).expect("termination message written");
+    assert_eq!(message, r.stdout.trim());
+    std::fs::remove_file(&file).expect("rm");
+    let r = run(
+        gate(&["check"])
+            .env("DATABASE_URL", pg.url("gate", "app", ""))
+            .env("GATE_EXPECT_VERSION", "3")
+            .env("GATE_TERMINATION_LOG", &file),
+        LIMIT,
+    );
+    assert_eq!(r.code, Some(0));
+    assert!(!file.exists(), "a ready check writes no termination message");
+    let r = run(
+        gate(&["check"])
+            .env("DATABASE_URL", pg.url("gate", "app", ""))
+            .env("GATE_POLICY", "sometimes")
+            .env("GATE_EXPECT_VERSION", "3")
+            .env("GATE_TERMINATION_LOG", &file),
+        LIMIT,
+    );
+    assert_eq!(r.code, Some(2));
+    let message = std::fs::read_to_string(&file).expect("config error written");
+    assert!(message.contains("GATE_POLICY"), "{message}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn through_pgbouncer_transaction_mode() {
+    let pg = app_at_3();
+    let bouncer = Bouncer::start(&pg, &["gate"]);
+    // Many checks at once through a 5-connection pool: no prepared-statement clashes.
+    let children: Vec<_> = (0..12)
+        .map(|_| {
+            gate(&["check"])
+                .env("DATABASE_URL", bouncer.url("gate", "app", ""))
+                .env("GATE_EXPECT_VERSION", "3")
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("spawn")
+        })
+        .collect();
+    for mut child in children {
+        let r = support::finish(&mut child, std::time::Instant::now(), LIMIT);
+        assert_eq!(r.code, Some(0), "{r:?}");
+    }
+    // Missing table through the pooler: the aborted transaction is closed, the verdict is clean.
+    let r = run(
+        gate(&["check"])
+            .env("DATABASE_URL", bouncer.url("gate", "app", ""))
+            .env("GOOSE_TABLE", "nope")
+            .env("GATE_EXPECT_VERSION", "3"),
+        LIMIT,
+    );
+    assert_eq!(r.code, Some(1), "{r:?}");
+    let wrong = format!("postgres://gate:nope@127.0.0.1:{}/app", bouncer.port);
+    let r = run(gate(&["check"]).env("DATABASE_URL", &wrong).env("GATE_EXPECT_VERSION", "3"), LIMIT);
+    assert_eq!(r.code, Some(3), "{r:?}");
+}
+
+#[test]
+fn tls_modes_against_a_generated_ca() {
+    let dir = temp_dir("tls");
+    let certs = support::make_certs(&dir);
+    let pg = Postgres::start_with(PgOptions {
+        tls: Some((certs.server_cert.clone(), certs.server_key.clone())),
+        ..PgOptions::default()
+    });
+    pg.create_db_and_role("app", "gate");
+    pg.goose_table("app", "goose_db_version", &[(1, true)], Some("gate"));
+    let check = |host: &str, params: String| {
+        run(
+            gate(&["check"])
+                .env("DATABASE_URL", format!("postgres://gate:{PASSWORD}@{host}:{}/app?{params}", pg.port))
+                .env("GATE_EXPECT_VERSION", "1"),
+            LIMIT,
+        )
+    };
+    let ca = certs.ca.display().to_string();
+    let other = certs.other_ca.display().to_string();
+
+    let r = check("localhost", format!("sslmode=verify-full&sslrootcert={ca}"));
+    assert_eq!(r.code, Some(0), "right CA: {r:?}");
+    let r = check("localhost", format!("sslmode=verify-full&sslrootcert={other}"));
+    assert_eq!(r.code, Some(3), "wrong CA: {r:?}");
+    assert!(r.stdout.to_lowercase().contains("certificate"), "{r:?}");
+    let r = check("localhost", "sslmode=require".into());
+    assert_eq!(r.code, Some(0), "require does not verify: {r:?}");
+    let r = check("localhost", format!("sslmode=require&sslrootcert={other}"));
+    assert_eq!(r.code, Some(3), "require with sslrootcert verifies the chain: {r:?}");
+    let r = check("localhost", "sslmode=require&channel_binding=require".into());
+    assert_eq!(r.code, Some(0), "SCRAM-PLUS channel binding direct to Postgres: {r:?}");
+
+    // The certificate names localhost and 127.0.0.1; a name it does not hold: pg.local → use an
+    // IP alias the certificate lacks (127.0.0.2 routes to loopback but is not in the SAN).
+    let r = check("127.0.0.1", format!("sslmode=verify-full&sslrootcert={ca}"));
+    assert_eq!(r.code, Some(0), "IP SAN matches: {r:?}");
+    let r = run(
+        gate(&["check"])
+            .env(
+                "DATABASE_URL",
+                format!(
+                    "host=127.0.0.2 hostaddr=127.0.0.1 port={} user=gate password={PASSWORD} dbname=app sslmode=verify-ca sslrootcert={ca}",
+                    pg.port
+                ),
+            )
+            .env("GATE_EXPECT_VERSION", "1"),
+        LIMIT,
+    );
+    assert_eq!(r.code, Some(0), "verify-ca ignores the host name: {r:?}");
+    let r = run(
+        gate(&["check"])
+            .env(
+                "DATABASE_URL",
+                format!(
+                    "host=127.0.0.2 hostaddr=127.0.0.1 port={} user=gate password={PASSWORD} dbname=app sslmode=verify-full sslrootcert={ca}",
+                    pg.port
+                ),
+            )
+            .env("GATE_EXPECT_VERSION", "1"),
+        LIMIT,
+    );
+    assert_eq!(r.code, Some(3), "verify-full checks the host name: {r:?}");
+    let _ = std::fs::remove_dir_all(dir);
+}
