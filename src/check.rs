@@ -25,7 +25,10 @@ impl Finish {
     pub fn stopped(stop: Stop, last: Option<&Verdict>) -> Finish {
         let message = match last {
             Some(verdict) => format!("stopped by {}: {verdict}", stop.name()),
-            None => format!("stopped by {} before the first check completed", stop.name()),
+            None => format!(
+                "stopped by {} before the first check completed",
+                stop.name()
+            ),
         };
         tracing::info!("{message}");
         Finish {

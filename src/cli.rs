@@ -70,11 +70,14 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Invocation, Str
     while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
         match arg {
             lexopt::Arg::Short('h') | lexopt::Arg::Long("help") => return Ok(Invocation::Help),
-            lexopt::Arg::Short('V') | lexopt::Arg::Long("version") => return Ok(Invocation::Version),
+            lexopt::Arg::Short('V') | lexopt::Arg::Long("version") => {
+                return Ok(Invocation::Version);
+            }
             lexopt::Arg::Long("json") => flags.push(("GATE_OUTPUT", "json".to_string())),
             lexopt::Arg::Long(name) => {
                 let spelled = format!("--{name}");
-                let Some((var, _, _)) = VARIABLES.iter().find(|(_, flag, _)| *flag == spelled) else {
+                let Some((var, _, _)) = VARIABLES.iter().find(|(_, flag, _)| *flag == spelled)
+                else {
                     return Err(format!("unknown flag {spelled} (see --help)"));
                 };
                 let value = parser
@@ -110,7 +113,11 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Invocation, Str
     if !command.is_empty() && mode != Mode::Wait {
         return Err("only wait runs a command after --".to_string());
     }
-    Ok(Invocation::Run { mode, flags, command })
+    Ok(Invocation::Run {
+        mode,
+        flags,
+        command,
+    })
 }
 
 #[cfg(test)]
@@ -123,18 +130,34 @@ mod tests {
 
     #[test]
     fn modes_flags_and_command() {
-        let parsed = parse(args(&["--timeout", "5s", "wait", "--expect-version=3", "--", "app", "--port", "1"]));
+        let parsed = parse(args(&[
+            "--timeout",
+            "5s",
+            "wait",
+            "--expect-version=3",
+            "--",
+            "app",
+            "--port",
+            "1",
+        ]));
         assert_eq!(
             parsed,
             Ok(Invocation::Run {
                 mode: Mode::Wait,
-                flags: vec![("GATE_TIMEOUT", "5s".into()), ("GATE_EXPECT_VERSION", "3".into())],
+                flags: vec![
+                    ("GATE_TIMEOUT", "5s".into()),
+                    ("GATE_EXPECT_VERSION", "3".into())
+                ],
                 command: args(&["app", "--port", "1"]),
             })
         );
         assert_eq!(
             parse(args(&["check", "--json"])),
-            Ok(Invocation::Run { mode: Mode::Check, flags: vec![("GATE_OUTPUT", "json".into())], command: vec![] })
+            Ok(Invocation::Run {
+                mode: Mode::Check,
+                flags: vec![("GATE_OUTPUT", "json".into())],
+                command: vec![]
+            })
         );
         assert_eq!(parse(args(&["--help"])), Ok(Invocation::Help));
     }
@@ -143,10 +166,26 @@ mod tests {
     fn refusals() {
         assert!(parse(args(&[])).unwrap_err().contains("no mode"));
         assert!(parse(args(&["run"])).unwrap_err().contains("unknown mode"));
-        assert!(parse(args(&["check", "--nope"])).unwrap_err().contains("--nope"));
-        assert!(parse(args(&["check", "--timeout"])).unwrap_err().contains("needs a value"));
-        assert!(parse(args(&["check", "--", "x"])).unwrap_err().contains("only wait"));
-        assert!(parse(args(&["wait", "extra"])).unwrap_err().contains("after --"));
+        assert!(
+            parse(args(&["check", "--nope"]))
+                .unwrap_err()
+                .contains("--nope")
+        );
+        assert!(
+            parse(args(&["check", "--timeout"]))
+                .unwrap_err()
+                .contains("needs a value")
+        );
+        assert!(
+            parse(args(&["check", "--", "x"]))
+                .unwrap_err()
+                .contains("only wait")
+        );
+        assert!(
+            parse(args(&["wait", "extra"]))
+                .unwrap_err()
+                .contains("after --")
+        );
     }
 
     #[test]

@@ -17,38 +17,122 @@ use std::time::Duration;
 
 /// Every configuration variable, its flag, and a one-line meaning (for `--help`).
 pub const VARIABLES: &[(&str, &str, &str)] = &[
-    ("DATABASE_URL", "--database-url", "postgres:// URL or libpq key=value string"),
-    ("DATABASE_URL_FILE", "--database-url-file", "file holding DATABASE_URL (a mounted Secret)"),
-    ("GOOSE_DBSTRING", "--goose-dbstring", "used when DATABASE_URL* is unset"),
+    (
+        "DATABASE_URL",
+        "--database-url",
+        "postgres:// URL or libpq key=value string",
+    ),
+    (
+        "DATABASE_URL_FILE",
+        "--database-url-file",
+        "file holding DATABASE_URL (a mounted Secret)",
+    ),
+    (
+        "GOOSE_DBSTRING",
+        "--goose-dbstring",
+        "used when DATABASE_URL* is unset",
+    ),
     ("GOOSE_DRIVER", "--goose-driver", "if set: postgres or pgx"),
-    ("GOOSE_TABLE", "--goose-table", "version table, name or schema.name [goose_db_version]"),
-    ("GATE_EXPECT_VERSION", "--expect-version", "expected version, integer >= 0"),
-    ("GATE_MIGRATIONS_DIR", "--migrations-dir", "goose migrations directory: every file applied"),
-    ("GOOSE_MIGRATION_DIR", "--goose-migration-dir", "used when GATE_MIGRATIONS_DIR is unset"),
+    (
+        "GOOSE_TABLE",
+        "--goose-table",
+        "version table, name or schema.name [goose_db_version]",
+    ),
+    (
+        "GATE_EXPECT_VERSION",
+        "--expect-version",
+        "expected version, integer >= 0",
+    ),
+    (
+        "GATE_MIGRATIONS_DIR",
+        "--migrations-dir",
+        "goose migrations directory: every file applied",
+    ),
+    (
+        "GOOSE_MIGRATION_DIR",
+        "--goose-migration-dir",
+        "used when GATE_MIGRATIONS_DIR is unset",
+    ),
     ("GATE_POLICY", "--policy", "at-least or exact [at-least]"),
-    ("GATE_TIMEOUT", "--timeout", "wait: give up after this long [forever]"),
-    ("GATE_INTERVAL", "--interval", "poll period while not ready, jittered [1s]"),
-    ("GATE_RECHECK_INTERVAL", "--recheck-interval", "serve: re-check period once ready, 0 = never [30s]"),
-    ("GATE_STALE_AFTER", "--stale-after", "serve: fail readiness after this long without a successful check"),
-    ("GATE_CONNECT_TIMEOUT", "--connect-timeout", "bound on one connection attempt [5s]"),
-    ("GATE_QUERY_TIMEOUT", "--query-timeout", "bound on one check query [5s]"),
-    ("GATE_LISTEN", "--listen", "serve: listen address [0.0.0.0:8099]"),
+    (
+        "GATE_TIMEOUT",
+        "--timeout",
+        "wait: give up after this long [forever]",
+    ),
+    (
+        "GATE_INTERVAL",
+        "--interval",
+        "poll period while not ready, jittered [1s]",
+    ),
+    (
+        "GATE_RECHECK_INTERVAL",
+        "--recheck-interval",
+        "serve: re-check period once ready, 0 = never [30s]",
+    ),
+    (
+        "GATE_STALE_AFTER",
+        "--stale-after",
+        "serve: fail readiness after this long without a successful check",
+    ),
+    (
+        "GATE_CONNECT_TIMEOUT",
+        "--connect-timeout",
+        "bound on one connection attempt [5s]",
+    ),
+    (
+        "GATE_QUERY_TIMEOUT",
+        "--query-timeout",
+        "bound on one check query [5s]",
+    ),
+    (
+        "GATE_LISTEN",
+        "--listen",
+        "serve: listen address [0.0.0.0:8099]",
+    ),
     ("GATE_LOG_FORMAT", "--log-format", "text or json [text]"),
-    ("GATE_LOG", "--log", "log filter, tracing EnvFilter syntax [info]"),
-    ("GATE_OUTPUT", "--output", "check: text or json (--json) [text]"),
-    ("GATE_TERMINATION_LOG", "--termination-log", "where a failing wait/check writes its verdict [/dev/termination-log]"),
+    (
+        "GATE_LOG",
+        "--log",
+        "log filter, tracing EnvFilter syntax [info]",
+    ),
+    (
+        "GATE_OUTPUT",
+        "--output",
+        "check: text or json (--json) [text]",
+    ),
+    (
+        "GATE_TERMINATION_LOG",
+        "--termination-log",
+        "where a failing wait/check writes its verdict [/dev/termination-log]",
+    ),
     ("PGHOST", "--pghost", "libpq: host, when the DSN has none"),
     ("PGPORT", "--pgport", "libpq: port"),
     ("PGUSER", "--pguser", "libpq: user"),
     ("PGPASSWORD", "--pgpassword", "libpq: password"),
     ("PGDATABASE", "--pgdatabase", "libpq: database"),
     ("PGSSLMODE", "--pgsslmode", "libpq: sslmode [prefer]"),
-    ("PGSSLROOTCERT", "--pgsslrootcert", "libpq: CA file, or system"),
+    (
+        "PGSSLROOTCERT",
+        "--pgsslrootcert",
+        "libpq: CA file, or system",
+    ),
     ("PGSSLCERT", "--pgsslcert", "libpq: client certificate file"),
     ("PGSSLKEY", "--pgsslkey", "libpq: client key file"),
-    ("PGCONNECT_TIMEOUT", "--pgconnect-timeout", "libpq: connect timeout, seconds"),
-    ("PGAPPNAME", "--pgappname", "libpq: application_name [schema-gate]"),
-    ("PGPASSFILE", "--pgpassfile", "libpq: password file [~/.pgpass]"),
+    (
+        "PGCONNECT_TIMEOUT",
+        "--pgconnect-timeout",
+        "libpq: connect timeout, seconds",
+    ),
+    (
+        "PGAPPNAME",
+        "--pgappname",
+        "libpq: application_name [schema-gate]",
+    ),
+    (
+        "PGPASSFILE",
+        "--pgpassfile",
+        "libpq: password file [~/.pgpass]",
+    ),
 ];
 
 /// The raw values, as `envy` reads them: every field is a variable of [`VARIABLES`], lower-cased.
@@ -264,7 +348,10 @@ impl Settings {
             )));
         }
 
-        let table = raw.goose_table.clone().unwrap_or_else(|| "goose_db_version".to_string());
+        let table = raw
+            .goose_table
+            .clone()
+            .unwrap_or_else(|| "goose_db_version".to_string());
         validate_table(&table).map_err(|why| {
             ConfigError(format!("{}: {} {why}", name("GOOSE_TABLE"), quote(&table)))
         })?;
@@ -273,13 +360,17 @@ impl Settings {
             .gate_expect_version
             .as_deref()
             .map(|v| {
-                v.trim().parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
-                    ConfigError(format!(
-                        "{}: {} is not an integer >= 0",
-                        name("GATE_EXPECT_VERSION"),
-                        quote(v)
-                    ))
-                })
+                v.trim()
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|n| *n >= 0)
+                    .ok_or_else(|| {
+                        ConfigError(format!(
+                            "{}: {} is not an integer >= 0",
+                            name("GATE_EXPECT_VERSION"),
+                            quote(v)
+                        ))
+                    })
             })
             .transpose()?;
         let (dir_var, dir) = match (&raw.gate_migrations_dir, &raw.goose_migration_dir) {
@@ -288,7 +379,10 @@ impl Settings {
             (None, None) => ("GATE_MIGRATIONS_DIR", None),
         };
         let files = dir
-            .map(|d| scan_migrations(Path::new(d)).map_err(|why| ConfigError(format!("{}: {why}", name(dir_var)))))
+            .map(|d| {
+                scan_migrations(Path::new(d))
+                    .map_err(|why| ConfigError(format!("{}: {why}", name(dir_var))))
+            })
             .transpose()?;
         let policy = match raw.gate_policy.as_deref() {
             None | Some("at-least") => Policy::AtLeast,
@@ -308,7 +402,11 @@ impl Settings {
                         .to_string(),
                 ));
             }
-            (Some(version), None) => Expectation { version, files: None, policy },
+            (Some(version), None) => Expectation {
+                version,
+                files: None,
+                policy,
+            },
             (expected, Some(files)) => {
                 let newest = files.last().copied().unwrap_or(0);
                 if let Some(version) = expected
@@ -320,11 +418,18 @@ impl Settings {
                         name(dir_var)
                     )));
                 }
-                Expectation { version: newest, files: Some(files), policy }
+                Expectation {
+                    version: newest,
+                    files: Some(files),
+                    policy,
+                }
             }
         };
 
-        let duration = |var: &str, value: &Option<String>, zero_ok: bool| -> Result<Option<Duration>, ConfigError> {
+        let duration = |var: &str,
+                        value: &Option<String>,
+                        zero_ok: bool|
+         -> Result<Option<Duration>, ConfigError> {
             value
                 .as_deref()
                 .map(|v| match parse_duration(v) {
@@ -339,12 +444,14 @@ impl Settings {
                 .transpose()
         };
         let timeout = duration("GATE_TIMEOUT", &raw.gate_timeout, false)?;
-        let interval = duration("GATE_INTERVAL", &raw.gate_interval, false)?.unwrap_or(Duration::from_secs(1));
-        let recheck_interval = match duration("GATE_RECHECK_INTERVAL", &raw.gate_recheck_interval, true)? {
-            None => Some(Duration::from_secs(30)),
-            Some(d) if d.is_zero() => None,
-            Some(d) => Some(d),
-        };
+        let interval =
+            duration("GATE_INTERVAL", &raw.gate_interval, false)?.unwrap_or(Duration::from_secs(1));
+        let recheck_interval =
+            match duration("GATE_RECHECK_INTERVAL", &raw.gate_recheck_interval, true)? {
+                None => Some(Duration::from_secs(30)),
+                Some(d) if d.is_zero() => None,
+                Some(d) => Some(d),
+            };
         let stale_after = duration("GATE_STALE_AFTER", &raw.gate_stale_after, false)?;
         if let Some(stale) = stale_after {
             match recheck_interval {
@@ -368,7 +475,8 @@ impl Settings {
             }
         }
         let explicit_connect = duration("GATE_CONNECT_TIMEOUT", &raw.gate_connect_timeout, false)?;
-        let query_timeout = duration("GATE_QUERY_TIMEOUT", &raw.gate_query_timeout, false)?.unwrap_or(Duration::from_secs(5));
+        let query_timeout = duration("GATE_QUERY_TIMEOUT", &raw.gate_query_timeout, false)?
+            .unwrap_or(Duration::from_secs(5));
 
         let listen = match raw.gate_listen.as_deref() {
             None => SocketAddr::from(([0, 0, 0, 0], 8099)),
@@ -435,7 +543,10 @@ fn connection_target(raw: &Raw, sources: &Sources) -> Result<Target, ConfigError
         (Some(url), Some(_)) if url_flag => (Some(url.clone()), name("DATABASE_URL")),
         (_, Some(file)) => {
             let text = std::fs::read_to_string(file).map_err(|e| {
-                ConfigError(format!("{}: cannot read {file}: {e}", name("DATABASE_URL_FILE")))
+                ConfigError(format!(
+                    "{}: cannot read {file}: {e}",
+                    name("DATABASE_URL_FILE")
+                ))
             })?;
             let dsn = text.trim().to_string();
             if dsn.is_empty() {
@@ -453,7 +564,8 @@ fn connection_target(raw: &Raw, sources: &Sources) -> Result<Target, ConfigError
     };
     if dsn.is_none() && raw.pghost.is_none() {
         return Err(ConfigError(
-            "no database given: set DATABASE_URL, DATABASE_URL_FILE, GOOSE_DBSTRING or PGHOST".to_string(),
+            "no database given: set DATABASE_URL, DATABASE_URL_FILE, GOOSE_DBSTRING or PGHOST"
+                .to_string(),
         ));
     }
     let mut params = match &dsn {
@@ -470,7 +582,11 @@ fn connection_target(raw: &Raw, sources: &Sources) -> Result<Target, ConfigError
         ("sslrootcert", "PGSSLROOTCERT", &raw.pgsslrootcert),
         ("sslcert", "PGSSLCERT", &raw.pgsslcert),
         ("sslkey", "PGSSLKEY", &raw.pgsslkey),
-        ("connect_timeout", "PGCONNECT_TIMEOUT", &raw.pgconnect_timeout),
+        (
+            "connect_timeout",
+            "PGCONNECT_TIMEOUT",
+            &raw.pgconnect_timeout,
+        ),
         ("application_name", "PGAPPNAME", &raw.pgappname),
         ("passfile", "PGPASSFILE", &raw.pgpassfile),
     ] {
@@ -506,7 +622,8 @@ pub fn validate_table(table: &str) -> Result<(), &'static str> {
 /// Lists a migrations directory by goose's rules (top level only, symlinks followed, as in a
 /// ConfigMap mount) and returns its versions, ascending.
 pub fn scan_migrations(dir: &Path) -> Result<Vec<i64>, String> {
-    let entries = std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
     let mut names = Vec::new();
     for entry in entries {
         let entry = entry.map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
@@ -532,7 +649,9 @@ pub fn scan_migrations(dir: &Path) -> Result<Vec<i64>, String> {
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     const ACCEPTS: &str = "is not a duration: use 500ms, 30s, 5m, 1h or bare seconds";
     let text = text.trim();
-    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
     let unit_nanos: u128 = match unit {
         "ms" => 1_000_000,
@@ -545,11 +664,23 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         Some((w, f)) => (w, f),
         None => (number, ""),
     };
-    if whole.is_empty() && frac.is_empty() || whole.len() > 12 || frac.len() > 9 || frac.contains('.') {
+    if whole.is_empty() && frac.is_empty()
+        || whole.len() > 12
+        || frac.len() > 9
+        || frac.contains('.')
+    {
         return Err(ACCEPTS.to_string());
     }
-    let whole: u128 = if whole.is_empty() { 0 } else { whole.parse().map_err(|_| ACCEPTS.to_string())? };
-    let frac_value: u128 = if frac.is_empty() { 0 } else { frac.parse().map_err(|_| ACCEPTS.to_string())? };
+    let whole: u128 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().map_err(|_| ACCEPTS.to_string())?
+    };
+    let frac_value: u128 = if frac.is_empty() {
+        0
+    } else {
+        frac.parse().map_err(|_| ACCEPTS.to_string())?
+    };
     let frac_nanos = frac_value * unit_nanos / 10u128.pow(frac.len() as u32);
     let nanos = whole * unit_nanos + frac_nanos;
     const LIMIT: u128 = 366 * 24 * 3_600_000_000_000; // a year: beyond that it is a typo
@@ -577,7 +708,10 @@ pub fn show_duration(d: Duration) -> String {
 
 fn parse_listen(text: &str) -> Option<SocketAddr> {
     if let Some(port) = text.strip_prefix(':') {
-        return port.parse::<u16>().ok().map(|p| SocketAddr::from(([0, 0, 0, 0], p)));
+        return port
+            .parse::<u16>()
+            .ok()
+            .map(|p| SocketAddr::from(([0, 0, 0, 0], p)));
     }
     text.parse().ok()
 }
@@ -611,7 +745,19 @@ mod tests {
         assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
         assert_eq!(parse_duration("0.25"), Ok(Duration::from_millis(250)));
         assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
-        for bad in ["", "s", "-1s", "1d", "1.2.3", "5 m", "1e3", "99999999999999999999", "9999h", ".", "1s5"] {
+        for bad in [
+            "",
+            "s",
+            "-1s",
+            "1d",
+            "1.2.3",
+            "5 m",
+            "1e3",
+            "99999999999999999999",
+            "9999h",
+            ".",
+            "1s5",
+        ] {
             assert!(parse_duration(bad).is_err(), "{bad:?} accepted");
         }
         assert_eq!(show_duration(Duration::from_millis(1500)), "1.5s");
@@ -623,16 +769,29 @@ mod tests {
     fn tables() {
         assert!(validate_table("goose_db_version").is_ok());
         assert!(validate_table("app.Goose$v2").is_ok());
-        for bad in ["", "a.b.c", "a;drop", "\"q\"", "1abc", "a.", ".a", "a b", "a-b"] {
+        for bad in [
+            "", "a.b.c", "a;drop", "\"q\"", "1abc", "a.", ".a", "a b", "a-b",
+        ] {
             assert!(validate_table(bad).is_err(), "{bad:?} accepted");
         }
     }
 
     #[test]
     fn minimal_and_defaults() {
-        let s = load(&[("DATABASE_URL", "postgres://u@h/d"), ("GATE_EXPECT_VERSION", "3")]).expect("valid");
+        let s = load(&[
+            ("DATABASE_URL", "postgres://u@h/d"),
+            ("GATE_EXPECT_VERSION", "3"),
+        ])
+        .expect("valid");
         assert_eq!(s.table, "goose_db_version");
-        assert_eq!(s.expectation, Expectation { version: 3, files: None, policy: Policy::AtLeast });
+        assert_eq!(
+            s.expectation,
+            Expectation {
+                version: 3,
+                files: None,
+                policy: Policy::AtLeast
+            }
+        );
         assert_eq!(s.interval, Duration::from_secs(1));
         assert_eq!(s.recheck_interval, Some(Duration::from_secs(30)));
         assert_eq!(s.connect_timeout, Duration::from_secs(5));
@@ -642,7 +801,10 @@ mod tests {
 
     #[test]
     fn each_error_names_its_variable() {
-        let base = [("DATABASE_URL", "postgres://u:hunter2@h/d"), ("GATE_EXPECT_VERSION", "3")];
+        let base = [
+            ("DATABASE_URL", "postgres://u:hunter2@h/d"),
+            ("GATE_EXPECT_VERSION", "3"),
+        ];
         for (var, value) in [
             ("GATE_EXPECT_VERSION", "-1"),
             ("GATE_EXPECT_VERSION", "99999999999999999999"),
@@ -674,8 +836,14 @@ mod tests {
 
     #[test]
     fn flags_win_and_are_named() {
-        let env = [("DATABASE_URL".to_string(), "postgres://u@h/d".to_string()), ("GATE_INTERVAL".to_string(), "2s".to_string())];
-        let flags = [("GATE_EXPECT_VERSION", "4".to_string()), ("GATE_INTERVAL", "3s".to_string())];
+        let env = [
+            ("DATABASE_URL".to_string(), "postgres://u@h/d".to_string()),
+            ("GATE_INTERVAL".to_string(), "2s".to_string()),
+        ];
+        let flags = [
+            ("GATE_EXPECT_VERSION", "4".to_string()),
+            ("GATE_INTERVAL", "3s".to_string()),
+        ];
         let s = Settings::load(&Sources::new(env.clone(), &flags)).expect("valid");
         assert_eq!(s.interval, Duration::from_secs(3));
         let flags = [("GATE_EXPECT_VERSION", "x".to_string())];
@@ -690,37 +858,79 @@ mod tests {
         std::fs::write(dir.join("00001_init.sql"), "").expect("write");
         std::fs::write(dir.join("00003_more.sql"), "").expect("write");
         let d = dir.to_str().expect("utf-8");
-        let s = load(&[("DATABASE_URL", "postgres://u@h/d"), ("GOOSE_MIGRATION_DIR", d)]).expect("valid");
+        let s = load(&[
+            ("DATABASE_URL", "postgres://u@h/d"),
+            ("GOOSE_MIGRATION_DIR", d),
+        ])
+        .expect("valid");
         assert_eq!(s.expectation.version, 3);
         assert_eq!(s.expectation.files, Some(vec![1, 3]));
-        let e = load(&[("DATABASE_URL", "postgres://u@h/d"), ("GATE_MIGRATIONS_DIR", d), ("GATE_EXPECT_VERSION", "2")])
-            .unwrap_err()
-            .0;
+        let e = load(&[
+            ("DATABASE_URL", "postgres://u@h/d"),
+            ("GATE_MIGRATIONS_DIR", d),
+            ("GATE_EXPECT_VERSION", "2"),
+        ])
+        .unwrap_err()
+        .0;
         assert!(e.contains("must agree"), "{e}");
         std::fs::write(dir.join("003_dup.sql"), "").expect("write");
-        let e = load(&[("DATABASE_URL", "postgres://u@h/d"), ("GATE_MIGRATIONS_DIR", d)]).unwrap_err().0;
-        assert!(e.starts_with("GATE_MIGRATIONS_DIR: ") && e.contains("duplicate version 3"), "{e}");
+        let e = load(&[
+            ("DATABASE_URL", "postgres://u@h/d"),
+            ("GATE_MIGRATIONS_DIR", d),
+        ])
+        .unwrap_err()
+        .0;
+        assert!(
+            e.starts_with("GATE_MIGRATIONS_DIR: ") && e.contains("duplicate version 3"),
+            "{e}"
+        );
         std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]
     fn dsn_sources() {
-        assert!(load(&[("GATE_EXPECT_VERSION", "1")]).unwrap_err().0.contains("no database given"));
-        let s = load(&[("GOOSE_DBSTRING", "host=g user=u"), ("GATE_EXPECT_VERSION", "1")]).expect("valid");
+        assert!(
+            load(&[("GATE_EXPECT_VERSION", "1")])
+                .unwrap_err()
+                .0
+                .contains("no database given")
+        );
+        let s = load(&[
+            ("GOOSE_DBSTRING", "host=g user=u"),
+            ("GATE_EXPECT_VERSION", "1"),
+        ])
+        .expect("valid");
         assert_eq!(s.target.pg.get_user(), Some("u"));
-        let s = load(&[("PGHOST", "p"), ("PGUSER", "pu"), ("GATE_EXPECT_VERSION", "1")]).expect("valid");
+        let s = load(&[
+            ("PGHOST", "p"),
+            ("PGUSER", "pu"),
+            ("GATE_EXPECT_VERSION", "1"),
+        ])
+        .expect("valid");
         assert_eq!(s.target.pg.get_user(), Some("pu"));
-        let e = load(&[("DATABASE_URL", "postgres://h"), ("DATABASE_URL_FILE", "/x"), ("GATE_EXPECT_VERSION", "1")])
-            .unwrap_err()
-            .0;
+        let e = load(&[
+            ("DATABASE_URL", "postgres://h"),
+            ("DATABASE_URL_FILE", "/x"),
+            ("GATE_EXPECT_VERSION", "1"),
+        ])
+        .unwrap_err()
+        .0;
         assert!(e.contains("set one of them"), "{e}");
-        let e = load(&[("DATABASE_URL_FILE", "/nonexistent"), ("GATE_EXPECT_VERSION", "1")]).unwrap_err().0;
+        let e = load(&[
+            ("DATABASE_URL_FILE", "/nonexistent"),
+            ("GATE_EXPECT_VERSION", "1"),
+        ])
+        .unwrap_err()
+        .0;
         assert!(e.starts_with("DATABASE_URL_FILE: "), "{e}");
     }
 
     #[test]
     fn stale_after_must_exceed_recheck() {
-        let base = [("DATABASE_URL", "postgres://u@h/d"), ("GATE_EXPECT_VERSION", "1")];
+        let base = [
+            ("DATABASE_URL", "postgres://u@h/d"),
+            ("GATE_EXPECT_VERSION", "1"),
+        ];
         let mut v = base.to_vec();
         v.push(("GATE_STALE_AFTER", "10s"));
         assert!(load(&v).unwrap_err().0.contains("must be longer"));
@@ -730,7 +940,11 @@ mod tests {
 
     #[test]
     fn debug_shows_no_password() {
-        let s = load(&[("DATABASE_URL", "postgres://u:hunter2@h/d"), ("GATE_EXPECT_VERSION", "1")]).expect("valid");
+        let s = load(&[
+            ("DATABASE_URL", "postgres://u:hunter2@h/d"),
+            ("GATE_EXPECT_VERSION", "1"),
+        ])
+        .expect("valid");
         assert!(!format!("{s:?}").contains("hunter2"));
     }
 }

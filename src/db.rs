@@ -87,19 +87,30 @@ impl Database {
     pub async fn connect(&self) -> Result<Session, CheckError> {
         let attempt = async {
             match self.target.tls.mode {
-                SslMode::Disable => self.connect_with(tokio_postgres::config::SslMode::Disable).await,
+                SslMode::Disable => {
+                    self.connect_with(tokio_postgres::config::SslMode::Disable)
+                        .await
+                }
                 SslMode::Allow => {
                     // libpq: plain first; TLS only when the server turns a plain connection away.
-                    match self.connect_with(tokio_postgres::config::SslMode::Disable).await {
+                    match self
+                        .connect_with(tokio_postgres::config::SslMode::Disable)
+                        .await
+                    {
                         Err(e) if e.as_db_error().is_some() => {
-                            self.connect_with(tokio_postgres::config::SslMode::Require).await
+                            self.connect_with(tokio_postgres::config::SslMode::Require)
+                                .await
                         }
                         other => other,
                     }
                 }
-                SslMode::Prefer => self.connect_with(tokio_postgres::config::SslMode::Prefer).await,
+                SslMode::Prefer => {
+                    self.connect_with(tokio_postgres::config::SslMode::Prefer)
+                        .await
+                }
                 SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => {
-                    self.connect_with(tokio_postgres::config::SslMode::Require).await
+                    self.connect_with(tokio_postgres::config::SslMode::Require)
+                        .await
                 }
             }
         };
@@ -197,7 +208,10 @@ fn parse_row(row: &tokio_postgres::SimpleQueryRow) -> Result<Row, CheckError> {
         message: format!("the version table has an unexpected {what}: is it goose's table?"),
         fatal: true,
     };
-    let id = row.get(0).and_then(|s| s.parse::<i64>().ok()).ok_or_else(|| bad("id"))?;
+    let id = row
+        .get(0)
+        .and_then(|s| s.parse::<i64>().ok())
+        .ok_or_else(|| bad("id"))?;
     let version = row
         .get(1)
         .and_then(|s| s.parse::<i64>().ok())
@@ -207,7 +221,11 @@ fn parse_row(row: &tokio_postgres::SimpleQueryRow) -> Result<Row, CheckError> {
         Some("f") => false,
         _ => return Err(bad("is_applied")),
     };
-    Ok(Row { id, version, applied })
+    Ok(Row {
+        id,
+        version,
+        applied,
+    })
 }
 
 /// Turns a driver error into a message (with the causes tokio-postgres's `Display` hides) and

@@ -223,7 +223,11 @@ impl Params {
     }
 
     /// Resolves into a [`Target`]. `home` is for `~/.pgpass`; `os_user` is libpq's default user.
-    pub fn resolve(mut self, home: Option<&Path>, os_user: Option<&str>) -> Result<Target, DsnError> {
+    pub fn resolve(
+        mut self,
+        home: Option<&Path>,
+        os_user: Option<&str>,
+    ) -> Result<Target, DsnError> {
         let mut pg = tokio_postgres::Config::new();
         let mut runtime_params = Vec::new();
 
@@ -237,7 +241,10 @@ impl Params {
             if !is_known(key) {
                 // lib/pq and pgx send unknown keys as runtime parameters; so do we (set_config).
                 if !valid_guc_name(key) {
-                    return Err(err(&value.origin, "a parameter name is not a valid setting name"));
+                    return Err(err(
+                        &value.origin,
+                        "a parameter name is not a valid setting name",
+                    ));
                 }
                 if value.text.contains(['\\', '\0']) {
                     return Err(err(
@@ -266,7 +273,10 @@ impl Params {
         if let Some(v) = self.get("hostaddr") {
             let addrs: Vec<&str> = v.text.split(',').map(str::trim).collect();
             if addrs.len() != hosts.len() {
-                return Err(err(&v.origin, "hostaddr must list as many addresses as host"));
+                return Err(err(
+                    &v.origin,
+                    "hostaddr must list as many addresses as host",
+                ));
             }
             for addr in addrs {
                 let ip: IpAddr = addr.parse().map_err(|_| {
@@ -279,9 +289,15 @@ impl Params {
             Some(v) => v.text.split(',').map(str::to_string).collect(),
             None => vec![String::new()],
         };
-        let port_origin = self.get("port").map(|v| v.origin.clone()).unwrap_or_default();
+        let port_origin = self
+            .get("port")
+            .map(|v| v.origin.clone())
+            .unwrap_or_default();
         if port_list.len() != 1 && port_list.len() != pg.get_hosts().len() {
-            return Err(err(&port_origin, "port must list one port, or one per host"));
+            return Err(err(
+                &port_origin,
+                "port must list one port, or one per host",
+            ));
         }
         for port in &port_list {
             let port = if port.is_empty() {
@@ -291,7 +307,12 @@ impl Params {
                     .parse::<u16>()
                     .ok()
                     .filter(|p| *p > 0)
-                    .ok_or_else(|| err(&port_origin, format!("port {port:?} is not a number in 1..65535")))?
+                    .ok_or_else(|| {
+                        err(
+                            &port_origin,
+                            format!("port {port:?} is not a number in 1..65535"),
+                        )
+                    })?
             };
             pg.port(port);
         }
@@ -303,7 +324,9 @@ impl Params {
             })?,
         };
         pg.user(&user);
-        let dbname = self.get("dbname").map_or_else(|| user.clone(), |v| v.text.clone());
+        let dbname = self
+            .get("dbname")
+            .map_or_else(|| user.clone(), |v| v.text.clone());
         pg.dbname(&dbname);
 
         if let Some(v) = self.get("password") {
@@ -329,7 +352,10 @@ impl Params {
                 Err(_) => {
                     return Err(err(
                         &v.origin,
-                        format!("connect_timeout {:?} is not a whole number of seconds", v.text),
+                        format!(
+                            "connect_timeout {:?} is not a whole number of seconds",
+                            v.text
+                        ),
                     ));
                 }
             },
@@ -378,7 +404,10 @@ impl Params {
         }
         if let Some(v) = self.get("keepalives_idle") {
             let secs = v.text.trim().parse::<u64>().map_err(|_| {
-                err(&v.origin, format!("keepalives_idle {:?} is not a number of seconds", v.text))
+                err(
+                    &v.origin,
+                    format!("keepalives_idle {:?} is not a number of seconds", v.text),
+                )
             })?;
             pg.keepalives_idle(Duration::from_secs(secs.max(1)));
         }
@@ -421,10 +450,15 @@ impl Params {
         if given_roots == Some(RootCerts::System) && !matches!(mode, SslMode::VerifyFull) {
             // libpq 16: sslrootcert=system requires verify-full (it would be pointless otherwise).
             if let Some(v) = self.get("sslrootcert") {
-                return Err(err(&v.origin, "sslrootcert=system needs sslmode=verify-full"));
+                return Err(err(
+                    &v.origin,
+                    "sslrootcert=system needs sslmode=verify-full",
+                ));
             }
         }
-        let default_root = home.map(|h| h.join(".postgresql/root.crt")).filter(|p| p.is_file());
+        let default_root = home
+            .map(|h| h.join(".postgresql/root.crt"))
+            .filter(|p| p.is_file());
         let roots = match mode {
             SslMode::Disable => None,
             // libpq: with a root certificate given, require (and prefer/allow) verify the chain.
@@ -474,10 +508,15 @@ impl Params {
         };
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && origin.is_none() => return Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && origin.is_none() => {
+                return Ok(None);
+            }
             Err(e) => {
                 let origin = origin.unwrap_or_else(|| "~/.pgpass".to_string());
-                return Err(err(&origin, format!("cannot read password file {}: {e}", path.display())));
+                return Err(err(
+                    &origin,
+                    format!("cannot read password file {}: {e}", path.display()),
+                ));
             }
         };
         if let Ok(meta) = std::fs::metadata(&path) {
@@ -523,7 +562,13 @@ fn valid_guc_name(name: &str) -> bool {
 
 /// Finds the password for (host, port, dbname, user) in `.pgpass` text: the first line whose
 /// fields match, `*` matching anything, `\:` and `\\` escaping.
-pub fn pgpass_lookup(text: &str, host: &str, port: &str, dbname: &str, user: &str) -> Option<String> {
+pub fn pgpass_lookup(
+    text: &str,
+    host: &str,
+    port: &str,
+    dbname: &str,
+    user: &str,
+) -> Option<String> {
     for line in text.lines() {
         if line.starts_with('#') || line.trim().is_empty() {
             continue;
@@ -551,7 +596,9 @@ fn split_pgpass(line: &str) -> Vec<String> {
         match c {
             '\\' => {
                 if let Some(next) = chars.next() {
-                    fields.last_mut().map(|f| f.push(next));
+                    if let Some(f) = fields.last_mut() {
+                        f.push(next);
+                    }
                 }
             }
             ':' if fields.len() < 5 => fields.push(String::new()),
@@ -606,7 +653,9 @@ fn parse_url(url: &str) -> Result<Vec<(String, String)>, String> {
                     .ok_or("an IPv6 host in [brackets] is not closed")?;
                 let port = match after {
                     "" => "",
-                    p => p.strip_prefix(':').ok_or("unexpected text after an IPv6 host")?,
+                    p => p
+                        .strip_prefix(':')
+                        .ok_or("unexpected text after an IPv6 host")?,
                 };
                 (addr.to_string(), port)
             } else {
@@ -679,7 +728,9 @@ fn parse_key_values(text: &str) -> Result<Vec<(String, String)>, String> {
     let mut chars = text.char_indices().peekable();
     loop {
         while chars.next_if(|(_, c)| c.is_whitespace()).is_some() {}
-        let Some(&(start, _)) = chars.peek() else { break };
+        let Some(&(start, _)) = chars.peek() else {
+            break;
+        };
         let mut key = String::new();
         while let Some((_, c)) = chars.next_if(|(_, c)| *c != '=' && !c.is_whitespace()) {
             key.push(c);
@@ -773,8 +824,9 @@ mod tests {
 
     #[test]
     fn key_value_with_quotes() {
-        let t = resolve(r"host=localhost port=5432 user=gate password='it\'s a secret' dbname = app")
-            .expect("valid");
+        let t =
+            resolve(r"host=localhost port=5432 user=gate password='it\'s a secret' dbname = app")
+                .expect("valid");
         assert_eq!(t.pg.get_password(), Some(&b"it's a secret"[..]));
         assert_eq!(t.pg.get_dbname(), Some("app"));
         assert_eq!(t.pg.get_application_name(), Some("schema-gate"));
@@ -811,7 +863,9 @@ mod tests {
         assert!(e.starts_with("PGPORT: "), "{e}");
         assert!(!e.contains("hunter2"));
 
-        let e = resolve("postgres://u:hunter2@h/db?sslmode=verify-everything").unwrap_err().0;
+        let e = resolve("postgres://u:hunter2@h/db?sslmode=verify-everything")
+            .unwrap_err()
+            .0;
         assert!(e.starts_with("DATABASE_URL: sslmode"), "{e}");
         assert!(!e.contains("hunter2"));
 
@@ -866,8 +920,14 @@ mod tests {
     #[test]
     fn pgpass_matching() {
         let text = "# comment\nother:*:*:*:nope\nh:5432:db:u:pa\\:ss\n*:*:*:*:fallback\n";
-        assert_eq!(pgpass_lookup(text, "h", "5432", "db", "u").as_deref(), Some("pa:ss"));
-        assert_eq!(pgpass_lookup(text, "x", "1", "db", "u").as_deref(), Some("fallback"));
+        assert_eq!(
+            pgpass_lookup(text, "h", "5432", "db", "u").as_deref(),
+            Some("pa:ss")
+        );
+        assert_eq!(
+            pgpass_lookup(text, "x", "1", "db", "u").as_deref(),
+            Some("fallback")
+        );
         assert_eq!(pgpass_lookup("h:1:d:u\n", "h", "1", "d", "u"), None);
     }
 }

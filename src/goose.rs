@@ -108,7 +108,9 @@ pub fn classify_file_name(name: &str) -> FileName {
     if !(is_sql || is_go) || name.ends_with("_test.go") {
         return FileName::Ignored;
     }
-    let stem = name.strip_suffix(".sql").or_else(|| name.strip_suffix(".go"));
+    let stem = name
+        .strip_suffix(".sql")
+        .or_else(|| name.strip_suffix(".go"));
     let prefix = stem.unwrap_or(name).split('_').next().unwrap_or("");
     match parse_version(prefix) {
         Some(version) => FileName::Migration(version),
@@ -215,7 +217,13 @@ mod tests {
 
     #[test]
     fn applied_above_lists_only_applied() {
-        let set = rows(&[(1, 0, true), (2, 5, true), (3, 6, true), (4, 6, false), (5, 7, true)]);
+        let set = rows(&[
+            (1, 0, true),
+            (2, 5, true),
+            (3, 6, true),
+            (4, 6, false),
+            (5, 7, true),
+        ]);
         assert_eq!(set.applied_above(4), vec![5, 7]);
         assert_eq!(set.applied_above(i64::MAX), Vec::<i64>::new());
     }
@@ -224,7 +232,10 @@ mod tests {
     fn file_names_follow_goose() {
         use FileName::*;
         assert_eq!(classify_file_name("00001_init.sql"), Migration(1));
-        assert_eq!(classify_file_name("20240101120000_x.sql"), Migration(20240101120000));
+        assert_eq!(
+            classify_file_name("20240101120000_x.sql"),
+            Migration(20240101120000)
+        );
         assert_eq!(classify_file_name("3_add.go"), Migration(3));
         assert_eq!(classify_file_name("7.sql"), Migration(7));
         assert_eq!(classify_file_name("3_add_test.go"), Ignored);
@@ -236,7 +247,10 @@ mod tests {
         assert!(matches!(classify_file_name("0_zero.sql"), Invalid(_)));
         assert!(matches!(classify_file_name("-1_neg.sql"), Invalid(_)));
         assert!(matches!(classify_file_name("+1_pos.sql"), Invalid(_)));
-        assert!(matches!(classify_file_name("99999999999999999999_big.sql"), Invalid(_)));
+        assert!(matches!(
+            classify_file_name("99999999999999999999_big.sql"),
+            Invalid(_)
+        ));
         assert!(matches!(classify_file_name(".sql"), Invalid(_)));
     }
 

@@ -10,7 +10,11 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let (mode, flags, command) = match cli::parse(std::env::args_os().skip(1)) {
-        Ok(Invocation::Run { mode, flags, command }) => (mode, flags, command),
+        Ok(Invocation::Run {
+            mode,
+            flags,
+            command,
+        }) => (mode, flags, command),
         Ok(Invocation::Help) => {
             print!("{}", cli::usage());
             return ExitCode::SUCCESS;
@@ -49,7 +53,10 @@ fn main() -> ExitCode {
         Ok(db) => db,
         Err(why) => return configuration_error(&sources, &format!("TLS: {why}"), true),
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(e) => {
             tracing::error!(error = %e, "cannot start the runtime");
@@ -61,7 +68,11 @@ fn main() -> ExitCode {
             Ok(signals) => signals,
             Err(e) => {
                 tracing::error!(error = %e, "cannot install signal handlers");
-                return check::Finish { code: 3, message: None, exec: false };
+                return check::Finish {
+                    code: 3,
+                    message: None,
+                    exec: false,
+                };
             }
         };
         match mode {
@@ -69,7 +80,11 @@ fn main() -> ExitCode {
             Mode::Wait => wait::run(&settings, &db, &mut signals).await,
             Mode::Serve => {
                 tracing::error!("serve is not built yet");
-                check::Finish { code: 2, message: None, exec: false }
+                check::Finish {
+                    code: 2,
+                    message: None,
+                    exec: false,
+                }
             }
         }
     });
@@ -78,7 +93,7 @@ fn main() -> ExitCode {
         termination::write(&settings.termination_log, message);
     }
     if finish.exec && !command.is_empty() {
-        return exec(&command);
+        return exec(&command, &settings.termination_log);
     }
     ExitCode::from(finish.code)
 }
@@ -102,17 +117,24 @@ fn configuration_error(sources: &Sources, message: &str, logging: bool) -> ExitC
 
 /// Replaces the process with `command` (`wait -- CMD ARGS…`). Returns only on failure:
 /// 127 when the command is not found, 126 when it cannot be run (the shell's codes).
-fn exec(command: &[OsString]) -> ExitCode {
+fn exec(command: &[OsString], termination_log: &TerminationLog) -> ExitCode {
     use std::os::unix::process::CommandExt;
     let Some((program, args)) = command.split_first() else {
         return ExitCode::SUCCESS;
     };
     let error = std::process::Command::new(program).args(args).exec();
     tracing::error!(command = %program.to_string_lossy(), error = %error, "cannot run the command");
-    let code = if error.kind() == std::io::ErrorKind::NotFound { 127 } else { 126 };
+    let code = if error.kind() == std::io::ErrorKind::NotFound {
+        127
+    } else {
+        126
+    };
     termination::write(
-        &TerminationLog::Default,
-        &format!("ready, but cannot run {}: {error}", program.to_string_lossy()),
+        termination_log,
+        &format!(
+            "ready, but cannot run {}: {error}",
+            program.to_string_lossy()
+        ),
     );
     ExitCode::from(code)
 }

@@ -30,11 +30,16 @@ pub fn write(target: &TerminationLog, line: &str) {
         }
         text.truncate(cut);
     }
-    match options.open(path).and_then(|mut f| f.write_all(text.as_bytes())) {
+    match options
+        .open(path)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+    {
         Ok(()) => {}
         Err(e) if matches!(target, TerminationLog::Default) => {
             tracing::debug!(error = %e, "no termination-message file");
         }
-        Err(e) => tracing::warn!(file = %path.display(), error = %e, "cannot write the termination message"),
+        Err(e) => {
+            tracing::warn!(file = %path.display(), error = %e, "cannot write the termination message")
+        }
     }
 }

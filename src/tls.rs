@@ -18,12 +18,16 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, Error, RootCertStore, SignatureScheme};
+use rustls::{
+    CertificateError, ClientConfig, DigitallySignedStruct, Error, RootCertStore, SignatureScheme,
+};
 use std::sync::Arc;
 
 /// Builds the TLS connector for these settings. Errors (unreadable or empty certificate files)
 /// are configuration errors and name the file.
-pub fn connector(settings: &TlsSettings) -> Result<tokio_postgres_rustls::MakeRustlsConnect, String> {
+pub fn connector(
+    settings: &TlsSettings,
+) -> Result<tokio_postgres_rustls::MakeRustlsConnect, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
@@ -43,7 +47,9 @@ pub fn connector(settings: &TlsSettings) -> Result<tokio_postgres_rustls::MakeRu
             }
         }
     };
-    let builder = builder.dangerous().with_custom_certificate_verifier(verifier);
+    let builder = builder
+        .dangerous()
+        .with_custom_certificate_verifier(verifier);
     let mut config = match &settings.client_cert {
         None => builder.with_no_client_auth(),
         Some((cert_path, key_path)) => {
@@ -70,7 +76,10 @@ fn root_store(roots: &RootCerts) -> Result<RootCertStore, String> {
                 .map_err(|e| format!("sslrootcert {}: {e}", path.display()))?;
             let (added, _) = store.add_parsable_certificates(certs);
             if added == 0 {
-                return Err(format!("sslrootcert {}: no usable CA certificate in it", path.display()));
+                return Err(format!(
+                    "sslrootcert {}: no usable CA certificate in it",
+                    path.display()
+                ));
             }
         }
         RootCerts::System => {
@@ -143,10 +152,13 @@ impl ServerCertVerifier for ChainOnly {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, Error> {
-        match self
-            .inner
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-        {
+        match self.inner.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        ) {
             Err(Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
             )) => Ok(ServerCertVerified::assertion()),
@@ -185,7 +197,9 @@ pub fn is_certificate_rejection(error: &(dyn std::error::Error + 'static)) -> bo
             return true;
         }
         // io::Error::source() skips the wrapped error itself; look inside explicitly.
-        if let Some(inner) = e.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref())
+        if let Some(inner) = e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
             && is_certificate_rejection(inner)
         {
             return true;

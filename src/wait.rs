@@ -46,10 +46,23 @@ pub async fn run(settings: &Settings, db: &Database, signals: &mut Signals) -> F
         }
         match verdict.state {
             State::Ready => {
-                tracing::info!(checks, "schema ready after {:.1}s", started.elapsed().as_secs_f64());
-                return Finish { code: 0, message: None, exec: true };
+                tracing::info!(
+                    checks,
+                    "schema ready after {:.1}s",
+                    started.elapsed().as_secs_f64()
+                );
+                return Finish {
+                    code: 0,
+                    message: None,
+                    exec: true,
+                };
             }
-            State::Ahead => return give_up(verdict, "the database is ahead and waiting cannot change that"),
+            State::Ahead => {
+                return give_up(
+                    verdict,
+                    "the database is ahead and waiting cannot change that",
+                );
+            }
             State::DbError if fatal => return give_up(verdict, "waiting cannot fix this error"),
             _ => {}
         }

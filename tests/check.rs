@@ -12,7 +12,12 @@ const LIMIT: Duration = Duration::from_secs(30);
 fn app_at_3() -> Postgres {
     let pg = Postgres::start();
     pg.create_db_and_role("app", "gate");
-    pg.goose_table("app", "goose_db_version", &[(1, true), (2, true), (3, true)], Some("gate"));
+    pg.goose_table(
+        "app",
+        "goose_db_version",
+        &[(1, true), (2, true), (3, true)],
+        Some("gate"),
+    );
     pg
 }
 
@@ -35,12 +40,20 @@ fn every_verdict_exit_code() {
     };
     let ready = case("3", "at-least");
     assert_eq!(ready.code, Some(0), "{ready:?}");
-    assert_eq!(ready.stdout.trim(), "ready: goose_db_version at version 3, expected 3 (at-least)");
+    assert_eq!(
+        ready.stdout.trim(),
+        "ready: goose_db_version at version 3, expected 3 (at-least)"
+    );
     let older_build = case("2", "at-least");
     assert_eq!(older_build.code, Some(0), "{older_build:?}");
     let behind = case("4", "at-least");
     assert_eq!(behind.code, Some(1), "{behind:?}");
-    assert!(behind.stdout.starts_with("not ready: goose_db_version at version 3, expected 4"), "{behind:?}");
+    assert!(
+        behind
+            .stdout
+            .starts_with("not ready: goose_db_version at version 3, expected 4"),
+        "{behind:?}"
+    );
     let ahead = case("2", "exact");
     assert_eq!(ahead.code, Some(4), "{ahead:?}");
     assert!(ahead.stdout.contains("ahead of expected 2"), "{ahead:?}");
@@ -49,13 +62,24 @@ fn every_verdict_exit_code() {
     }
 
     let no_table = run(
-        gate(&["check"]).env("DATABASE_URL", &url).env("GATE_EXPECT_VERSION", "1").env("GOOSE_TABLE", "nope"),
+        gate(&["check"])
+            .env("DATABASE_URL", &url)
+            .env("GATE_EXPECT_VERSION", "1")
+            .env("GOOSE_TABLE", "nope"),
         LIMIT,
     );
     assert_eq!(no_table.code, Some(1), "{no_table:?}");
-    assert!(no_table.stdout.contains("table nope does not exist"), "{no_table:?}");
+    assert!(
+        no_table.stdout.contains("table nope does not exist"),
+        "{no_table:?}"
+    );
 
-    let config = run(gate(&["check"]).env("DATABASE_URL", &url).env("GATE_EXPECT_VERSION", "three"), LIMIT);
+    let config = run(
+        gate(&["check"])
+            .env("DATABASE_URL", &url)
+            .env("GATE_EXPECT_VERSION", "three"),
+        LIMIT,
+    );
     assert_eq!(config.code, Some(2), "{config:?}");
     assert!(config.stderr.contains("GATE_EXPECT_VERSION"), "{config:?}");
     assert!(config.stdout.is_empty(), "nothing was checked: {config:?}");
@@ -66,9 +90,20 @@ fn every_verdict_exit_code() {
 fn migrations_dir_json_lists_pending_out_of_order() {
     let pg = Postgres::start();
     pg.create_db_and_role("app", "gate");
-    pg.goose_table("app", "goose_db_version", &[(1, true), (3, true)], Some("gate"));
+    pg.goose_table(
+        "app",
+        "goose_db_version",
+        &[(1, true), (3, true)],
+        Some("gate"),
+    );
     let dir = temp_dir("migrations");
-    for name in ["00001_init.sql", "00002_users.sql", "00003_orders.sql", "00004_more.sql", "README.md"] {
+    for name in [
+        "00001_init.sql",
+        "00002_users.sql",
+        "00003_orders.sql",
+        "00004_more.sql",
+        "README.md",
+    ] {
         std::fs::write(dir.join(name), "-- +goose Up\n").expect("write");
     }
     let r = run(
@@ -92,11 +127,16 @@ fn migrations_dir_json_lists_pending_out_of_order() {
     pg.apply("app", "goose_db_version", 2);
     pg.apply("app", "goose_db_version", 4);
     let r = run(
-        gate(&["check"]).env("DATABASE_URL", pg.url("gate", "app", "")).env("GOOSE_MIGRATION_DIR", &dir),
+        gate(&["check"])
+            .env("DATABASE_URL", pg.url("gate", "app", ""))
+            .env("GOOSE_MIGRATION_DIR", &dir),
         LIMIT,
     );
     assert_eq!(r.code, Some(0), "{r:?}");
-    assert_eq!(r.stdout.trim(), "ready: goose_db_version at version 4, expected 4 (at-least)");
+    assert_eq!(
+        r.stdout.trim(),
+        "ready: goose_db_version at version 4, expected 4 (at-least)"
+    );
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -104,9 +144,14 @@ fn migrations_dir_json_lists_pending_out_of_order() {
 fn rolled_back_rows_are_not_applied() {
     let pg = app_at_3();
     // goose <= 3.4.1 recorded a rollback as an is_applied = false row.
-    pg.sql("app", "INSERT INTO goose_db_version (version_id, is_applied) VALUES (3, false)");
+    pg.sql(
+        "app",
+        "INSERT INTO goose_db_version (version_id, is_applied) VALUES (3, false)",
+    );
     let r = run(
-        gate(&["check", "--json"]).env("DATABASE_URL", pg.url("gate", "app", "")).env("GATE_EXPECT_VERSION", "3"),
+        gate(&["check", "--json"])
+            .env("DATABASE_URL", pg.url("gate", "app", ""))
+            .env("GATE_EXPECT_VERSION", "3"),
         LIMIT,
     );
     assert_eq!(r.code, Some(1), "{r:?}");
@@ -123,16 +168,33 @@ fn every_dsn_source() {
         assert_eq!(r.code, Some(0), "{what}: {r:?}");
         assert_no_secret(&r.all_output());
     };
-    ok(gate(&["check"]).env("DATABASE_URL", pg.url("gate", "app", "sslmode=disable")), "DATABASE_URL");
-    ok(&mut gate(&["check", "--database-url", &pg.url("gate", "app", "")]), "--database-url");
+    ok(
+        gate(&["check"]).env("DATABASE_URL", pg.url("gate", "app", "sslmode=disable")),
+        "DATABASE_URL",
+    );
+    ok(
+        &mut gate(&["check", "--database-url", &pg.url("gate", "app", "")]),
+        "--database-url",
+    );
 
     let dir = temp_dir("dsn");
     let file = dir.join("url");
     std::fs::write(&file, format!("{}\n", pg.url("gate", "app", ""))).expect("write");
-    ok(gate(&["check"]).env("DATABASE_URL_FILE", &file), "DATABASE_URL_FILE");
+    ok(
+        gate(&["check"]).env("DATABASE_URL_FILE", &file),
+        "DATABASE_URL_FILE",
+    );
 
-    let kv = format!("host=127.0.0.1 port={} user=gate password='{PASSWORD}' dbname=app", pg.port);
-    ok(gate(&["check"]).env("GOOSE_DBSTRING", &kv).env("GOOSE_DRIVER", "postgres"), "GOOSE_DBSTRING");
+    let kv = format!(
+        "host=127.0.0.1 port={} user=gate password='{PASSWORD}' dbname=app",
+        pg.port
+    );
+    ok(
+        gate(&["check"])
+            .env("GOOSE_DBSTRING", &kv)
+            .env("GOOSE_DRIVER", "postgres"),
+        "GOOSE_DBSTRING",
+    );
 
     ok(
         gate(&["check"])
@@ -148,12 +210,19 @@ fn every_dsn_source() {
     );
 
     let passfile = dir.join("pgpass");
-    std::fs::write(&passfile, format!("127.0.0.1:{}:app:gate:{PASSWORD}\n", pg.port)).expect("write");
+    std::fs::write(
+        &passfile,
+        format!("127.0.0.1:{}:app:gate:{PASSWORD}\n", pg.port),
+    )
+    .expect("write");
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&passfile, std::fs::Permissions::from_mode(0o600)).expect("chmod");
     ok(
         gate(&["check"])
-            .env("DATABASE_URL", format!("postgres://gate@127.0.0.1:{}/app", pg.port))
+            .env(
+                "DATABASE_URL",
+                format!("postgres://gate@127.0.0.1:{}/app", pg.port),
+            )
             .env("PGPASSFILE", &passfile),
         "PGPASSFILE",
     );
@@ -161,7 +230,10 @@ fn every_dsn_source() {
     std::fs::set_permissions(&passfile, std::fs::Permissions::from_mode(0o644)).expect("chmod");
     let r = run(
         gate(&["check"])
-            .env("DATABASE_URL", format!("postgres://gate@127.0.0.1:{}/app", pg.port))
+            .env(
+                "DATABASE_URL",
+                format!("postgres://gate@127.0.0.1:{}/app", pg.port),
+            )
             .env("PGPASSFILE", &passfile)
             .env("GATE_EXPECT_VERSION", "3"),
         LIMIT,
@@ -178,7 +250,9 @@ fn application_name_is_schema_gate() {
     pg.sql("postgres", "ALTER SYSTEM SET log_connections = on");
     pg.sql("postgres", "SELECT pg_reload_conf()");
     let r = run(
-        gate(&["check"]).env("DATABASE_URL", pg.url("gate", "app", "")).env("GATE_EXPECT_VERSION", "3"),
+        gate(&["check"])
+            .env("DATABASE_URL", pg.url("gate", "app", ""))
+            .env("GATE_EXPECT_VERSION", "3"),
         LIMIT,
     );
     assert_eq!(r.code, Some(0), "{r:?}");
@@ -193,8 +267,16 @@ fn application_name_is_schema_gate() {
 fn schema_qualified_table() {
     let pg = Postgres::start();
     pg.create_db_and_role("app", "gate");
-    pg.sql("app", "CREATE SCHEMA ops; GRANT USAGE ON SCHEMA ops TO gate");
-    pg.goose_table("app", "ops.goose_versions", &[(1, true), (2, true)], Some("gate"));
+    pg.sql(
+        "app",
+        "CREATE SCHEMA ops; GRANT USAGE ON SCHEMA ops TO gate",
+    );
+    pg.goose_table(
+        "app",
+        "ops.goose_versions",
+        &[(1, true), (2, true)],
+        Some("gate"),
+    );
     let r = run(
         gate(&["check"])
             .env("DATABASE_URL", pg.url("gate", "app", ""))
@@ -203,7 +285,10 @@ fn schema_qualified_table() {
         LIMIT,
     );
     assert_eq!(r.code, Some(0), "{r:?}");
-    assert!(r.stdout.contains("ops.goose_versions at version 2"), "{r:?}");
+    assert!(
+        r.stdout.contains("ops.goose_versions at version 2"),
+        "{r:?}"
+    );
     // Unquoted, like goose: Postgres folds the name to lower case.
     let r = run(
         gate(&["check"])
@@ -239,32 +324,49 @@ fn privileges_select_only_and_none() {
     let pg = app_at_3();
     pg.create_role("stranger");
     let r = run(
-        gate(&["check"]).env("DATABASE_URL", pg.url("gate", "app", "")).env("GATE_EXPECT_VERSION", "3"),
+        gate(&["check"])
+            .env("DATABASE_URL", pg.url("gate", "app", ""))
+            .env("GATE_EXPECT_VERSION", "3"),
         LIMIT,
     );
     assert_eq!(r.code, Some(0), "SELECT alone is enough: {r:?}");
     let r = run(
-        gate(&["check"]).env("DATABASE_URL", pg.url("stranger", "app", "")).env("GATE_EXPECT_VERSION", "3"),
+        gate(&["check"])
+            .env("DATABASE_URL", pg.url("stranger", "app", ""))
+            .env("GATE_EXPECT_VERSION", "3"),
         LIMIT,
     );
     assert_eq!(r.code, Some(3), "{r:?}");
     assert!(r.stdout.contains("permission denied"), "{r:?}");
     // Read-only: nothing was written (the table is unchanged, no other table appeared).
     assert_eq!(pg.sql("app", "SELECT count(*) FROM goose_db_version"), "4");
-    assert_eq!(pg.sql("app", "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"), "1");
+    assert_eq!(
+        pg.sql(
+            "app",
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
+        ),
+        "1"
+    );
 }
 
 #[test]
 fn database_errors_exit_3_without_secrets() {
     let pg = app_at_3();
     let wrong = format!("postgres://gate:not-{PASSWORD}@127.0.0.1:{}/app", pg.port);
-    let r = run(gate(&["check"]).env("DATABASE_URL", &wrong).env("GATE_EXPECT_VERSION", "3"), LIMIT);
+    let r = run(
+        gate(&["check"])
+            .env("DATABASE_URL", &wrong)
+            .env("GATE_EXPECT_VERSION", "3"),
+        LIMIT,
+    );
     assert_eq!(r.code, Some(3), "{r:?}");
     assert!(r.stdout.contains("password authentication failed"), "{r:?}");
     assert_no_secret(&r.all_output());
 
     let r = run(
-        gate(&["check"]).env("DATABASE_URL", pg.url("gate", "missing_db", "")).env("GATE_EXPECT_VERSION", "3"),
+        gate(&["check"])
+            .env("DATABASE_URL", pg.url("gate", "missing_db", ""))
+            .env("GATE_EXPECT_VERSION", "3"),
         LIMIT,
     );
     assert_eq!(r.code, Some(3), "{r:?}");
@@ -273,12 +375,18 @@ fn database_errors_exit_3_without_secrets() {
     let closed = support::free_port();
     let r = run(
         gate(&["check"])
-            .env("DATABASE_URL", format!("postgres://gate:{PASSWORD}@127.0.0.1:{closed}/app"))
+            .env(
+                "DATABASE_URL",
+                format!("postgres://gate:{PASSWORD}@127.0.0.1:{closed}/app"),
+            )
             .env("GATE_EXPECT_VERSION", "3"),
         LIMIT,
     );
     assert_eq!(r.code, Some(3), "{r:?}");
-    assert!(r.stdout.to_lowercase().contains("connection refused"), "{r:?}");
+    assert!(
+        r.stdout.to_lowercase().contains("connection refused"),
+        "{r:?}"
+    );
     assert_no_secret(&r.all_output());
 }
 
@@ -306,7 +414,10 @@ fn termination_message_on_failure_only() {
         LIMIT,
     );
     assert_eq!(r.code, Some(0));
-    assert!(!file.exists(), "a ready check writes no termination message");
+    assert!(
+        !file.exists(),
+        "a ready check writes no termination message"
+    );
     let r = run(
         gate(&["check"])
             .env("DATABASE_URL", pg.url("gate", "app", ""))
@@ -351,7 +462,12 @@ fn through_pgbouncer_transaction_mode() {
     );
     assert_eq!(r.code, Some(1), "{r:?}");
     let wrong = format!("postgres://gate:nope@127.0.0.1:{}/app", bouncer.port);
-    let r = run(gate(&["check"]).env("DATABASE_URL", &wrong).env("GATE_EXPECT_VERSION", "3"), LIMIT);
+    let r = run(
+        gate(&["check"])
+            .env("DATABASE_URL", &wrong)
+            .env("GATE_EXPECT_VERSION", "3"),
+        LIMIT,
+    );
     assert_eq!(r.code, Some(3), "{r:?}");
 }
 
@@ -368,7 +484,10 @@ fn tls_modes_against_a_generated_ca() {
     let check = |host: &str, params: String| {
         run(
             gate(&["check"])
-                .env("DATABASE_URL", format!("postgres://gate:{PASSWORD}@{host}:{}/app?{params}", pg.port))
+                .env(
+                    "DATABASE_URL",
+                    format!("postgres://gate:{PASSWORD}@{host}:{}/app?{params}", pg.port),
+                )
                 .env("GATE_EXPECT_VERSION", "1"),
             LIMIT,
         )
@@ -378,15 +497,29 @@ fn tls_modes_against_a_generated_ca() {
 
     let r = check("localhost", format!("sslmode=verify-full&sslrootcert={ca}"));
     assert_eq!(r.code, Some(0), "right CA: {r:?}");
-    let r = check("localhost", format!("sslmode=verify-full&sslrootcert={other}"));
+    let r = check(
+        "localhost",
+        format!("sslmode=verify-full&sslrootcert={other}"),
+    );
     assert_eq!(r.code, Some(3), "wrong CA: {r:?}");
     assert!(r.stdout.to_lowercase().contains("certificate"), "{r:?}");
     let r = check("localhost", "sslmode=require".into());
     assert_eq!(r.code, Some(0), "require does not verify: {r:?}");
     let r = check("localhost", format!("sslmode=require&sslrootcert={other}"));
-    assert_eq!(r.code, Some(3), "require with sslrootcert verifies the chain: {r:?}");
-    let r = check("localhost", "sslmode=require&channel_binding=require".into());
-    assert_eq!(r.code, Some(0), "SCRAM-PLUS channel binding direct to Postgres: {r:?}");
+    assert_eq!(
+        r.code,
+        Some(3),
+        "require with sslrootcert verifies the chain: {r:?}"
+    );
+    let r = check(
+        "localhost",
+        "sslmode=require&channel_binding=require".into(),
+    );
+    assert_eq!(
+        r.code,
+        Some(0),
+        "SCRAM-PLUS channel binding direct to Postgres: {r:?}"
+    );
 
     // The certificate names localhost and 127.0.0.1; a name it does not hold: pg.local → use an
     // IP alias the certificate lacks (127.0.0.2 routes to loopback but is not in the SAN).

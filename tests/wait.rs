@@ -10,7 +10,11 @@ use support::{Bouncer, PASSWORD, PgOptions, Postgres, finish, gate, run, signal}
 const LIMIT: Duration = Duration::from_secs(60);
 
 fn spawn(cmd: &mut std::process::Command) -> (Child, Instant) {
-    let child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn schema-gate");
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn schema-gate");
     (child, Instant::now())
 }
 
@@ -25,10 +29,16 @@ fn app(rows: &[(i64, bool)]) -> Postgres {
 fn opens_when_row_lands(url: String, pg: &Postgres) {
     let interval = Duration::from_millis(300);
     let (mut child, started) = spawn(
-        gate(&["wait"]).env("DATABASE_URL", url).env("GATE_EXPECT_VERSION", "2").env("GATE_INTERVAL", "300ms"),
+        gate(&["wait"])
+            .env("DATABASE_URL", url)
+            .env("GATE_EXPECT_VERSION", "2")
+            .env("GATE_INTERVAL", "300ms"),
     );
     std::thread::sleep(Duration::from_millis(1500));
-    assert!(child.try_wait().expect("poll").is_none(), "wait must block while behind");
+    assert!(
+        child.try_wait().expect("poll").is_none(),
+        "wait must block while behind"
+    );
     pg.apply("app", "goose_db_version", 2);
     let landed = Instant::now();
     let r = finish(&mut child, started, LIMIT);
@@ -43,7 +53,11 @@ fn opens_when_row_lands(url: String, pg: &Postgres) {
     let lines = r.stderr.lines().count();
     assert!(lines <= 4, "too chatty ({lines} lines):\n{}", r.stderr);
     assert!(r.stderr.contains("not ready"), "{}", r.stderr);
-    assert!(r.stderr.contains("ready: goose_db_version at version 2"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("ready: goose_db_version at version 2"),
+        "{}",
+        r.stderr
+    );
     assert!(!r.all_output().contains(PASSWORD));
 }
 
@@ -72,7 +86,10 @@ fn waits_for_the_table_to_appear() {
             .env("GATE_INTERVAL", "200ms"),
     );
     std::thread::sleep(Duration::from_millis(800));
-    assert!(child.try_wait().expect("poll").is_none(), "no table: keep waiting");
+    assert!(
+        child.try_wait().expect("poll").is_none(),
+        "no table: keep waiting"
+    );
     pg.goose_table("app", "goose_db_version", &[(1, true)], Some("gate"));
     let r = finish(&mut child, started, LIMIT);
     assert_eq!(r.code, Some(0), "{r:?}");
@@ -84,16 +101,29 @@ fn retries_until_the_database_comes_up() {
     let port = support::free_port();
     let url = format!("postgres://gate:{PASSWORD}@127.0.0.1:{port}/app");
     let (mut child, started) = spawn(
-        gate(&["wait"]).env("DATABASE_URL", url).env("GATE_EXPECT_VERSION", "1").env("GATE_INTERVAL", "200ms"),
+        gate(&["wait"])
+            .env("DATABASE_URL", url)
+            .env("GATE_EXPECT_VERSION", "1")
+            .env("GATE_INTERVAL", "200ms"),
     );
     std::thread::sleep(Duration::from_millis(700));
-    assert!(child.try_wait().expect("poll").is_none(), "connection refused is transient");
-    let pg = Postgres::start_with(PgOptions { port: Some(port), ..PgOptions::default() });
+    assert!(
+        child.try_wait().expect("poll").is_none(),
+        "connection refused is transient"
+    );
+    let pg = Postgres::start_with(PgOptions {
+        port: Some(port),
+        ..PgOptions::default()
+    });
     pg.create_db_and_role("app", "gate");
     pg.goose_table("app", "goose_db_version", &[(1, true)], Some("gate"));
     let r = finish(&mut child, started, LIMIT);
     assert_eq!(r.code, Some(0), "{r:?}");
-    assert!(r.stderr.to_lowercase().contains("connection refused"), "{}", r.stderr);
+    assert!(
+        r.stderr.to_lowercase().contains("connection refused"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
@@ -103,15 +133,30 @@ fn fails_fast_on_what_waiting_cannot_fix() {
     let wrong = format!("postgres://gate:wrong-{PASSWORD}@127.0.0.1:{}/app", pg.port);
     for (url, expect, what) in [
         (wrong, "password authentication failed", "bad password"),
-        (pg.url("gate", "nodb", ""), "does not exist", "unknown database"),
-        (pg.url("stranger", "app", ""), "permission denied", "no SELECT"),
+        (
+            pg.url("gate", "nodb", ""),
+            "does not exist",
+            "unknown database",
+        ),
+        (
+            pg.url("stranger", "app", ""),
+            "permission denied",
+            "no SELECT",
+        ),
     ] {
         let r = run(
-            gate(&["wait"]).env("DATABASE_URL", url).env("GATE_EXPECT_VERSION", "1").env("GATE_TIMEOUT", "30s"),
+            gate(&["wait"])
+                .env("DATABASE_URL", url)
+                .env("GATE_EXPECT_VERSION", "1")
+                .env("GATE_TIMEOUT", "30s"),
             LIMIT,
         );
         assert_eq!(r.code, Some(3), "{what}: {r:?}");
-        assert!(r.elapsed < Duration::from_secs(10), "{what}: took {:?}", r.elapsed);
+        assert!(
+            r.elapsed < Duration::from_secs(10),
+            "{what}: took {:?}",
+            r.elapsed
+        );
         assert!(r.stderr.contains(expect), "{what}: {}", r.stderr);
         assert!(!r.all_output().contains(PASSWORD), "{what}");
     }
@@ -141,7 +186,12 @@ fn wrong_ca_fails_fast() {
         pg.port,
         certs.other_ca.display()
     );
-    let r = run(gate(&["wait"]).env("DATABASE_URL", url).env("GATE_EXPECT_VERSION", "1"), LIMIT);
+    let r = run(
+        gate(&["wait"])
+            .env("DATABASE_URL", url)
+            .env("GATE_EXPECT_VERSION", "1"),
+        LIMIT,
+    );
     assert_eq!(r.code, Some(3), "{r:?}");
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -177,7 +227,10 @@ fn timeout_also_bounds_a_hanging_connection() {
     let port = listener.local_addr().expect("addr").port();
     let r = run(
         gate(&["wait"])
-            .env("DATABASE_URL", format!("postgres://gate:{PASSWORD}@127.0.0.1:{port}/app"))
+            .env(
+                "DATABASE_URL",
+                format!("postgres://gate:{PASSWORD}@127.0.0.1:{port}/app"),
+            )
             .env("GATE_EXPECT_VERSION", "1")
             .env("GATE_CONNECT_TIMEOUT", "30s")
             .env("GATE_TIMEOUT", "1s"),
@@ -185,7 +238,11 @@ fn timeout_also_bounds_a_hanging_connection() {
     );
     assert_eq!(r.code, Some(124), "{r:?}");
     assert!(r.elapsed < Duration::from_secs(5), "{:?}", r.elapsed);
-    assert!(r.stderr.contains("before the first check completed"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("before the first check completed"),
+        "{}",
+        r.stderr
+    );
     drop(listener);
 }
 
@@ -204,14 +261,21 @@ fn sigterm_and_sigint_stop_within_a_second() {
         signal(&child, sig);
         let r = finish(&mut child, started, LIMIT);
         assert_eq!(r.code, Some(code), "SIG{sig}: {r:?}");
-        assert!(sent.elapsed() < Duration::from_secs(1), "SIG{sig} took {:?}", sent.elapsed());
+        assert!(
+            sent.elapsed() < Duration::from_secs(1),
+            "SIG{sig} took {:?}",
+            sent.elapsed()
+        );
     }
     // While connecting to a server that never answers.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
     let (mut child, started) = spawn(
         gate(&["wait"])
-            .env("DATABASE_URL", format!("postgres://gate:{PASSWORD}@127.0.0.1:{port}/app"))
+            .env(
+                "DATABASE_URL",
+                format!("postgres://gate:{PASSWORD}@127.0.0.1:{port}/app"),
+            )
             .env("GATE_EXPECT_VERSION", "1"),
     );
     std::thread::sleep(Duration::from_millis(500));
@@ -219,21 +283,36 @@ fn sigterm_and_sigint_stop_within_a_second() {
     signal(&child, "TERM");
     let r = finish(&mut child, started, LIMIT);
     assert_eq!(r.code, Some(143), "{r:?}");
-    assert!(sent.elapsed() < Duration::from_secs(1), "took {:?}", sent.elapsed());
+    assert!(
+        sent.elapsed() < Duration::from_secs(1),
+        "took {:?}",
+        sent.elapsed()
+    );
 }
 
 #[test]
 fn execs_the_command_once_ready() {
     let pg = app(&[(1, true)]);
     let r = run(
-        gate(&["wait", "--", "sh", "-c", "echo started as $$ with $1; exit 7", "sh", "arg1"])
-            .env("DATABASE_URL", pg.url("gate", "app", ""))
-            .env("GATE_EXPECT_VERSION", "1"),
+        gate(&[
+            "wait",
+            "--",
+            "sh",
+            "-c",
+            "echo started as $$ with $1; exit 7",
+            "sh",
+            "arg1",
+        ])
+        .env("DATABASE_URL", pg.url("gate", "app", ""))
+        .env("GATE_EXPECT_VERSION", "1"),
         LIMIT,
     );
     // The command's own exit code and output: the gate became the command.
     assert_eq!(r.code, Some(7), "{r:?}");
-    assert!(r.stdout.starts_with("started as ") && r.stdout.trim_end().ends_with("with arg1"), "{r:?}");
+    assert!(
+        r.stdout.starts_with("started as ") && r.stdout.trim_end().ends_with("with arg1"),
+        "{r:?}"
+    );
     // exec keeps the PID: $$ in the shell is the PID the gate was started with.
     let r = run(
         gate(&["wait", "--", "/nonexistent/app"])
@@ -249,7 +328,11 @@ fn execs_the_command_once_ready() {
             .env("GATE_TIMEOUT", "500ms"),
         LIMIT,
     );
-    assert_eq!(r.code, Some(124), "not ready: the command never runs: {r:?}");
+    assert_eq!(
+        r.code,
+        Some(124),
+        "not ready: the command never runs: {r:?}"
+    );
 }
 
 #[test]

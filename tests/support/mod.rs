@@ -27,7 +27,9 @@ pub fn pg_bin(name: &str) -> PathBuf {
             .filter(|p| p.join("postgres").exists())
             .collect();
         versions.sort();
-        versions.pop().expect("a PostgreSQL server under /usr/lib/postgresql")
+        versions
+            .pop()
+            .expect("a PostgreSQL server under /usr/lib/postgresql")
     });
     dir.join(name)
 }
@@ -97,11 +99,18 @@ fn template() -> PathBuf {
     static TEMPLATE: OnceLock<PathBuf> = OnceLock::new();
     TEMPLATE
         .get_or_init(|| {
-            let version = pg_bin("postgres").parent().and_then(|p| p.parent()).map(|p| {
-                p.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default()
-            });
-            let final_dir = std::env::temp_dir()
-                .join(format!("schema-gate-pg-template-v2-{}", version.unwrap_or_default()));
+            let version = pg_bin("postgres")
+                .parent()
+                .and_then(|p| p.parent())
+                .map(|p| {
+                    p.file_name()
+                        .map(|n| n.to_string_lossy().to_string())
+                        .unwrap_or_default()
+                });
+            let final_dir = std::env::temp_dir().join(format!(
+                "schema-gate-pg-template-v2-{}",
+                version.unwrap_or_default()
+            ));
             if final_dir.join("PG_VERSION").exists() {
                 return final_dir;
             }
@@ -109,11 +118,25 @@ fn template() -> PathBuf {
             chown_to_server_user(&work);
             let data = work.join("data");
             let out = as_server_user(&pg_bin("initdb"))
-                .args(["-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C", "--no-sync", "-D"])
+                .args([
+                    "-A",
+                    "trust",
+                    "-U",
+                    "postgres",
+                    "-E",
+                    "UTF8",
+                    "--locale=C",
+                    "--no-sync",
+                    "-D",
+                ])
                 .arg(&data)
                 .output()
                 .expect("run initdb");
-            assert!(out.status.success(), "initdb failed: {}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "initdb failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
             if std::fs::rename(&data, &final_dir).is_err() {
                 // Another process won the race; theirs is as good as ours.
                 assert!(final_dir.join("PG_VERSION").exists());
@@ -138,21 +161,53 @@ pub struct Certs {
 /// Makes a CA and a server certificate with the `openssl` command line.
 pub fn make_certs(dir: &Path) -> Certs {
     let run = |args: &[&str]| {
-        let out = Command::new("openssl").args(args).current_dir(dir).output().expect("openssl");
-        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     };
     for ca in ["ca", "other-ca"] {
         run(&[
-            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-            "-keyout", &format!("{ca}.key"), "-out", &format!("{ca}.crt"), "-days", "2",
-            "-subj", &format!("/CN=schema-gate test {ca}"),
-            "-addext", "basicConstraints=critical,CA:TRUE",
-            "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            &format!("{ca}.key"),
+            "-out",
+            &format!("{ca}.crt"),
+            "-days",
+            "2",
+            "-subj",
+            &format!("/CN=schema-gate test {ca}"),
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
         ]);
     }
     run(&[
-        "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-        "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost",
+        "req",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=localhost",
     ]);
     std::fs::write(
         dir.join("server.ext"),
@@ -160,8 +215,21 @@ pub fn make_certs(dir: &Path) -> Certs {
     )
     .expect("write ext");
     run(&[
-        "x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
-        "-CAcreateserial", "-out", "server.crt", "-days", "2", "-extfile", "server.ext",
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.crt",
+        "-days",
+        "2",
+        "-extfile",
+        "server.ext",
     ]);
     Certs {
         ca: dir.join("ca.crt"),
@@ -200,7 +268,12 @@ impl Postgres {
     pub fn start_with(options: PgOptions) -> Postgres {
         let dir = temp_dir("pg");
         let data = dir.join("data");
-        let status = Command::new("cp").arg("-a").arg(template()).arg(&data).status().expect("cp");
+        let status = Command::new("cp")
+            .arg("-a")
+            .arg(template())
+            .arg(&data)
+            .status()
+            .expect("cp");
         assert!(status.success(), "copy template");
         std::fs::write(
             data.join("pg_hba.conf"),
@@ -227,8 +300,11 @@ impl Postgres {
             std::fs::copy(cert, data.join("server.crt")).expect("copy cert");
             std::fs::copy(key, data.join("server.key")).expect("copy key");
             use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(data.join("server.key"), std::fs::Permissions::from_mode(0o600))
-                .expect("chmod key");
+            std::fs::set_permissions(
+                data.join("server.key"),
+                std::fs::Permissions::from_mode(0o600),
+            )
+            .expect("chmod key");
             args.extend(["-c".into(), "ssl=on".into()]);
         }
         chown_to_server_user(&dir);
@@ -279,7 +355,8 @@ impl Postgres {
                 return;
             }
             if started.elapsed() > Duration::from_secs(30) {
-                let log = std::fs::read_to_string(self.dir.join("postgres.log")).unwrap_or_default();
+                let log =
+                    std::fs::read_to_string(self.dir.join("postgres.log")).unwrap_or_default();
                 panic!("postgres did not start on port {}: {log}", self.port);
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -290,7 +367,9 @@ impl Postgres {
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             // SIGINT = fast shutdown. setpriv execs postgres, so the pid is postgres's.
-            let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+            let _ = Command::new("kill")
+                .args(["-INT", &child.id().to_string()])
+                .status();
             let deadline = Instant::now() + Duration::from_secs(20);
             while Instant::now() < deadline {
                 if let Ok(Some(_)) = child.try_wait() {
@@ -306,7 +385,11 @@ impl Postgres {
     /// Runs SQL as the superuser over the Unix socket; panics on error; returns psql's output.
     pub fn sql(&self, db: &str, sql: &str) -> String {
         let out = self.psql(db, sql);
-        assert!(out.status.success(), "psql failed on {sql:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "psql failed on {sql:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
@@ -348,7 +431,9 @@ impl Postgres {
              INSERT INTO {table} (version_id, is_applied) VALUES (0, true);"
         );
         for (version, applied) in rows {
-            sql.push_str(&format!("INSERT INTO {table} (version_id, is_applied) VALUES ({version}, {applied});"));
+            sql.push_str(&format!(
+                "INSERT INTO {table} (version_id, is_applied) VALUES ({version}, {applied});"
+            ));
         }
         if let Some(reader) = reader {
             sql.push_str(&format!("GRANT SELECT ON {table} TO {reader};"));
@@ -358,13 +443,19 @@ impl Postgres {
 
     /// Applies migration `version` the way `goose up` records it.
     pub fn apply(&self, db: &str, table: &str, version: i64) {
-        self.sql(db, &format!("INSERT INTO {table} (version_id, is_applied) VALUES ({version}, true)"));
+        self.sql(
+            db,
+            &format!("INSERT INTO {table} (version_id, is_applied) VALUES ({version}, true)"),
+        );
     }
 
     /// `postgres://user:PASSWORD@127.0.0.1:port/db` plus extra query parameters.
     pub fn url(&self, user: &str, db: &str, extra: &str) -> String {
         let sep = if extra.is_empty() { "" } else { "?" };
-        format!("postgres://{user}:{PASSWORD}@127.0.0.1:{}/{db}{sep}{extra}", self.port)
+        format!(
+            "postgres://{user}:{PASSWORD}@127.0.0.1:{}/{db}{sep}{extra}",
+            self.port
+        )
     }
 
     /// Server-side count of committed transactions in `db` (after a stats flush).
@@ -403,7 +494,10 @@ impl Bouncer {
     /// Same, on a given port (to restart it where clients expect it).
     pub fn start_on(pg: &Postgres, users: &[&str], port: u16) -> Bouncer {
         let dir = temp_dir("bouncer");
-        let userlist: String = users.iter().map(|u| format!("\"{u}\" \"{PASSWORD}\"\n")).collect();
+        let userlist: String = users
+            .iter()
+            .map(|u| format!("\"{u}\" \"{PASSWORD}\"\n"))
+            .collect();
         std::fs::write(dir.join("userlist.txt"), userlist).expect("userlist");
         std::fs::write(
             dir.join("pgbouncer.ini"),
@@ -430,16 +524,26 @@ impl Bouncer {
             .expect("start pgbouncer (apt-get install pgbouncer)");
         let started = Instant::now();
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(started.elapsed() < Duration::from_secs(15), "pgbouncer did not start");
+            assert!(
+                started.elapsed() < Duration::from_secs(15),
+                "pgbouncer did not start"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
-        Bouncer { dir, port, child: Some(child) }
+        Bouncer {
+            dir,
+            port,
+            child: Some(child),
+        }
     }
 
     /// `postgres://user:PASSWORD@127.0.0.1:bouncer_port/db`.
     pub fn url(&self, user: &str, db: &str, extra: &str) -> String {
         let sep = if extra.is_empty() { "" } else { "?" };
-        format!("postgres://{user}:{PASSWORD}@127.0.0.1:{}/{db}{sep}{extra}", self.port)
+        format!(
+            "postgres://{user}:{PASSWORD}@127.0.0.1:{}/{db}{sep}{extra}",
+            self.port
+        )
     }
 
     /// Stops PgBouncer.
@@ -499,7 +603,11 @@ impl Run {
 /// Runs to completion, killing the process after `limit` (a hung gate fails the test, not CI).
 pub fn run(cmd: &mut Command, limit: Duration) -> Run {
     let started = Instant::now();
-    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn schema-gate");
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn schema-gate");
     finish(&mut child, started, limit)
 }
 
@@ -542,6 +650,9 @@ pub fn finish(child: &mut Child, started: Instant, limit: Duration) -> Run {
 
 /// Sends a signal to a child by number (15 = TERM, 2 = INT).
 pub fn signal(child: &Child, sig: &str) {
-    let status = Command::new("kill").args([&format!("-{sig}"), &child.id().to_string()]).status().expect("kill");
+    let status = Command::new("kill")
+        .args([&format!("-{sig}"), &child.id().to_string()])
+        .status()
+        .expect("kill");
     assert!(status.success());
 }
