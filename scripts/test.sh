@@ -22,4 +22,8 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 
+# The reference Prometheus text-format parser, for the /metrics test.
+python3 -c 'import prometheus_client' 2>/dev/null ||
+  python3 -m pip install --quiet --disable-pip-version-check prometheus-client
+
 cargo test --locked "$@"

@@ -15,7 +15,10 @@
 //! - [`db`]: the only code that talks to Postgres: connect, one read-only transaction, error
 //!   classification (transient or fatal).
 //! - [`cli`]: argv → mode and flag values.
-//! - [`check`], [`wait`]: the modes, and [`check::Finish`], how a mode ends.
+//! - [`check`], [`wait`], [`serve`]: the modes, and [`check::Finish`], how a mode ends.
+//! - [`readiness`]: `serve`'s cached verdict and its rules (outage keeps, staleness fails). Pure.
+//! - [`http`]: `serve`'s endpoints, routed by one `match`, and the hardened listener.
+//! - [`metrics`]: `serve`'s Prometheus metrics.
 //! - [`signals`], [`jitter`], [`logging`], [`termination`]: the thin edges.
 
 pub mod check;
@@ -24,8 +27,12 @@ pub mod config;
 pub mod db;
 pub mod dsn;
 pub mod goose;
+pub mod http;
 pub mod jitter;
 pub mod logging;
+pub mod metrics;
+pub mod readiness;
+pub mod serve;
 pub mod signals;
 pub mod termination;
 pub mod tls;

@@ -4,7 +4,7 @@ use schema_gate::cli::{self, Invocation, Mode};
 use schema_gate::config::{self, Settings, Sources, TerminationLog};
 use schema_gate::db::Database;
 use schema_gate::signals::Signals;
-use schema_gate::{check, logging, termination, wait};
+use schema_gate::{check, logging, serve, termination, wait};
 use std::ffi::OsString;
 use std::process::ExitCode;
 
@@ -78,14 +78,7 @@ fn main() -> ExitCode {
         match mode {
             Mode::Check => check::run(&settings, &db, &mut signals).await,
             Mode::Wait => wait::run(&settings, &db, &mut signals).await,
-            Mode::Serve => {
-                tracing::error!("serve is not built yet");
-                check::Finish {
-                    code: 2,
-                    message: None,
-                    exec: false,
-                }
-            }
+            Mode::Serve => serve::run(&settings, &db, &mut signals).await,
         }
     });
     drop(runtime);

@@ -1,0 +1,208 @@
+//! `serve`'s Prometheus metrics, exposed at `/metrics` in the OpenMetrics text format that
+//! Prometheus scrapes (encoded by `prometheus-client`):
+//!
+//! | metric | type | meaning |
+//! |---|---|---|
+//! | `schema_gate_ready` | gauge | 1 when `/readyz` answers 200 |
+//! | `schema_gate_version` | gauge | goose's current version (-1: none) |
+//! | `schema_gate_max_version` | gauge | highest applied version (-1: none) |
+//! | `schema_gate_expected_version` | gauge | the expectation E |
+//! | `schema_gate_pending_migrations` | gauge | migrations still to apply |
+//! | `schema_gate_checks_total{result="ready\|not_ready\|error"}` | counter | checks by outcome |
+//! | `schema_gate_check_duration_seconds` | histogram | one check: connect + query |
+//! | `schema_gate_last_success_timestamp_seconds` | gauge | Unix time of the last check that reached the database |
+//! | `schema_gate_consecutive_errors` | gauge | failed checks since the last one that reached the database |
+//!
+//! Values are updated by the checker; a scrape only encodes them (it never touches the database).
+
+use crate::verdict::{State, Verdict};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+use std::sync::atomic::AtomicU64;
+use std::time::{Duration, SystemTime};
+
+/// The `result` label of `schema_gate_checks_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CheckLabels {
+    result: &'static str,
+}
+
+/// All metrics, and the registry that encodes them.
+pub struct Metrics {
+    registry: Registry,
+    ready: Gauge,
+    version: Gauge,
+    max_version: Gauge,
+    pending: Gauge,
+    checks: Family<CheckLabels, Counter>,
+    duration: Histogram,
+    last_success: Gauge<f64, AtomicU64>,
+    consecutive_errors: Gauge,
+}
+
+impl Metrics {
+    /// Registers every metric; `expected` is fixed for the process's life.
+    pub fn new(expected: i64) -> Metrics {
+        let mut registry = Registry::default();
+        let ready = Gauge::default();
+        let version = Gauge::default();
+        let max_version = Gauge::default();
+        let expected_version: Gauge = Gauge::default();
+        let pending = Gauge::default();
+        let checks = Family::<CheckLabels, Counter>::default();
+        // 5 ms … ~10 s: a local check takes milliseconds, a cross-ocean TLS connect ~0.5 s.
+        let duration = Histogram::new([
+            0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+        ]);
+        let last_success = Gauge::<f64, AtomicU64>::default();
+        let consecutive_errors = Gauge::default();
+        version.set(-1);
+        max_version.set(-1);
+        expected_version.set(expected);
+        registry.register(
+            "schema_gate_ready",
+            "1 when /readyz answers 200",
+            ready.clone(),
+        );
+        registry.register(
+            "schema_gate_version",
+            "goose's current version (-1: none)",
+            version.clone(),
+        );
+        registry.register(
+            "schema_gate_max_version",
+            "Highest applied version (-1: none)",
+            max_version.clone(),
+        );
+        registry.register(
+            "schema_gate_expected_version",
+            "The version this build expects",
+            expected_version,
+        );
+        registry.register(
+            "schema_gate_pending_migrations",
+            "Migrations still to apply",
+            pending.clone(),
+        );
+        // prometheus-client appends _total: exposed as schema_gate_checks_total.
+        registry.register(
+            "schema_gate_checks",
+            "Checks by result (ready, not_ready, error)",
+            checks.clone(),
+        );
+        registry.register(
+            "schema_gate_check_duration_seconds",
+            "Duration of one check (connect and query)",
+            duration.clone(),
+        );
+        registry.register(
+            "schema_gate_last_success_timestamp_seconds",
+            "Unix time of the last check that reached the database",
+            last_success.clone(),
+        );
+        registry.register(
+            "schema_gate_consecutive_errors",
+            "Failed checks since the last one that reached the database",
+            consecutive_errors.clone(),
+        );
+        for result in ["ready", "not_ready", "error"] {
+            // Present from the start, so rate() sees the first increment.
+            let _ = checks.get_or_create(&CheckLabels { result });
+        }
+        Metrics {
+            registry,
+            ready,
+            version,
+            max_version,
+            pending,
+            checks,
+            duration,
+            last_success,
+            consecutive_errors,
+        }
+    }
+
+    /// Records one check.
+    pub fn record_check(
+        &self,
+        verdict: &Verdict,
+        took: Duration,
+        consecutive_errors: u64,
+        wall: SystemTime,
+    ) {
+        self.duration.observe(took.as_secs_f64());
+        let result = match verdict.state {
+            State::Ready => "ready",
+            State::DbError => "error",
+            _ => "not_ready",
+        };
+        self.checks.get_or_create(&CheckLabels { result }).inc();
+        self.consecutive_errors
+            .set(i64::try_from(consecutive_errors).unwrap_or(i64::MAX));
+        if verdict.state != State::DbError {
+            self.version.set(verdict.version.unwrap_or(-1));
+            self.max_version.set(verdict.max_version.unwrap_or(-1));
+            self.pending
+                .set(i64::try_from(verdict.pending.len()).unwrap_or(i64::MAX));
+            let unix = wall
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap_or_default();
+            self.last_success.set(unix.as_secs_f64());
+        }
+    }
+
+    /// The text exposition, with `schema_gate_ready` set from the served readiness (which can
+    /// change between checks when `GATE_STALE_AFTER` passes).
+    pub fn encode(&self, ready: bool) -> String {
+        self.ready.set(i64::from(ready));
+        let mut text = String::with_capacity(4096);
+        if prometheus_client::encoding::text::encode(&mut text, &self.registry).is_err() {
+            text.clear();
+        }
+        text
+    }
+}
+
+/// The `Content-Type` of [`Metrics::encode`]'s output.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verdict::{Expectation, Policy};
+
+    #[test]
+    fn every_spec_metric_is_exposed() {
+        let metrics = Metrics::new(42);
+        let exp = Expectation {
+            version: 42,
+            files: None,
+            policy: Policy::AtLeast,
+        };
+        metrics.record_check(
+            &Verdict::db_error(&exp, "t", "refused".into()),
+            Duration::from_millis(3),
+            1,
+            SystemTime::UNIX_EPOCH,
+        );
+        let text = metrics.encode(false);
+        for name in [
+            "schema_gate_ready 0",
+            "schema_gate_version -1",
+            "schema_gate_expected_version 42",
+            "schema_gate_pending_migrations 0",
+            "schema_gate_checks_total{result=\"error\"} 1",
+            "schema_gate_checks_total{result=\"ready\"} 0",
+            "schema_gate_check_duration_seconds_bucket{le=\"0.005\"} 1",
+            "schema_gate_last_success_timestamp_seconds 0.0",
+            "schema_gate_consecutive_errors 1",
+        ] {
+            assert!(text.contains(name), "missing {name:?} in:\n{text}");
+        }
+        assert!(text.ends_with("# EOF\n"));
+    }
+}

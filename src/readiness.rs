@@ -1,0 +1,343 @@
+//! `serve`'s memory: the cached verdict that probes are answered from. Pure: no I/O, no clock
+//! (callers pass `now`), so every rule below is a plain unit test.
+//!
+//! Rules (`SPEC.md`, "HTTP"):
+//! - Before the first check that reaches the database, not ready.
+//! - A check that reaches the database replaces the answer: a rollback fails readiness at once.
+//! - A database error keeps the last answer (an outage is not a stale schema; failing every pod at
+//!   once would turn a blip into an outage), unless `GATE_STALE_AFTER` has passed since the last
+//!   check that reached the database.
+
+use crate::verdict::{Expectation, State, Verdict};
+use serde::Serialize;
+use std::time::{Duration, Instant, SystemTime};
+
+/// The cached state of `serve`.
+#[derive(Debug, Clone)]
+pub struct Readiness {
+    expectation: Expectation,
+    table: String,
+    stale_after: Option<Duration>,
+    /// The verdict of the last check that reached the database.
+    answer: Option<Verdict>,
+    /// When that check completed.
+    last_success: Option<(Instant, SystemTime)>,
+    /// The error of the latest check, if it failed.
+    last_error: Option<String>,
+    consecutive_errors: u64,
+    checked_at: Option<SystemTime>,
+}
+
+/// `/status`: the `check --json` object plus when and how recently the gate checked.
+#[derive(Debug, Serialize)]
+pub struct Status {
+    /// The served verdict; `ready` is what `/readyz` answers, `error` the latest check's error.
+    #[serde(flatten)]
+    pub verdict: Verdict,
+    /// When the latest check completed (RFC 3339, UTC), or null.
+    pub checked_at: Option<String>,
+    /// When the latest check that reached the database completed, or null.
+    pub last_success_at: Option<String>,
+    /// Failed checks since the last one that reached the database.
+    pub consecutive_errors: u64,
+    /// True when `GATE_STALE_AFTER` has passed without a check reaching the database.
+    pub stale: bool,
+}
+
+impl Readiness {
+    /// Nothing known yet.
+    pub fn new(
+        expectation: Expectation,
+        table: String,
+        stale_after: Option<Duration>,
+    ) -> Readiness {
+        Readiness {
+            expectation,
+            table,
+            stale_after,
+            answer: None,
+            last_success: None,
+            last_error: None,
+            consecutive_errors: 0,
+            checked_at: None,
+        }
+    }
+
+    /// Records one check's verdict, completed at `now` / `wall`.
+    pub fn record(&mut self, verdict: Verdict, now: Instant, wall: SystemTime) {
+        self.checked_at = Some(wall);
+        if verdict.state == State::DbError {
+            self.consecutive_errors += 1;
+            self.last_error = verdict.error;
+        } else {
+            self.consecutive_errors = 0;
+            self.last_error = None;
+            self.last_success = Some((now, wall));
+            self.answer = Some(verdict);
+        }
+    }
+
+    /// Whether the last answer says ready (ignoring staleness): decides the re-check pace.
+    pub fn answer_is_ready(&self) -> bool {
+        self.answer.as_ref().is_some_and(|a| a.ready)
+    }
+
+    fn is_stale(&self, now: Instant) -> bool {
+        match (self.stale_after, self.last_success) {
+            (Some(limit), Some((at, _))) => now.saturating_duration_since(at) > limit,
+            _ => false,
+        }
+    }
+
+    /// `/readyz`: `Ok` when ready, else the reason (one line).
+    pub fn ready(&self, now: Instant) -> Result<(), String> {
+        match &self.answer {
+            None => Err(match &self.last_error {
+                Some(_) => self.error_verdict().to_string(),
+                None => "not ready: no check has completed yet".to_string(),
+            }),
+            Some(answer) if !answer.ready => Err(answer.to_string()),
+            Some(_) if self.is_stale(now) => Err(format!(
+                "not ready: stale: no check reached the database for {}s (GATE_STALE_AFTER {}){}",
+                self.last_success
+                    .map_or(0, |(at, _)| now.saturating_duration_since(at).as_secs()),
+                self.stale_after
+                    .map(crate::config::show_duration)
+                    .unwrap_or_default(),
+                self.last_error
+                    .as_ref()
+                    .map(|e| format!("; last error: {e}"))
+                    .unwrap_or_default()
+            )),
+            Some(_) => Ok(()),
+        }
+    }
+
+    fn error_verdict(&self) -> Verdict {
+        let error = self
+            .last_error
+            .clone()
+            .unwrap_or_else(|| "no check has completed yet".to_string());
+        Verdict::db_error(&self.expectation, &self.table, error)
+    }
+
+    /// `/status`.
+    pub fn status(&self, now: Instant) -> Status {
+        let mut verdict = self.answer.clone().unwrap_or_else(|| self.error_verdict());
+        verdict.ready = self.ready(now).is_ok();
+        if self.consecutive_errors > 0 {
+            verdict.error = self.last_error.clone();
+        }
+        Status {
+            verdict,
+            checked_at: self.checked_at.map(rfc3339),
+            last_success_at: self.last_success.map(|(_, wall)| rfc3339(wall)),
+            consecutive_errors: self.consecutive_errors,
+            stale: self.is_stale(now),
+        }
+    }
+
+    /// `/readyz?verbose`: the decision and what it rests on, one fact per line.
+    pub fn explain(&self, now: Instant) -> String {
+        let status = self.status(now);
+        let decision = match self.ready(now) {
+            Ok(()) => "ready".to_string(),
+            Err(reason) => reason,
+        };
+        let mut text = format!("{decision}\n");
+        if let Some(answer) = &self.answer {
+            text.push_str(&format!("last answer: {answer}\n"));
+        }
+        text.push_str(&format!(
+            "checked at: {}\nlast success at: {}\nconsecutive errors: {}\n",
+            status.checked_at.as_deref().unwrap_or("never"),
+            status.last_success_at.as_deref().unwrap_or("never"),
+            status.consecutive_errors
+        ));
+        if let Some(error) = &self.last_error {
+            text.push_str(&format!("last error: {error}\n"));
+        }
+        text
+    }
+
+    /// When the last check that reached the database completed.
+    pub fn last_success_wall(&self) -> Option<SystemTime> {
+        self.last_success.map(|(_, wall)| wall)
+    }
+}
+
+/// Formats a time as RFC 3339 UTC with milliseconds (`2026-11-25T19:40:27.559Z`).
+pub fn rfc3339(time: SystemTime) -> String {
+    let since = time
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = since.as_secs();
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        since.subsec_millis()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::goose::{AppliedSet, Row};
+    use crate::verdict::{Policy, judge};
+
+    fn expectation() -> Expectation {
+        Expectation {
+            version: 2,
+            files: None,
+            policy: Policy::AtLeast,
+        }
+    }
+
+    fn at(version: i64) -> Verdict {
+        let set = AppliedSet::from_rows([
+            Row {
+                id: 1,
+                version: 0,
+                applied: true,
+            },
+            Row {
+                id: 2,
+                version,
+                applied: true,
+            },
+        ]);
+        judge(Some(&set), &expectation(), "goose_db_version")
+    }
+
+    fn error() -> Verdict {
+        Verdict::db_error(
+            &expectation(),
+            "goose_db_version",
+            "connection refused".into(),
+        )
+    }
+
+    fn gate(stale: Option<u64>) -> (Readiness, Instant) {
+        let r = Readiness::new(
+            expectation(),
+            "goose_db_version".into(),
+            stale.map(Duration::from_secs),
+        );
+        (r, Instant::now())
+    }
+
+    const WALL: SystemTime = SystemTime::UNIX_EPOCH;
+
+    #[test]
+    fn not_ready_before_the_first_check() {
+        let (r, t0) = gate(None);
+        assert_eq!(
+            r.ready(t0),
+            Err("not ready: no check has completed yet".into())
+        );
+        assert_eq!(r.status(t0).verdict.state, State::DbError);
+        assert_eq!(r.status(t0).checked_at, None);
+    }
+
+    #[test]
+    fn errors_before_any_answer_are_not_ready() {
+        let (mut r, t0) = gate(None);
+        r.record(error(), t0, WALL);
+        let reason = r.ready(t0).unwrap_err();
+        assert!(reason.contains("connection refused"), "{reason}");
+        assert_eq!(r.status(t0).consecutive_errors, 1);
+    }
+
+    #[test]
+    fn errors_keep_a_verified_schema_ready() {
+        let (mut r, t0) = gate(None);
+        r.record(at(2), t0, WALL);
+        assert_eq!(r.ready(t0), Ok(()));
+        for i in 1..=5 {
+            r.record(error(), t0 + Duration::from_secs(i * 60), WALL);
+        }
+        let later = t0 + Duration::from_secs(3600);
+        assert_eq!(r.ready(later), Ok(()));
+        let status = r.status(later);
+        assert!(status.verdict.ready);
+        assert_eq!(status.verdict.state, State::Ready);
+        assert_eq!(status.verdict.error.as_deref(), Some("connection refused"));
+        assert_eq!(status.consecutive_errors, 5);
+        assert!(!status.stale);
+    }
+
+    #[test]
+    fn stale_after_fails_readiness_then_recovers() {
+        let (mut r, t0) = gate(Some(60));
+        r.record(at(2), t0, WALL);
+        r.record(error(), t0 + Duration::from_secs(30), WALL);
+        assert_eq!(r.ready(t0 + Duration::from_secs(59)), Ok(()));
+        let reason = r.ready(t0 + Duration::from_secs(61)).unwrap_err();
+        assert!(
+            reason.contains("stale") && reason.contains("connection refused"),
+            "{reason}"
+        );
+        assert!(r.status(t0 + Duration::from_secs(61)).stale);
+        r.record(at(2), t0 + Duration::from_secs(90), WALL);
+        assert_eq!(r.ready(t0 + Duration::from_secs(91)), Ok(()));
+        assert_eq!(r.status(t0 + Duration::from_secs(91)).consecutive_errors, 0);
+    }
+
+    #[test]
+    fn a_rollback_fails_readiness_at_once() {
+        let (mut r, t0) = gate(None);
+        r.record(at(2), t0, WALL);
+        r.record(at(1), t0 + Duration::from_secs(1), WALL);
+        let reason = r.ready(t0 + Duration::from_secs(1)).unwrap_err();
+        assert!(
+            reason.starts_with("not ready: goose_db_version at version 1"),
+            "{reason}"
+        );
+        assert!(!r.answer_is_ready());
+    }
+
+    #[test]
+    fn explain_lists_the_facts() {
+        let (mut r, t0) = gate(None);
+        r.record(
+            at(2),
+            t0,
+            SystemTime::UNIX_EPOCH + Duration::from_secs(1_764_099_627),
+        );
+        r.record(
+            error(),
+            t0,
+            SystemTime::UNIX_EPOCH + Duration::from_secs(1_764_099_657),
+        );
+        let text = r.explain(t0);
+        assert!(text.starts_with("ready\n"), "{text}");
+        assert!(
+            text.contains("last success at: 2025-11-25T19:40:27.000Z"),
+            "{text}"
+        );
+        assert!(text.contains("consecutive errors: 1"), "{text}");
+        assert!(text.contains("last error: connection refused"), "{text}");
+    }
+
+    #[test]
+    fn rfc3339_dates() {
+        assert_eq!(rfc3339(SystemTime::UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
+        let leap = SystemTime::UNIX_EPOCH + Duration::from_millis(951_782_400_123);
+        assert_eq!(rfc3339(leap), "2000-02-29T00:00:00.123Z");
+        let end = SystemTime::UNIX_EPOCH + Duration::from_secs(4_102_444_799);
+        assert_eq!(rfc3339(end), "2099-12-31T23:59:59.000Z");
+    }
+}
