@@ -9,12 +9,13 @@ cd "$(dirname "$0")/.."
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
-pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+newest_pg_bin() { find /usr/lib/postgresql -mindepth 2 -maxdepth 2 -name bin 2>/dev/null | sort -V | tail -n 1; }
+pg_bin=$(newest_pg_bin || true)
 if [ -z "$pg_bin" ]; then
   if [ "$(id -u)" = 0 ]; then
     say "installing PostgreSQL (apt-get)"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
-    pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+    pg_bin=$(newest_pg_bin)
   else
     echo "demo: PostgreSQL server not found; install it: sudo apt-get install postgresql" >&2
     exit 1
@@ -33,7 +34,7 @@ if [ "$(id -u)" = 0 ]; then
 fi
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 cleanup() {
-  [ -n "${wait_pid:-}" ] && kill "$wait_pid" 2>/dev/null || true
+  if [ -n "${wait_pid:-}" ]; then kill "$wait_pid" 2>/dev/null || true; fi
   "${run_as[@]}" "$pg_bin/pg_ctl" -D "$work/data" -m immediate stop >/dev/null 2>&1 || true
   rm -rf "$work"
 }

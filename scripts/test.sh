@@ -1,16 +1,24 @@
 #!/usr/bin/env bash
-# The test suite: unit tests of the pure core plus integration tests that run the real binary
-# against private PostgreSQL clusters and PgBouncers (transaction mode) the tests start themselves.
+# The whole test suite, as CI runs it:
+#   1. cargo test: unit tests of the pure core, and integration tests that run the real binary
+#      against private PostgreSQL clusters and PgBouncers (transaction mode) they start themselves;
+#   2. the Kubernetes manifests: rendered, validated for 1.34, gate containers checked;
+#   3. shellcheck on every script;
+#   4. the static musl release binary: linked statically, within 4 MiB, and passing the check and
+#      wait integration tests itself.
+# For a quick loop while coding, plain `cargo test` is step 1 alone.
 #
-#   ./scripts/test.sh            (as root it installs what is missing with apt-get)
+#   ./scripts/test.sh            (as root it installs what is missing: apt-get, pip, rustup)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
 command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || need+=(pgbouncer)
-command -v openssl >/dev/null 2>&1 || need+=(openssl)
-command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
+for tool in openssl:openssl setpriv:util-linux shellcheck:shellcheck musl-gcc:musl-tools \
+            readelf:binutils file:file kubectl:kubectl; do
+  command -v "${tool%%:*}" >/dev/null 2>&1 || need+=("${tool##*:}")
+done
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "test.sh: installing ${need[*]}"
@@ -21,9 +29,16 @@ if [ ${#need[@]} -gt 0 ]; then
     exit 1
   fi
 fi
+# The reference Prometheus text parser (for /metrics), the Kubernetes schema validator, PyYAML.
+python3 -c 'import prometheus_client, kubernetes_validate, yaml' 2>/dev/null ||
+  python3 -m pip install --quiet --disable-pip-version-check prometheus-client kubernetes-validate pyyaml
 
-# The reference Prometheus text-format parser, for the /metrics test.
-python3 -c 'import prometheus_client' 2>/dev/null ||
-  python3 -m pip install --quiet --disable-pip-version-check prometheus-client
-
+echo "== cargo test"
 cargo test --locked "$@"
+echo "== Kubernetes manifests"
+python3 scripts/check-manifests.py
+echo "== shellcheck"
+shellcheck scripts/*.sh k8s/*.sh .ci/run
+echo "ok: shellcheck"
+echo "== static binary"
+./scripts/check-static.sh

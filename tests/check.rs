@@ -264,6 +264,81 @@ fn application_name_is_schema_gate() {
 }
 
 #[test]
+fn resolves_a_host_name() {
+    // By name, not IP: a static (musl) build must resolve without glibc's NSS.
+    let pg = app_at_3();
+    let r = run(
+        gate(&["check"])
+            .env(
+                "DATABASE_URL",
+                format!("postgres://gate:{PASSWORD}@localhost:{}/app", pg.port),
+            )
+            .env("GATE_EXPECT_VERSION", "3"),
+        LIMIT,
+    );
+    assert_eq!(r.code, Some(0), "{r:?}");
+}
+
+#[test]
+fn least_privilege_role_sql_works() {
+    let pg = Postgres::start();
+    pg.sql("postgres", "CREATE DATABASE honeydue");
+    pg.goose_table("honeydue", "goose_db_version", &[(1, true)], None);
+    pg.sql(
+        "honeydue",
+        "CREATE TABLE users (id int); INSERT INTO users VALUES (1)",
+    );
+    let sql = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("k8s/sql/schema-gate-role.sql");
+    let out = std::process::Command::new(support::pg_bin("psql"))
+        .arg("-h")
+        .arg(&pg.dir)
+        .args([
+            "-p",
+            &pg.port.to_string(),
+            "-U",
+            "postgres",
+            "-d",
+            "honeydue",
+            "-v",
+            "ON_ERROR_STOP=1",
+        ])
+        .arg("-v")
+        .arg(format!("gate_password='{PASSWORD}'"))
+        .arg("-f")
+        .arg(&sql)
+        .output()
+        .expect("psql");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = run(
+        gate(&["check"])
+            .env("DATABASE_URL", pg.url("schema_gate", "honeydue", ""))
+            .env("GATE_EXPECT_VERSION", "1"),
+        LIMIT,
+    );
+    assert_eq!(r.code, Some(0), "{r:?}");
+    // The role can read nothing else and write nothing.
+    for sql in [
+        "SELECT * FROM users",
+        "INSERT INTO goose_db_version (version_id, is_applied) VALUES (9, true)",
+    ] {
+        let out = std::process::Command::new(support::pg_bin("psql"))
+            .arg(pg.url("schema_gate", "honeydue", ""))
+            .args(["-v", "ON_ERROR_STOP=1", "-c", sql])
+            .output()
+            .expect("psql");
+        assert!(!out.status.success(), "{sql} succeeded as schema_gate");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("permission denied"),
+            "{sql}"
+        );
+    }
+}
+
+#[test]
 fn schema_qualified_table() {
     let pg = Postgres::start();
     pg.create_db_and_role("app", "gate");

@@ -98,11 +98,15 @@ fn waits_for_the_table_to_appear() {
 
 #[test]
 fn retries_until_the_database_comes_up() {
-    let port = support::free_port();
-    let url = format!("postgres://gate:{PASSWORD}@127.0.0.1:{port}/app");
+    // Prepare the cluster, stop it, start the gate against the dead port, then boot it again:
+    // the roles exist before the first connection can succeed (a missing role is not transient).
+    let mut pg = Postgres::start();
+    pg.create_db_and_role("app", "gate");
+    pg.goose_table("app", "goose_db_version", &[(1, true)], Some("gate"));
+    pg.stop();
     let (mut child, started) = spawn(
         gate(&["wait"])
-            .env("DATABASE_URL", url)
+            .env("DATABASE_URL", pg.url("gate", "app", ""))
             .env("GATE_EXPECT_VERSION", "1")
             .env("GATE_INTERVAL", "200ms"),
     );
@@ -111,12 +115,7 @@ fn retries_until_the_database_comes_up() {
         child.try_wait().expect("poll").is_none(),
         "connection refused is transient"
     );
-    let pg = Postgres::start_with(PgOptions {
-        port: Some(port),
-        ..PgOptions::default()
-    });
-    pg.create_db_and_role("app", "gate");
-    pg.goose_table("app", "goose_db_version", &[(1, true)], Some("gate"));
+    pg.boot();
     let r = finish(&mut child, started, LIMIT);
     assert_eq!(r.code, Some(0), "{r:?}");
     assert!(

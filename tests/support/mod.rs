@@ -573,9 +573,13 @@ fn which(name: &str) -> PathBuf {
 }
 
 /// The `schema-gate` binary with an empty environment (plus PATH), so the developer's own
-/// variables never leak into a test. Add the variables the test needs.
+/// variables never leak into a test. Add the variables the test needs. `SCHEMA_GATE_BIN` runs
+/// the tests against another build (the static release binary, in `scripts/check-static.sh`).
 pub fn gate(args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_schema-gate"));
+    let program = std::env::var_os("SCHEMA_GATE_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_schema-gate")));
+    let mut cmd = Command::new(program);
     cmd.env_clear()
         .env("PATH", "/usr/local/bin:/usr/bin:/bin")
         .env("GATE_LOG", "info")

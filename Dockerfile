@@ -1,0 +1,44 @@
+# syntax=docker/dockerfile:1
+# schema-gate: a static musl binary on scratch, for linux/amd64 and linux/arm64.
+#
+#   docker buildx build --platform linux/amd64,linux/arm64 -t REGISTRY/schema-gate:0.1.0 --push .
+#
+# The build stage runs on the builder's own platform and cross-compiles with cargo-zigbuild
+# (zig as the C compiler for ring), so no emulation is needed for arm64.
+
+ARG RUST_VERSION=1.95
+FROM --platform=$BUILDPLATFORM rust:${RUST_VERSION}-slim-bookworm AS build
+ARG TARGETARCH
+WORKDIR /src
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3-pip ca-certificates \
+ && rm -rf /var/lib/apt/lists/* \
+ && pip3 install --no-cache-dir --break-system-packages ziglang==0.13.0 cargo-zigbuild==0.19.8
+RUN case "$TARGETARCH" in \
+      amd64) echo x86_64-unknown-linux-musl > /target ;; \
+      arm64) echo aarch64-unknown-linux-musl > /target ;; \
+      *) echo "unsupported TARGETARCH $TARGETARCH" >&2; exit 1 ;; \
+    esac \
+ && rustup target add "$(cat /target)"
+COPY Cargo.toml Cargo.lock ./
+COPY src ./src
+RUN cargo zigbuild --locked --release --target "$(cat /target)" \
+ && cp "target/$(cat /target)/release/schema-gate" /schema-gate
+
+FROM scratch
+ARG VERSION=0.1.0
+LABEL org.opencontainers.image.title="schema-gate" \
+      org.opencontainers.image.description="Keeps Kubernetes pods from running against a stale goose schema: wait, serve, check." \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.source="https://example.invalid/schema-gate"
+# CA bundle for sslmode=verify-full / sslrootcert=system (Neon's certificates chain to public roots).
+COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
+COPY --from=build /schema-gate /schema-gate
+ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt
+# Numeric, so runAsNonRoot can verify it without an /etc/passwd in the image.
+USER 65532:65532
+EXPOSE 8099
+HEALTHCHECK NONE
+ENTRYPOINT ["/schema-gate"]
+CMD ["--help"]
