@@ -9,6 +9,7 @@ use std::ffi::OsString;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    install_panic_hook();
     let (mode, flags, command) = match cli::parse(std::env::args_os().skip(1)) {
         Ok(Invocation::Run {
             mode,
@@ -89,6 +90,23 @@ fn main() -> ExitCode {
         return exec(&command, &settings.termination_log);
     }
     ExitCode::from(finish.code)
+}
+
+/// A panic is a bug; its report must still never carry a secret. Only a literal message (which
+/// cannot hold runtime data) and the location are printed, never a formatted payload.
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let what = info
+            .payload()
+            .downcast_ref::<&'static str>()
+            .copied()
+            .unwrap_or("(details withheld)");
+        let at = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!("schema-gate: internal error at {at}: {what}; this is a bug, please report it");
+    }));
 }
 
 /// Exit 2: the message already names the variable; it goes to the log (or stderr before logging

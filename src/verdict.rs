@@ -167,13 +167,19 @@ impl Verdict {
         }
     }
 
-    /// Whether two verdicts say the same thing (worth a log line when they differ).
+    /// Whether two verdicts say the same thing (worth a log line when they differ). Errors
+    /// compare by their leading clause, so a flapping network error ("early eof" / "connection
+    /// reset") is one story, while "refused" turning into "authentication failed" is news.
     pub fn same_answer(&self, other: &Verdict) -> bool {
+        let kind = |e: &Option<String>| {
+            e.as_deref()
+                .map(|e| e.split(": ").next().unwrap_or(e).to_string())
+        };
         self.state == other.state
             && self.version == other.version
             && self.max_version == other.max_version
             && self.pending == other.pending
-            && self.error == other.error
+            && kind(&self.error) == kind(&other.error)
     }
 }
 
@@ -457,6 +463,30 @@ mod tests {
         // Version 7 has no file but is below the newest file 9: goose never shows it; fine.
         let table = set(&[(1, 0, T), (2, 7, T), (3, 9, T)]);
         assert!(judge(Some(&table), &files(&[9], Policy::Exact), "t").ready);
+    }
+
+    #[test]
+    fn flapping_network_errors_are_one_answer() {
+        let exp = version(1, Policy::AtLeast);
+        let eof = Verdict::db_error(
+            &exp,
+            "t",
+            "error communicating with the server: early eof".into(),
+        );
+        let reset = Verdict::db_error(
+            &exp,
+            "t",
+            "error communicating with the server: Connection reset".into(),
+        );
+        let auth = Verdict::db_error(
+            &exp,
+            "t",
+            "password authentication failed for user \"g\"".into(),
+        );
+        assert!(eof.same_answer(&reset));
+        assert!(!eof.same_answer(&auth));
+        let behind = judge(Some(&set(&[(1, 0, T)])), &exp, "t");
+        assert!(!eof.same_answer(&behind));
     }
 
     #[test]

@@ -1,0 +1,358 @@
+//! Database faults against `check`, `wait` and `serve`, with real PostgreSQL and PgBouncer
+//! (and a fake server only for network faults a real one does not produce on demand): the gate
+//! never opens on a stale schema, never wedges on a transient blip, and stops promptly.
+
+mod support;
+
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+use support::{Bouncer, FakeServer, Fault, PASSWORD, Postgres, finish, gate, run, signal};
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+fn spawn(cmd: &mut std::process::Command) -> (Child, Instant) {
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    (child, Instant::now())
+}
+
+fn app(rows: &[(i64, bool)]) -> Postgres {
+    let pg = Postgres::start();
+    pg.create_db_and_role("app", "gate");
+    pg.goose_table("app", "goose_db_version", rows, Some("gate"));
+    pg
+}
+
+fn fake_url(port: u16) -> String {
+    format!("postgres://gate:{PASSWORD}@127.0.0.1:{port}/app")
+}
+
+/// `wait` must still be running (retrying) after `for_at_least`.
+fn still_waiting(child: &mut Child, for_at_least: Duration) {
+    std::thread::sleep(for_at_least);
+    assert!(
+        child.try_wait().expect("poll").is_none(),
+        "wait gave up on a transient fault"
+    );
+}
+
+#[test]
+fn silent_server_ends_check_at_the_connect_timeout() {
+    let fake = FakeServer::start(Fault::Silent);
+    let r = run(
+        gate(&["check"])
+            .env("DATABASE_URL", fake_url(fake.port))
+            .env("GATE_EXPECT_VERSION", "1")
+            .env("GATE_CONNECT_TIMEOUT", "1s"),
+        LIMIT,
+    );
+    assert_eq!(r.code, Some(3), "{r:?}");
+    assert!(
+        r.elapsed >= Duration::from_secs(1) && r.elapsed < Duration::from_secs(4),
+        "{:?}",
+        r.elapsed
+    );
+    assert!(r.stdout.contains("timed out after 1s connecting"), "{r:?}");
+    assert!(!r.all_output().contains(PASSWORD));
+}
+
+#[test]
+fn server_closing_at_once_is_exit_3_for_check_and_transient_for_wait() {
+    let fake = FakeServer::start(Fault::CloseAtOnce);
+    let r = run(
+        gate(&["check"])
+            .env("DATABASE_URL", fake_url(fake.port))
+            .env("GATE_EXPECT_VERSION", "1"),
+        LIMIT,
+    );
+    assert_eq!(r.code, Some(3), "{r:?}");
+    assert!(r.elapsed < Duration::from_secs(3), "{:?}", r.elapsed);
+    let (mut child, started) = spawn(
+        gate(&["wait"])
+            .env("DATABASE_URL", fake_url(fake.port))
+            .env("GATE_EXPECT_VERSION", "1")
+            .env("GATE_INTERVAL", "100ms"),
+    );
+    still_waiting(&mut child, Duration::from_millis(1200));
+    signal(&child, "TERM");
+    let r = finish(&mut child, started, LIMIT);
+    assert_eq!(r.code, Some(143), "{r:?}");
+    // Logged once and on change, not once per poll (about ten polls happened).
+    assert!(r.stderr.lines().count() <= 3, "{}", r.stderr);
+}
+
+#[test]
+fn starting_up_is_transient() {
+    let fake = FakeServer::start(Fault::StartingUp);
+    let r = run(
+        gate(&["check"])
+            .env("DATABASE_URL", fake_url(fake.port))
+            .env("GATE_EXPECT_VERSION", "1"),
+        LIMIT,
+    );
+    assert_eq!(r.code, Some(3), "{r:?}");
+    assert!(
+        r.stdout
+            .contains("the database system is starting up (SQLSTATE 57P03)"),
+        "{r:?}"
+    );
+    let (mut child, started) = spawn(
+        gate(&["wait"])
+            .env("DATABASE_URL", fake_url(fake.port))
+            .env("GATE_EXPECT_VERSION", "1")
+            .env("GATE_INTERVAL", "100ms"),
+    );
+    still_waiting(&mut child, Duration::from_millis(1000));
+    signal(&child, "INT");
+    let r = finish(&mut child, started, LIMIT);
+    assert_eq!(r.code, Some(130), "{r:?}");
+    assert!(r.stderr.contains("starting up"), "{}", r.stderr);
+}
+
+#[test]
+fn too_many_connections_is_transient() {
+    let pg = app(&[(1, true)]);
+    pg.sql("postgres", "ALTER ROLE gate CONNECTION LIMIT 0");
+    let r = run(
+        gate(&["check"])
+            .env("DATABASE_URL", pg.url("gate", "app", ""))
+            .env("GATE_EXPECT_VERSION", "1"),
+        LIMIT,
+    );
+    assert_eq!(r.code, Some(3), "{r:?}");
+    assert!(r.stdout.contains("too many connections"), "{r:?}");
+    let (mut child, started) = spawn(
+        gate(&["wait"])
+            .env("DATABASE_URL", pg.url("gate", "app", ""))
+            .env("GATE_EXPECT_VERSION", "1")
+            .env("GATE_INTERVAL", "200ms"),
+    );
+    still_waiting(&mut child, Duration::from_millis(800));
+    pg.sql("postgres", "ALTER ROLE gate CONNECTION LIMIT -1");
+    let r = finish(&mut child, started, LIMIT);
+    assert_eq!(r.code, Some(0), "{r:?}");
+}
+
+#[test]
+fn postgres_restarted_during_wait() {
+    let mut pg = app(&[(1, true)]);
+    let (mut child, started) = spawn(
+        gate(&["wait"])
+            .env("DATABASE_URL", pg.url("gate", "app", ""))
+            .env("GATE_EXPECT_VERSION", "2")
+            .env("GATE_INTERVAL", "200ms"),
+    );
+    still_waiting(&mut child, Duration::from_millis(600));
+    pg.stop(); // the connection wait keeps open between polls breaks
+    still_waiting(&mut child, Duration::from_millis(600));
+    pg.boot();
+    still_waiting(&mut child, Duration::from_millis(600));
+    pg.apply("app", "goose_db_version", 2);
+    let r = finish(&mut child, started, LIMIT);
+    assert_eq!(r.code, Some(0), "{r:?}");
+}
+
+#[test]
+fn pgbouncer_restarted_during_wait_and_serve() {
+    let pg = app(&[(1, true)]);
+    let mut bouncer = Bouncer::start(&pg, &["gate"]);
+    let port = bouncer.port;
+    let url = bouncer.url("gate", "app", "");
+    let (mut child, started) = spawn(
+        gate(&["wait"])
+            .env("DATABASE_URL", &url)
+            .env("GATE_EXPECT_VERSION", "2")
+            .env("GATE_INTERVAL", "200ms"),
+    );
+    let serve_port = support::free_port();
+    let (mut sidecar, _) = spawn(
+        gate(&["serve"])
+            .env("DATABASE_URL", &url)
+            .env("GATE_EXPECT_VERSION", "2")
+            .env("GATE_INTERVAL", "200ms")
+            .env("GATE_RECHECK_INTERVAL", "200ms")
+            .env("GATE_LISTEN", format!("127.0.0.1:{serve_port}")),
+    );
+    still_waiting(&mut child, Duration::from_millis(600));
+    bouncer.stop();
+    still_waiting(&mut child, Duration::from_millis(600));
+    drop(bouncer);
+    let _bouncer = Bouncer::start_on(&pg, &["gate"], port);
+    pg.apply("app", "goose_db_version", 2);
+    let r = finish(&mut child, started, LIMIT);
+    assert_eq!(r.code, Some(0), "{r:?}");
+    let ready = http_until(serve_port, 200, Duration::from_secs(10));
+    assert!(
+        ready,
+        "serve did not recover through the restarted PgBouncer"
+    );
+    let _ = sidecar.kill();
+    let _ = sidecar.wait();
+}
+
+/// Polls GET /readyz until `want`; true when seen within `limit`.
+fn http_until(port: u16, want: u16, limit: Duration) -> bool {
+    use std::io::{Read, Write};
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+            let _ = s.write_all(b"GET /readyz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+            let mut raw = String::new();
+            let _ = s.read_to_string(&mut raw);
+            if raw.split_whitespace().nth(1) == Some(&want.to_string()) {
+                return true;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+#[test]
+fn table_dropped_and_recreated() {
+    let pg = app(&[(1, true), (2, true)]);
+    let serve_port = support::free_port();
+    let (mut sidecar, _) = spawn(
+        gate(&["serve"])
+            .env("DATABASE_URL", pg.url("gate", "app", ""))
+            .env("GATE_EXPECT_VERSION", "2")
+            .env("GATE_INTERVAL", "200ms")
+            .env("GATE_RECHECK_INTERVAL", "200ms")
+            .env("GATE_LISTEN", format!("127.0.0.1:{serve_port}")),
+    );
+    assert!(http_until(serve_port, 200, Duration::from_secs(10)));
+    pg.sql("app", "DROP TABLE goose_db_version");
+    assert!(
+        http_until(serve_port, 503, Duration::from_secs(5)),
+        "a dropped table must fail readiness"
+    );
+    let (mut waiter, started) = spawn(
+        gate(&["wait"])
+            .env("DATABASE_URL", pg.url("gate", "app", ""))
+            .env("GATE_EXPECT_VERSION", "2")
+            .env("GATE_INTERVAL", "200ms"),
+    );
+    still_waiting(&mut waiter, Duration::from_millis(600));
+    pg.goose_table("app", "goose_db_version", &[(1, true)], Some("gate"));
+    still_waiting(&mut waiter, Duration::from_millis(600));
+    pg.apply("app", "goose_db_version", 2);
+    let r = finish(&mut waiter, started, LIMIT);
+    assert_eq!(r.code, Some(0), "{r:?}");
+    assert!(r.stderr.contains("does not exist"), "{}", r.stderr);
+    assert!(
+        http_until(serve_port, 200, Duration::from_secs(5)),
+        "serve must recover"
+    );
+    let _ = sidecar.kill();
+    let _ = sidecar.wait();
+}
+
+#[test]
+fn slow_query_hits_the_statement_timeout() {
+    let pg = app(&[(1, true)]);
+    let mut lock = pg.hold_lock("app", "goose_db_version", 4);
+    let r = run(
+        gate(&["check"])
+            .env("DATABASE_URL", pg.url("gate", "app", ""))
+            .env("GATE_EXPECT_VERSION", "1")
+            .env("GATE_QUERY_TIMEOUT", "1s"),
+        LIMIT,
+    );
+    assert_eq!(r.code, Some(3), "{r:?}");
+    assert!(r.stdout.contains("statement timeout"), "{r:?}");
+    assert!(r.elapsed < Duration::from_secs(3), "{:?}", r.elapsed);
+    // wait treats it as transient and opens once the lock is gone.
+    let r = run(
+        gate(&["wait"])
+            .env("DATABASE_URL", pg.url("gate", "app", ""))
+            .env("GATE_EXPECT_VERSION", "1")
+            .env("GATE_QUERY_TIMEOUT", "500ms")
+            .env("GATE_INTERVAL", "200ms"),
+        LIMIT,
+    );
+    assert_eq!(r.code, Some(0), "{r:?}");
+    let _ = lock.kill();
+    let _ = lock.wait();
+}
+
+#[test]
+fn signals_while_querying_stop_within_a_second() {
+    let pg = app(&[(1, true)]);
+    let mut lock = pg.hold_lock("app", "goose_db_version", 6);
+    for (mode, sig, code) in [
+        ("check", "TERM", 143),
+        ("wait", "INT", 130),
+        ("wait", "TERM", 143),
+    ] {
+        let (mut child, started) = spawn(
+            gate(&[mode])
+                .env("DATABASE_URL", pg.url("gate", "app", ""))
+                .env("GATE_EXPECT_VERSION", "1")
+                .env("GATE_QUERY_TIMEOUT", "30s"),
+        );
+        std::thread::sleep(Duration::from_millis(600)); // connected, query blocked on the lock
+        let sent = Instant::now();
+        signal(&child, sig);
+        let r = finish(&mut child, started, LIMIT);
+        assert_eq!(r.code, Some(code), "{mode} SIG{sig}: {r:?}");
+        assert!(
+            sent.elapsed() < Duration::from_secs(1),
+            "{mode} SIG{sig} took {:?}",
+            sent.elapsed()
+        );
+    }
+    let _ = lock.kill();
+    let _ = lock.wait();
+}
+
+#[test]
+fn signal_while_check_connects() {
+    let fake = FakeServer::start(Fault::Silent);
+    let (mut child, started) = spawn(
+        gate(&["check"])
+            .env("DATABASE_URL", fake_url(fake.port))
+            .env("GATE_EXPECT_VERSION", "1")
+            .env("GATE_CONNECT_TIMEOUT", "30s"),
+    );
+    std::thread::sleep(Duration::from_millis(400));
+    let sent = Instant::now();
+    signal(&child, "TERM");
+    let r = finish(&mut child, started, LIMIT);
+    assert_eq!(r.code, Some(143), "{r:?}");
+    assert!(
+        sent.elapsed() < Duration::from_secs(1),
+        "took {:?}",
+        sent.elapsed()
+    );
+}
+
+#[test]
+fn serve_stops_within_a_second_at_every_stage() {
+    // While its checker is blocked connecting (silent server) and while it sleeps between checks.
+    let fake = FakeServer::start(Fault::Silent);
+    let pg = app(&[(1, true)]);
+    for url in [fake_url(fake.port), pg.url("gate", "app", "")] {
+        let port = support::free_port();
+        let (mut child, started) = spawn(
+            gate(&["serve"])
+                .env("DATABASE_URL", &url)
+                .env("GATE_EXPECT_VERSION", "1")
+                .env("GATE_CONNECT_TIMEOUT", "30s")
+                .env("GATE_LISTEN", format!("127.0.0.1:{port}")),
+        );
+        std::thread::sleep(Duration::from_millis(500));
+        let sent = Instant::now();
+        signal(&child, "TERM");
+        let r = finish(&mut child, started, LIMIT);
+        assert_eq!(r.code, Some(0), "{r:?}");
+        assert!(
+            sent.elapsed() < Duration::from_secs(1),
+            "took {:?}",
+            sent.elapsed()
+        );
+    }
+}

@@ -1,0 +1,162 @@
+//! Property tests for every parser a user's input reaches: durations, DSNs (URL and key=value),
+//! table names, migration file names, the command line. They must never panic, must round-trip
+//! what they accept, and must never put a password into an error message.
+
+use proptest::prelude::*;
+use schema_gate::config::{parse_duration, show_duration, validate_table};
+use schema_gate::dsn::Params;
+use schema_gate::goose::{FileName, classify_file_name, migration_versions};
+use std::time::Duration;
+
+/// A password-looking secret that is unlikely to occur by chance in a message.
+fn secret() -> impl Strategy<Value = String> {
+    "[A-Za-z0-9!#$%&()*+,./:;<=>?@\\[\\]^_{|}~ '\"\\\\-]{1,24}".prop_map(|s| format!("Zq9{s}"))
+}
+
+fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+fn quote_kv(text: &str) -> String {
+    format!("'{}'", text.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn durations_never_panic(text in "\\PC{0,40}") {
+        let _ = parse_duration(&text);
+    }
+
+    #[test]
+    fn durations_round_trip(ms in 0u64..(366 * 24 * 3_600_000)) {
+        let d = Duration::from_millis(ms);
+        prop_assert_eq!(parse_duration(&show_duration(d)), Ok(d));
+    }
+
+    #[test]
+    fn durations_with_units(n in 0u64..100_000, unit in prop::sample::select(vec!["ms", "s", "m", "h", ""])) {
+        let text = format!("{n}{unit}");
+        let factor = match unit { "ms" => 1, "m" => 60_000, "h" => 3_600_000, _ => 1000 };
+        let parsed = parse_duration(&text);
+        if n * factor <= 366 * 24 * 3_600_000 {
+            prop_assert_eq!(parsed, Ok(Duration::from_millis(n * factor)));
+        } else {
+            prop_assert!(parsed.is_err());
+        }
+    }
+
+    #[test]
+    fn negative_and_signed_durations_refused(n in 1u64..1_000_000, sign in prop::sample::select(vec!["-", "+"])) {
+        let text = format!("{sign}{n}s");
+        prop_assert!(parse_duration(&text).is_err());
+    }
+
+    #[test]
+    fn table_names_never_panic_and_accept_only_identifiers(text in "\\PC{0,80}") {
+        if validate_table(&text).is_ok() {
+            let parts: Vec<&str> = text.split('.').collect();
+            prop_assert!(parts.len() <= 2);
+            for part in parts {
+                prop_assert!(!part.is_empty() && part.len() <= 63);
+                prop_assert!(part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$'));
+                prop_assert!(!part.starts_with(|c: char| c.is_ascii_digit() || c == '$'));
+            }
+        }
+    }
+
+    #[test]
+    fn hostile_table_names_refused(
+        base in "[a-z_]{1,10}",
+        evil in prop::sample::select(vec![";", "'", "\"", " ", "--", "/*", "(", ")", "\\", "\n", ".x.y", "\u{0}"]),
+    ) {
+        let name = format!("{base}{evil}");
+        prop_assert!(validate_table(&name).is_err());
+    }
+
+    #[test]
+    fn migration_names_never_panic(name in "\\PC{0,40}") {
+        let _ = classify_file_name(&name);
+    }
+
+    #[test]
+    fn migration_versions_parse(version in 1i64..i64::MAX, width in 1usize..20, stem in "[a-z_]{0,12}") {
+        let name = format!("{version:0width$}_{stem}.sql");
+        prop_assert_eq!(classify_file_name(&name), FileName::Migration(version));
+        let go = format!("{version:0width$}_{stem}.go");
+        prop_assert_eq!(classify_file_name(&go), FileName::Migration(version));
+    }
+
+    #[test]
+    fn duplicate_versions_always_refused(version in 1i64..1_000_000, a in "[a-z]{1,8}", b in "[a-z]{1,8}") {
+        let first = format!("{version}_{a}.sql");
+        let second = format!("{version:08}_{b}.sql");
+        prop_assert!(migration_versions([first.as_str(), second.as_str()]).is_err());
+    }
+
+    #[test]
+    fn dsn_parser_never_panics(text in "\\PC{0,120}") {
+        if let Ok(params) = Params::parse(&text, "DATABASE_URL") {
+            let _ = params.resolve(None, Some("u"));
+        }
+    }
+
+    #[test]
+    fn url_passwords_round_trip_and_stay_secret(password in secret(), user in "[a-z]{1,8}", port in 1u16..) {
+        let url = format!("postgres://{user}:{}@db.example:{port}/app", percent_encode(&password));
+        let target = Params::parse(&url, "DATABASE_URL").and_then(|p| p.resolve(None, None));
+        let target = target.map_err(|e| e.0);
+        prop_assert!(target.is_ok(), "{:?}", target);
+        let target = target.unwrap_or_else(|_| unreachable!());
+        prop_assert_eq!(target.pg.get_password(), Some(password.as_bytes()));
+        let shown = format!("{target:?}");
+        prop_assert!(!shown.contains(&password));
+    }
+
+    #[test]
+    fn key_value_passwords_round_trip(password in secret()) {
+        let dsn = format!("host=db user=u password={} dbname=app", quote_kv(&password));
+        let target = Params::parse(&dsn, "GOOSE_DBSTRING").and_then(|p| p.resolve(None, None));
+        prop_assert!(target.is_ok());
+        let target = target.unwrap_or_else(|_| unreachable!());
+        prop_assert_eq!(target.pg.get_password(), Some(password.as_bytes()));
+    }
+
+    #[test]
+    fn broken_dsns_never_echo_the_password(
+        password in secret(),
+        breakage in prop::sample::select(vec![
+            "?sslmode=bogus", "?port=x", "?connect_timeout=soon", "?sslcrl=/x", "%zz", "?channel_binding=x",
+            "?bad;key=1", "?target_session_attrs=primary", "?hostaddr=nope", "?sslrootcert=/nonexistent",
+        ]),
+    ) {
+        let url = format!("postgres://u:{}@db:5432/app{breakage}", percent_encode(&password));
+        let result = Params::parse(&url, "DATABASE_URL").and_then(|p| p.resolve(None, None));
+        match result {
+            Ok(_) => prop_assert!(false, "{breakage} accepted"),
+            Err(e) => {
+                prop_assert!(e.0.starts_with("DATABASE_URL: "), "{}", e.0);
+                prop_assert!(!e.0.contains(&password), "{} leaks the password", e.0);
+            }
+        }
+        // The same in key=value form, where a forgotten key makes the password a bare word.
+        let kv = format!("host=db user=u {}", quote_kv(&password));
+        if let Err(e) = Params::parse(&kv, "GOOSE_DBSTRING") {
+            prop_assert!(!e.0.contains(&password), "{} leaks the password", e.0);
+        }
+    }
+
+    #[test]
+    fn command_lines_never_panic(args in prop::collection::vec("\\PC{0,20}", 0..6)) {
+        let _ = schema_gate::cli::parse(args.into_iter().map(std::ffi::OsString::from));
+    }
+}
