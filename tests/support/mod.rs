@@ -761,7 +761,7 @@ impl Postgres {
     /// Holds an ACCESS EXCLUSIVE lock on `table` for `secs` seconds from a separate session, so
     /// that the gate's read blocks (a very slow query). Returns once the lock is held.
     pub fn hold_lock(&self, db: &str, table: &str, secs: u32) -> Child {
-        let child = Command::new(pg_bin("psql"))
+        let mut child = Command::new(pg_bin("psql"))
             .arg("-h")
             .arg(self.socket_dir())
             .args(["-p", &self.port.to_string(), "-U", "postgres", "-d", db, "-qAtX", "-c"])
@@ -779,10 +779,11 @@ impl Postgres {
             if held == "1" {
                 return child;
             }
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "lock not taken"
-            );
+            if started.elapsed() > Duration::from_secs(10) {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("lock not taken");
+            }
             std::thread::sleep(Duration::from_millis(20));
         }
     }
