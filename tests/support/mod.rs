@@ -759,7 +759,9 @@ impl Drop for FakeServer {
 
 impl Postgres {
     /// Holds an ACCESS EXCLUSIVE lock on `table` for `secs` seconds from a separate session, so
-    /// that the gate's read blocks (a very slow query). Returns once the lock is held.
+    /// that the gate's read blocks (a very slow query). Returns once the lock is held; the
+    /// caller reaps the returned child.
+    #[allow(clippy::zombie_processes)]
     pub fn hold_lock(&self, db: &str, table: &str, secs: u32) -> Child {
         let mut child = Command::new(pg_bin("psql"))
             .arg("-h")
