@@ -29,8 +29,18 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let env = std::env::vars_os()
-        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
+    let mut env = Vec::new();
+    for (key, value) in std::env::vars_os() {
+        let Ok(key) = key.into_string() else { continue };
+        match value.into_string() {
+            Ok(value) => env.push((key, value)),
+            Err(_) if config::VARIABLES.iter().any(|(var, _, _)| *var == key) => {
+                eprintln!("schema-gate: configuration error: {key}: the value is not valid UTF-8");
+                return ExitCode::from(2);
+            }
+            Err(_) => {}
+        }
+    }
     let sources = Sources::new(env, &flags);
     let log = match config::log_settings(&sources) {
         Ok(log) => log,

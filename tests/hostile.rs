@@ -1,0 +1,235 @@
+//! Hostile HTTP against `serve`: slowloris, floods of idle connections, random bytes, a TLS
+//! handshake on the plain port, oversized requests. Probes keep answering promptly, memory stays
+//! bounded, the process survives.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+use support::{Postgres, free_port, gate};
+
+struct Sidecar {
+    child: Child,
+    port: u16,
+}
+
+impl Sidecar {
+    fn start(pg: &Postgres) -> Sidecar {
+        let port = free_port();
+        let child = gate(&["serve"])
+            .env("DATABASE_URL", pg.url("gate", "app", ""))
+            .env("GATE_EXPECT_VERSION", "1")
+            .env("GATE_LISTEN", format!("127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn serve");
+        let sidecar = Sidecar { child, port };
+        let started = Instant::now();
+        while sidecar.probe().0 != 200 {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "serve never became ready"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        sidecar
+    }
+
+    /// One `/readyz` probe on a fresh connection, as the kubelet does: (status, latency).
+    fn probe(&self) -> (u16, Duration) {
+        let started = Instant::now();
+        let status = (|| {
+            let mut s = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
+            s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+            s.write_all(b"GET /readyz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+                .ok()?;
+            let mut raw = String::new();
+            s.read_to_string(&mut raw).ok()?;
+            raw.split_whitespace().nth(1)?.parse().ok()
+        })()
+        .unwrap_or(0);
+        (status, started.elapsed())
+    }
+
+    /// Probes `n` times; asserts each answers 200 within `limit`; returns the slowest.
+    fn probes_answer(&self, n: usize, limit: Duration, during: &str) -> Duration {
+        let mut worst = Duration::ZERO;
+        for _ in 0..n {
+            let (status, took) = self.probe();
+            assert_eq!(status, 200, "probe failed during {during}");
+            assert!(took < limit, "probe took {took:?} during {during}");
+            worst = worst.max(took);
+        }
+        worst
+    }
+
+    fn rss_kib(&self) -> u64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("VmRSS:"))
+                    .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+            })
+            .unwrap_or(0)
+    }
+
+    fn alive(&mut self) -> bool {
+        self.child.try_wait().ok().flatten().is_none()
+    }
+}
+
+impl Drop for Sidecar {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn app() -> Postgres {
+    let pg = Postgres::start();
+    pg.create_db_and_role("app", "gate");
+    pg.goose_table("app", "goose_db_version", &[(1, true)], Some("gate"));
+    pg
+}
+
+/// Generous bound on one probe's latency on a busy 2-core machine; kubelet's default is 1 s.
+const PROMPT: Duration = Duration::from_millis(500);
+
+#[test]
+fn slowloris_does_not_starve_probes() {
+    let pg = app();
+    let mut sidecar = Sidecar::start(&pg);
+    let before = sidecar.rss_kib();
+    // 400 connections that send half a request, then dribble a header byte now and then.
+    let mut slow: Vec<TcpStream> = (0..400)
+        .filter_map(|_| TcpStream::connect(("127.0.0.1", sidecar.port)).ok())
+        .collect();
+    for s in &mut slow {
+        let _ = s.write_all(b"GET /readyz HTTP/1.1\r\nHost: t\r\nX-Slow: ");
+    }
+    let started = Instant::now();
+    let mut worst = Duration::ZERO;
+    while started.elapsed() < Duration::from_secs(4) {
+        for s in &mut slow {
+            let _ = s.write_all(b"a");
+        }
+        worst = worst.max(sidecar.probes_answer(5, PROMPT, "slowloris"));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // The header-read timeout (3 s) has closed them: a read sees EOF, not a hang.
+    let mut closed = 0;
+    for s in &mut slow {
+        let _ = s.set_read_timeout(Some(Duration::from_millis(100)));
+        let mut buf = [0u8; 256];
+        if s.read(&mut buf).is_ok() {
+            closed += 1;
+        }
+    }
+    let after = sidecar.rss_kib();
+    eprintln!(
+        "slowloris: worst probe {worst:?}, {closed}/400 closed by the server, RSS {before} -> {after} KiB"
+    );
+    assert!(closed >= 390, "only {closed} slow connections were closed");
+    assert!(sidecar.alive());
+    assert!(after < 32 * 1024, "RSS {after} KiB");
+}
+
+#[test]
+fn a_flood_of_idle_connections_cannot_lock_probes_out() {
+    let pg = app();
+    let mut sidecar = Sidecar::start(&pg);
+    let before = sidecar.rss_kib();
+    // More idle connections than the cap (1024): the newest (a probe) always gets in.
+    let idle: Vec<TcpStream> = (0..3000)
+        .filter_map(|_| TcpStream::connect(("127.0.0.1", sidecar.port)).ok())
+        .collect();
+    assert!(idle.len() >= 2900, "only {} connections opened", idle.len());
+    let worst = sidecar.probes_answer(50, PROMPT, "an idle flood");
+    let during = sidecar.rss_kib();
+    eprintln!(
+        "idle flood of {}: worst probe {worst:?}, RSS {before} -> {during} KiB",
+        idle.len()
+    );
+    assert!(sidecar.alive());
+    assert!(
+        during < 32 * 1024,
+        "RSS {during} KiB with {} idle connections",
+        idle.len()
+    );
+    drop(idle);
+    sidecar.probes_answer(5, PROMPT, "after the flood");
+}
+
+#[test]
+fn garbage_tls_and_oversized_requests_are_refused_and_survived() {
+    let pg = app();
+    let mut sidecar = Sidecar::start(&pg);
+    let send = |bytes: &[u8]| -> String {
+        let mut s = TcpStream::connect(("127.0.0.1", sidecar.port)).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        let _ = s.write_all(bytes);
+        let mut raw = Vec::new();
+        let _ = s.read_to_end(&mut raw);
+        String::from_utf8_lossy(&raw).into_owned()
+    };
+    // Random bytes (a fixed pseudo-random sequence, so a failure reproduces).
+    let mut x: u32 = 0x9E37_79B9;
+    let random: Vec<u8> = (0..4096)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect();
+    let answer = send(&random);
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 400"),
+        "{answer:?}"
+    );
+    // A TLS ClientHello on the plain-text port.
+    let hello = [
+        0x16, 0x03, 0x01, 0x00, 0x2f, 0x01, 0x00, 0x00, 0x2b, 0x03, 0x03, 0x00, 0x01, 0x02, 0x03,
+        0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x10, 0x11, 0x12,
+        0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f, 0x00, 0x00,
+        0x02, 0x13, 0x01, 0x01, 0x00,
+    ];
+    let answer = send(&hello);
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 400"),
+        "{answer:?}"
+    );
+    // An oversized request line and oversized headers.
+    let long_path = format!("GET /{} HTTP/1.1\r\nHost: t\r\n\r\n", "a".repeat(100_000));
+    let answer = send(long_path.as_bytes());
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 4"),
+        "{:?}",
+        &answer[..answer.len().min(80)]
+    );
+    let big_headers = format!(
+        "GET /readyz HTTP/1.1\r\nHost: t\r\n{}\r\n",
+        "X-Junk: 0123456789abcdef\r\n".repeat(5000)
+    );
+    let answer = send(big_headers.as_bytes());
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 4"),
+        "{:?}",
+        &answer[..answer.len().min(80)]
+    );
+    // A request body on a GET, pipelined requests, HTTP/1.0: still well-formed answers.
+    let answer = send(b"GET /livez HTTP/1.1\r\nHost: t\r\n\r\nGET /livez HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    assert_eq!(answer.matches("HTTP/1.1 200").count(), 2, "{answer}");
+    let answer = send(b"GET /readyz HTTP/1.0\r\n\r\n");
+    assert!(
+        answer.starts_with("HTTP/1.0 200") || answer.starts_with("HTTP/1.1 200"),
+        "{answer}"
+    );
+    assert!(sidecar.alive());
+    sidecar.probes_answer(10, PROMPT, "after hostile input");
+}

@@ -1,0 +1,479 @@
+//! Bad configuration and secrets: every malformed, out-of-range or hostile value is refused with
+//! exit 2 and a message naming its variable, never a panic; and the database password, however it
+//! is given, never appears in stdout, stderr (text and JSON logs, at trace level), `/status`,
+//! `/metrics`, `/readyz?verbose` or the termination message, on any path.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use support::{PASSWORD, Postgres, free_port, gate, run, temp_dir};
+
+const LIMIT: Duration = Duration::from_secs(30);
+
+/// Runs `check` with `vars` plus a valid baseline, expecting a configuration error that names
+/// `expect_name`.
+fn refused(vars: &[(&str, &str)], args: &[&str], expect_name: &str) {
+    let dir = temp_dir("cfg");
+    let term = dir.join("termination-log");
+    let mut cmd = gate(args);
+    cmd.env(
+        "DATABASE_URL",
+        format!("postgres://gate:{PASSWORD}@127.0.0.1:1/app"),
+    )
+    .env("GATE_EXPECT_VERSION", "1")
+    .env("GATE_TERMINATION_LOG", &term);
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    let r = run(&mut cmd, LIMIT);
+    let output = r.all_output();
+    assert_eq!(r.code, Some(2), "{vars:?} {args:?}: {r:?}");
+    assert!(
+        output.contains(expect_name),
+        "{vars:?}: message does not name {expect_name}: {output}"
+    );
+    assert!(
+        !output.contains("panicked") && !output.contains("internal error"),
+        "{vars:?}: {output}"
+    );
+    assert!(
+        !output.contains(PASSWORD),
+        "{vars:?}: password leaked: {output}"
+    );
+    assert!(
+        r.stdout.is_empty(),
+        "{vars:?}: nothing is checked, nothing printed: {output}"
+    );
+    if let Ok(message) = std::fs::read_to_string(&term) {
+        assert!(
+            !message.contains(PASSWORD),
+            "{vars:?}: termination message leaks"
+        );
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn every_variable_refuses_bad_values_by_name() {
+    let pw = PASSWORD;
+    let dir = temp_dir("bad-migrations");
+    let dup = dir.join("dup");
+    std::fs::create_dir_all(&dup).expect("mkdir");
+    std::fs::write(dup.join("001_a.sql"), "").expect("write");
+    std::fs::write(dup.join("1_b.sql"), "").expect("write");
+    let misnamed = dir.join("misnamed");
+    std::fs::create_dir_all(&misnamed).expect("mkdir");
+    std::fs::write(misnamed.join("init.sql"), "").expect("write");
+    let empty = dir.join("empty");
+    std::fs::create_dir_all(&empty).expect("mkdir");
+    let (dup, misnamed, empty) = (
+        dup.to_string_lossy(),
+        misnamed.to_string_lossy(),
+        empty.to_string_lossy(),
+    );
+    let dir_s = dir.to_string_lossy().to_string();
+    let url_with = |tail: &str| format!("postgres://gate:{pw}@127.0.0.1:5432/app{tail}");
+    let cases: Vec<(Vec<(&str, String)>, &str)> = vec![
+        (
+            vec![("GATE_EXPECT_VERSION", "9223372036854775808".into())],
+            "GATE_EXPECT_VERSION",
+        ),
+        (
+            vec![("GATE_EXPECT_VERSION", "-1".into())],
+            "GATE_EXPECT_VERSION",
+        ),
+        (
+            vec![("GATE_EXPECT_VERSION", "1.5".into())],
+            "GATE_EXPECT_VERSION",
+        ),
+        (
+            vec![("GATE_EXPECT_VERSION", "0x10".into())],
+            "GATE_EXPECT_VERSION",
+        ),
+        (vec![("GATE_POLICY", "latest".into())], "GATE_POLICY"),
+        (vec![("GATE_TIMEOUT", "-5s".into())], "GATE_TIMEOUT"),
+        (
+            vec![("GATE_TIMEOUT", "99999999999999999999999s".into())],
+            "GATE_TIMEOUT",
+        ),
+        (vec![("GATE_TIMEOUT", "1e9".into())], "GATE_TIMEOUT"),
+        (vec![("GATE_INTERVAL", "0".into())], "GATE_INTERVAL"),
+        (vec![("GATE_INTERVAL", "1 s".into())], "GATE_INTERVAL"),
+        (
+            vec![("GATE_RECHECK_INTERVAL", "forever".into())],
+            "GATE_RECHECK_INTERVAL",
+        ),
+        (vec![("GATE_STALE_AFTER", "5s".into())], "GATE_STALE_AFTER"),
+        (
+            vec![("GATE_CONNECT_TIMEOUT", "2y".into())],
+            "GATE_CONNECT_TIMEOUT",
+        ),
+        (
+            vec![("GATE_QUERY_TIMEOUT", "\u{1F600}".into())],
+            "GATE_QUERY_TIMEOUT",
+        ),
+        (vec![("GATE_LISTEN", "999.1.1.1:80".into())], "GATE_LISTEN"),
+        (
+            vec![("GATE_LISTEN", "127.0.0.1:99999".into())],
+            "GATE_LISTEN",
+        ),
+        (vec![("GATE_LOG_FORMAT", "xml".into())], "GATE_LOG_FORMAT"),
+        (vec![("GATE_LOG", "info,[[[".into())], "GATE_LOG"),
+        (vec![("GATE_OUTPUT", "yaml".into())], "GATE_OUTPUT"),
+        (vec![("GOOSE_DRIVER", "mysql".into())], "GOOSE_DRIVER"),
+        (
+            vec![("GOOSE_TABLE", "goose'; DROP TABLE x; --".into())],
+            "GOOSE_TABLE",
+        ),
+        (vec![("GOOSE_TABLE", "a.b.c".into())], "GOOSE_TABLE"),
+        (vec![("GOOSE_TABLE", "\"Quoted\"".into())], "GOOSE_TABLE"),
+        (vec![("GOOSE_TABLE", "x".repeat(100))], "GOOSE_TABLE"),
+        (
+            vec![("GATE_MIGRATIONS_DIR", dup.to_string())],
+            "GATE_MIGRATIONS_DIR",
+        ),
+        (
+            vec![("GATE_MIGRATIONS_DIR", misnamed.to_string())],
+            "GATE_MIGRATIONS_DIR",
+        ),
+        (
+            vec![("GATE_MIGRATIONS_DIR", empty.to_string())],
+            "GATE_MIGRATIONS_DIR",
+        ),
+        (
+            vec![("GOOSE_MIGRATION_DIR", "/nonexistent".into())],
+            "GOOSE_MIGRATION_DIR",
+        ),
+        (
+            vec![(
+                "DATABASE_URL",
+                format!("postgres://gate:{pw}@127.0.0.1:99999/app"),
+            )],
+            "DATABASE_URL",
+        ),
+        (
+            vec![(
+                "DATABASE_URL",
+                format!("postgres://gate:{pw}@127.0.0.1:-1/app"),
+            )],
+            "DATABASE_URL",
+        ),
+        (
+            vec![("DATABASE_URL", format!("postgres://gate:{pw}@[::1/app"))],
+            "DATABASE_URL",
+        ),
+        (
+            vec![("DATABASE_URL", url_with("?sslmode=verify-fool"))],
+            "DATABASE_URL",
+        ),
+        (
+            vec![("DATABASE_URL", url_with("?sslrootcert=/nonexistent/ca.pem"))],
+            "DATABASE_URL",
+        ),
+        (
+            vec![("DATABASE_URL", url_with("?sslcert=/etc/hostname"))],
+            "DATABASE_URL",
+        ),
+        (
+            vec![("DATABASE_URL", url_with("?sslpassword=x"))],
+            "DATABASE_URL",
+        ),
+        (
+            vec![("DATABASE_URL", format!("mysql://gate:{pw}@h/app"))],
+            "DATABASE_URL",
+        ),
+        (
+            vec![("DATABASE_URL", format!("host=h password='{pw}"))],
+            "DATABASE_URL",
+        ),
+        (
+            vec![("DATABASE_URL", format!("host=h {pw}"))],
+            "DATABASE_URL",
+        ),
+        (
+            vec![("DATABASE_URL_FILE", dir_s.clone())],
+            "DATABASE_URL_FILE",
+        ),
+        (
+            vec![
+                ("PGPORT", "-1".into()),
+                ("DATABASE_URL", format!("postgres://gate:{pw}@h/app")),
+            ],
+            "PGPORT",
+        ),
+        (
+            vec![
+                ("PGSSLMODE", "verify-fool".into()),
+                ("DATABASE_URL", format!("postgres://gate:{pw}@h/app")),
+            ],
+            "PGSSLMODE",
+        ),
+        (
+            vec![
+                ("PGSSLROOTCERT", "/nonexistent".into()),
+                ("PGSSLMODE", "verify-full".into()),
+            ],
+            "PGSSLROOTCERT",
+        ),
+        (
+            vec![
+                ("PGCONNECT_TIMEOUT", "soon".into()),
+                ("DATABASE_URL", format!("postgres://gate:{pw}@h/app")),
+            ],
+            "PGCONNECT_TIMEOUT",
+        ),
+        (
+            vec![
+                ("PGPASSFILE", dir_s.clone()),
+                ("DATABASE_URL", "postgres://gate@h/app".into()),
+            ],
+            "PGPASSFILE",
+        ),
+    ];
+    for (vars, name) in &cases {
+        let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        refused(&vars, &["check"], name);
+    }
+    // Flags are named as flags.
+    refused(&[], &["check", "--interval", "soon"], "--interval");
+    refused(&[], &["check", "--goose-table=a;b"], "--goose-table");
+    refused(&[], &["check", "--no-such-flag"], "--no-such-flag");
+    refused(&[], &["frobnicate"], "frobnicate");
+    // Both DSN files given.
+    refused(
+        &[("DATABASE_URL_FILE", "/etc/hostname")],
+        &["check"],
+        "DATABASE_URL_FILE",
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn non_utf8_values_are_named() {
+    use std::os::unix::ffi::OsStrExt;
+    let bad = std::ffi::OsStr::from_bytes(b"postgres://gate:\xff\xfe@h/app");
+    let r = run(
+        gate(&["check"])
+            .env("DATABASE_URL", bad)
+            .env("GATE_EXPECT_VERSION", "1"),
+        LIMIT,
+    );
+    assert_eq!(r.code, Some(2), "{r:?}");
+    assert!(r.stderr.contains("DATABASE_URL"), "{r:?}");
+}
+
+/// A running `serve` whose HTTP answers we also search for the password.
+fn serve_outputs(vars: &[(String, String)]) -> String {
+    let port = free_port();
+    let mut cmd = gate(&["serve"]);
+    cmd.env("GATE_EXPECT_VERSION", "5")
+        .env("GATE_INTERVAL", "100ms")
+        .env("GATE_LOG", "trace")
+        .env("GATE_LISTEN", format!("127.0.0.1:{port}"));
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("serve");
+    let started = Instant::now();
+    let mut answers = String::new();
+    while started.elapsed() < Duration::from_millis(800) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for path in ["/status", "/metrics", "/readyz?verbose", "/readyz"] {
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+            let _ = write!(
+                s,
+                "GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+            );
+            let _ = s.read_to_string(&mut answers);
+        }
+    }
+    support::signal(&child, "TERM");
+    let r = support::finish(&mut child, started, LIMIT);
+    assert!(
+        answers.contains("HTTP/1.1 200"),
+        "serve answered: {answers}"
+    );
+    format!("{answers}\n{}", r.all_output())
+}
+
+#[test]
+fn the_password_never_appears_in_any_output() {
+    let pg = Postgres::start();
+    pg.create_db_and_role("app", "gate");
+    pg.goose_table("app", "goose_db_version", &[(1, true)], Some("gate"));
+    let dir = temp_dir("secrets");
+    let url_file = dir.join("url");
+    let passfile = dir.join("pgpass");
+    let term = dir.join("termination-log");
+    let port = pg.port;
+    let closed = free_port();
+
+    // Each way to give the password, as a function of (port, database).
+    type Source = Box<dyn Fn(u16, &str) -> Vec<(String, String)>>;
+    let url_file_for = url_file.clone();
+    let passfile_for = passfile.clone();
+    let sources: Vec<(&str, Source)> = vec![
+        (
+            "URL",
+            Box::new(|p, db| {
+                vec![(
+                    "DATABASE_URL".into(),
+                    format!("postgres://gate:{PASSWORD}@127.0.0.1:{p}/{db}"),
+                )]
+            }),
+        ),
+        (
+            "key=value",
+            Box::new(|p, db| {
+                vec![(
+                    "GOOSE_DBSTRING".into(),
+                    format!("host=127.0.0.1 port={p} user=gate password='{PASSWORD}' dbname={db}"),
+                )]
+            }),
+        ),
+        (
+            "PGPASSWORD",
+            Box::new(|p, db| {
+                vec![
+                    ("PGHOST".into(), "127.0.0.1".into()),
+                    ("PGPORT".into(), p.to_string()),
+                    ("PGUSER".into(), "gate".into()),
+                    ("PGDATABASE".into(), db.into()),
+                    ("PGPASSWORD".into(), PASSWORD.into()),
+                ]
+            }),
+        ),
+        (
+            "PGPASSFILE",
+            Box::new(move |p, db| {
+                std::fs::write(&passfile_for, format!("*:*:*:gate:{PASSWORD}\n")).expect("write");
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&passfile_for, std::fs::Permissions::from_mode(0o600))
+                    .expect("chmod");
+                vec![
+                    (
+                        "DATABASE_URL".into(),
+                        format!("postgres://gate@127.0.0.1:{p}/{db}"),
+                    ),
+                    ("PGPASSFILE".into(), passfile_for.to_string_lossy().into()),
+                ]
+            }),
+        ),
+        (
+            "DATABASE_URL_FILE",
+            Box::new(move |p, db| {
+                std::fs::write(
+                    &url_file_for,
+                    format!("postgres://gate:{PASSWORD}@127.0.0.1:{p}/{db}\n"),
+                )
+                .expect("write");
+                vec![(
+                    "DATABASE_URL_FILE".into(),
+                    url_file_for.to_string_lossy().into(),
+                )]
+            }),
+        ),
+    ];
+    // Failure paths: (name, port, database, extra variables).
+    let paths: Vec<(&str, u16, &str, Vec<(&str, &str)>)> = vec![
+        ("behind", port, "app", vec![]),
+        ("no table", port, "app", vec![("GOOSE_TABLE", "nope")]),
+        ("unknown database", port, "nodb", vec![]),
+        ("unreachable", closed, "app", vec![]),
+        ("TLS refused", port, "app", vec![("PGSSLMODE", "require")]),
+        (
+            "bad config elsewhere",
+            port,
+            "app",
+            vec![("GATE_POLICY", "sometimes")],
+        ),
+    ];
+    let mut checked = 0;
+    for (source, vars_for) in &sources {
+        for (path, p, db, extra) in &paths {
+            for format in ["text", "json"] {
+                for mode in ["check", "wait"] {
+                    let _ = std::fs::remove_file(&term);
+                    let mut cmd = gate(&[mode]);
+                    cmd.env("GATE_EXPECT_VERSION", "5")
+                        .env("GATE_TIMEOUT", "300ms")
+                        .env("GATE_INTERVAL", "100ms")
+                        .env("GATE_LOG", "trace")
+                        .env("GATE_LOG_FORMAT", format)
+                        .env("GATE_TERMINATION_LOG", &term);
+                    for (k, v) in vars_for(*p, db) {
+                        cmd.env(k, v);
+                    }
+                    for (k, v) in extra {
+                        cmd.env(k, v);
+                    }
+                    let r = run(&mut cmd, LIMIT);
+                    assert_ne!(r.code, Some(0), "{source}/{path}/{mode}: {r:?}");
+                    let message = std::fs::read_to_string(&term).unwrap_or_default();
+                    assert!(
+                        !message.is_empty(),
+                        "{source}/{path}/{mode}: no termination message"
+                    );
+                    let everything = format!("{}\n{message}", r.all_output());
+                    assert!(
+                        !everything.contains(PASSWORD),
+                        "{source}/{path}/{mode}/{format}: password leaked:\n{everything}"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        // serve: logs at trace, /status, /metrics, /readyz?verbose, for a failing and a working DSN.
+        for (p, db) in [(closed, "app"), (port, "app"), (port, "nodb")] {
+            let everything = serve_outputs(&vars_for(p, db));
+            assert!(
+                !everything.contains(PASSWORD),
+                "{source}/serve: password leaked:\n{everything}"
+            );
+            checked += 1;
+        }
+    }
+    eprintln!("{checked} runs, none printed the password");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn debug_logging_of_the_configuration_hides_the_password() {
+    let r = run(
+        gate(&["check"])
+            .env(
+                "DATABASE_URL",
+                format!("postgres://gate:{PASSWORD}@127.0.0.1:1/app"),
+            )
+            .env("GATE_EXPECT_VERSION", "1")
+            .env("GATE_LOG", "trace"),
+        LIMIT,
+    );
+    assert!(
+        r.stderr.contains("configuration"),
+        "the settings are logged at debug: {r:?}"
+    );
+    assert!(!r.all_output().contains(PASSWORD), "{r:?}");
+    // The command line is not an output; still, a DSN given as a flag is treated the same.
+    let r = run(
+        Command::new(env!("CARGO_BIN_EXE_schema-gate"))
+            .args([
+                "check",
+                "--database-url",
+                &format!("postgres://gate:{PASSWORD}@127.0.0.1:1/app"),
+            ])
+            .args(["--expect-version", "1", "--log", "trace"])
+            .env_clear(),
+        LIMIT,
+    );
+    assert_eq!(r.code, Some(3), "{r:?}");
+    assert!(!r.all_output().contains(PASSWORD), "{r:?}");
+}
