@@ -383,7 +383,8 @@ fn the_password_never_appears_in_any_output() {
         ),
     ];
     // Failure paths: (name, port, database, extra variables).
-    let paths: Vec<(&str, u16, &str, Vec<(&str, &str)>)> = vec![
+    type Path<'a> = (&'a str, u16, &'a str, Vec<(&'a str, &'a str)>);
+    let paths: Vec<Path> = vec![
         ("behind", port, "app", vec![]),
         ("no table", port, "app", vec![("GOOSE_TABLE", "nope")]),
         ("unknown database", port, "nodb", vec![]),
