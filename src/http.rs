@@ -17,7 +17,7 @@ use crate::readiness::Readiness;
 use crate::signals::{Signals, Stop};
 use http_body_util::Full;
 use hyper::body::Bytes;
-use hyper::header::{ALLOW, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE as CT};
+use hyper::header::{ALLOW, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE as CT, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::convert::Infallible;
@@ -50,6 +50,9 @@ pub struct View {
 
 type Body = Full<Bytes>;
 
+/// The body of every 200 from `/livez` and `/readyz`.
+const OK: &str = "ok\n";
+
 /// Answers one request from the cached state.
 pub fn route(
     method: &Method,
@@ -61,16 +64,13 @@ pub fn route(
     if method != Method::GET && method != Method::HEAD {
         return match path {
             "/livez" | "/readyz" | "/status" | "/metrics" => {
-                let mut response = text(
-                    StatusCode::METHOD_NOT_ALLOWED,
-                    "method not allowed\n".into(),
-                );
+                let mut response = text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
                 response
                     .headers_mut()
                     .insert(ALLOW, "GET, HEAD".parse().expect("static header"));
                 response
             }
-            _ => text(StatusCode::NOT_FOUND, "not found\n".into()),
+            _ => text(StatusCode::NOT_FOUND, "not found\n"),
         };
     }
     let readiness = view
@@ -78,7 +78,7 @@ pub fn route(
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     let response = match path {
-        "/livez" => text(StatusCode::OK, "ok\n".into()),
+        "/livez" => text(StatusCode::OK, OK),
         "/readyz" if wants_verbose(query) => {
             let status = if readiness.ready(now).is_ok() {
                 StatusCode::OK
@@ -88,7 +88,7 @@ pub fn route(
             text(status, readiness.explain(now))
         }
         "/readyz" => match readiness.ready(now) {
-            Ok(()) => text(StatusCode::OK, "ok\n".into()),
+            Ok(()) => text(StatusCode::OK, OK),
             Err(reason) => text(StatusCode::SERVICE_UNAVAILABLE, format!("{reason}\n")),
         },
         "/status" => {
@@ -100,7 +100,7 @@ pub fn route(
             let ready = readiness.ready(now).is_ok();
             with_type(StatusCode::OK, CONTENT_TYPE, view.metrics.encode(ready))
         }
-        _ => text(StatusCode::NOT_FOUND, "not found\n".into()),
+        _ => text(StatusCode::NOT_FOUND, "not found\n"),
     };
     if method == Method::HEAD {
         without_body(response)
@@ -116,16 +116,22 @@ fn wants_verbose(query: Option<&str>) -> bool {
     })
 }
 
-fn text(status: StatusCode, body: String) -> Response<Body> {
+fn text(status: StatusCode, body: impl Into<Bytes>) -> Response<Body> {
     with_type(status, "text/plain; charset=utf-8", body)
 }
 
-fn with_type(status: StatusCode, content_type: &'static str, body: String) -> Response<Body> {
-    let mut response = Response::new(Full::new(Bytes::from(body)));
+/// The probe path's answer is built without parsing or copying: static header values and, for
+/// `ok`, a static body.
+fn with_type(
+    status: StatusCode,
+    content_type: &'static str,
+    body: impl Into<Bytes>,
+) -> Response<Body> {
+    let mut response = Response::new(Full::new(body.into()));
     *response.status_mut() = status;
     let headers = response.headers_mut();
-    headers.insert(CT, content_type.parse().expect("static header"));
-    headers.insert(CACHE_CONTROL, "no-store".parse().expect("static header"));
+    headers.insert(CT, HeaderValue::from_static(content_type));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
 
