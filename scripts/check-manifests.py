@@ -7,6 +7,7 @@ probes without `host`). A self-test feeds it a broken copy to prove the checks c
 
 Prints one line per check and closes with "N passed, M failed"."""
 import copy
+import os
 import subprocess
 import sys
 import tempfile
@@ -107,6 +108,58 @@ def gating_problems(docs, mode):
     return problems
 
 
+FAKE_KUBECTL = """#!/usr/bin/env bash
+# A stand-in for kubectl: renders with the real one, records every other call, and fails the
+# call whose arguments match $FAKE_FAIL (exit $FAKE_CODE).
+if [ "$1" = kustomize ]; then exec kubectl "$@"; fi
+echo "$*" >>"$FAKE_LOG"
+if [ -n "${FAKE_FAIL:-}" ] && [[ "$*" == *"$FAKE_FAIL"* ]]; then exit "${FAKE_CODE:-1}"; fi
+exit 0
+"""
+
+
+def run_deploy(variant, fail="", code=1):
+    """Runs k8s/deploy.sh against the fake kubectl; returns (exit code, output, kubectl calls)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        fake = f"{tmp}/kubectl"
+        with open(fake, "w") as f:
+            f.write(FAKE_KUBECTL)
+        os.chmod(fake, 0o755)
+        env = {**os.environ, "KUBECTL": fake, "FAKE_LOG": f"{tmp}/log", "FAKE_FAIL": fail, "FAKE_CODE": str(code)}
+        r = subprocess.run(["bash", "k8s/deploy.sh", variant], env=env, capture_output=True, text=True)
+        calls = open(f"{tmp}/log").read().splitlines() if os.path.exists(f"{tmp}/log") else []
+        return r.returncode, r.stdout + r.stderr, calls
+
+
+def deploy_problems():
+    """The rollout order, and an abort with a clear message at each failure."""
+    problems = []
+    code, out, calls = run_deploy("classic")
+    order = ["apply -f", "delete job goose-migrate", "app.kubernetes.io/component=migrate",
+             "wait --for=condition=complete job/goose-migrate", "run schema-gate-check",
+             "rollout status deployment/api", "rollout status deployment/worker"]
+    positions = [next((i for i, c in enumerate(calls) if step in c), -1) for step in order]
+    if code != 0 or -1 in positions or positions != sorted(positions):
+        problems.append(f"happy path: exit {code}, calls {calls}")
+    for fail, code, says in (
+        ("wait --for=condition=complete", 1, "migrations did not complete"),
+        ("run schema-gate-check", 1, "not ready"),
+        ("run schema-gate-check", 3, "database error"),
+        ("run schema-gate-check", 4, "ahead"),
+        ("rollout status deployment/api", 1, "deployment/api did not become ready"),
+    ):
+        rc, out, calls = run_deploy("native-sidecar", fail, code)
+        rolled = any(c.startswith("apply -f") and "-l" not in c for c in calls)
+        if rc == 0 or says not in out:
+            problems.append(f"failing '{fail}' (exit {code}): deploy exited {rc}, said {out.strip()!r}")
+        if "rollout" not in fail and rolled:
+            problems.append(f"failing '{fail}': api and worker were rolled out anyway")
+    rc, out, _ = run_deploy("no-such-variant")
+    if rc == 0 or "unknown variant" not in out:
+        problems.append("an unknown variant is not refused")
+    return problems
+
+
 def main():
     passed = failed = 0
 
@@ -127,6 +180,9 @@ def main():
         problems = gating_problems(docs, mode)
         report(not problems, f"{variant}: api and worker gated ({mode}), gate containers restricted",
                "; ".join(problems))
+
+    problems = deploy_problems()
+    report(not problems, "deploy.sh: rollout order, abort at each failure with a clear message", "; ".join(problems))
 
     # Self-test: each mutation must be caught, or the checks above prove nothing.
     _, docs = render("native-sidecar")
