@@ -5,8 +5,12 @@
 //! ```sql
 //! BEGIN READ ONLY; SET LOCAL statement_timeout = '5000ms';
 //! SELECT set_config('search_path', '…', true);          -- only for runtime parameters in the DSN
-//! SELECT id, version_id, is_applied FROM goose_db_version ORDER BY id DESC; COMMIT
+//! SELECT array_agg(id), array_agg(version_id), array_agg(is_applied) FROM goose_db_version; COMMIT
 //! ```
+//!
+//! The rows (`id`, `version_id`, `is_applied`: what goose reads) arrive as three text arrays in
+//! one row: order does not matter to [`AppliedSet`], and one row instead of a row per migration
+//! keeps the check cheap as the table grows (BENCHMARKS.md, "Cost as the version table grows").
 //!
 //! No named prepared statement, no session state, no startup parameter beyond user, database and
 //! `application_name`: it works unchanged through PgBouncer (and Neon's pooler) in transaction mode.
@@ -72,7 +76,7 @@ impl Database {
             ));
         }
         sql.push_str(&format!(
-            "SELECT id, version_id, is_applied FROM {table} ORDER BY id DESC; COMMIT"
+            "SELECT array_agg(id), array_agg(version_id), array_agg(is_applied) FROM {table}; COMMIT"
         ));
         Ok(Database {
             target,
@@ -143,7 +147,7 @@ impl Database {
     }
 
     /// Reads the version table through `session`. `Ok(None)`: the table does not exist.
-    /// After an error the session should be dropped unless [`Session::is_usable`] says otherwise.
+    /// After an error, callers drop the session and reconnect.
     pub async fn read(&self, session: &Session) -> Result<Option<AppliedSet>, CheckError> {
         // The server's statement_timeout answers first; this only catches a silent server.
         let limit = self.query_timeout + Duration::from_secs(1);
@@ -178,14 +182,16 @@ impl Database {
                 return Err(classify(&e));
             }
         };
-        let mut rows = Vec::new();
-        for message in &messages {
-            if let SimpleQueryMessage::Row(row) = message
-                && row.len() == 3
-            {
-                rows.push(parse_row(row)?);
-            }
-        }
+        // The last row of the batch is the aggregate (set_config rows come before it).
+        let aggregate = messages.iter().rev().find_map(|m| match m {
+            SimpleQueryMessage::Row(row) if row.len() == 3 => Some(row),
+            _ => None,
+        });
+        let rows = match aggregate {
+            // NULL arrays: the table is empty.
+            Some(row) => parse_rows(row.get(0), row.get(1), row.get(2))?,
+            None => Vec::new(),
+        };
         Ok(Some(AppliedSet::from_rows(rows)))
     }
 
@@ -203,29 +209,57 @@ impl Session {
     }
 }
 
-fn parse_row(row: &tokio_postgres::SimpleQueryRow) -> Result<Row, CheckError> {
-    let bad = |what: &str| CheckError {
-        message: format!("the version table has an unexpected {what}: is it goose's table?"),
-        fatal: true,
-    };
-    let id = row
-        .get(0)
-        .and_then(|s| s.parse::<i64>().ok())
-        .ok_or_else(|| bad("id"))?;
-    let version = row
-        .get(1)
-        .and_then(|s| s.parse::<i64>().ok())
-        .ok_or_else(|| bad("version_id"))?;
-    let applied = match row.get(2) {
-        Some("t") => true,
-        Some("f") => false,
-        _ => return Err(bad("is_applied")),
-    };
-    Ok(Row {
-        id,
-        version,
-        applied,
+/// The elements of a one-dimensional text array of numbers or booleans (`{1,2}`), which need no
+/// quoting.
+fn array_items(array: &str) -> Option<Vec<&str>> {
+    let inner = array.strip_prefix('{')?.strip_suffix('}')?;
+    Some(if inner.is_empty() {
+        Vec::new()
+    } else {
+        inner.split(',').collect()
     })
+}
+
+/// Zips the three aggregated arrays (`{1,2}`, `{0,1}`, `{t,f}`) into rows; all NULL when the
+/// table is empty.
+fn parse_rows(
+    ids: Option<&str>,
+    versions: Option<&str>,
+    applied: Option<&str>,
+) -> Result<Vec<Row>, CheckError> {
+    let bad = || {
+        CheckError {
+        message: "the version table has unexpected contents (id, version_id, is_applied): is it goose's table?"
+            .to_string(),
+        fatal: true,
+    }
+    };
+    let (Some(ids), Some(versions), Some(applied)) = (ids, versions, applied) else {
+        return Ok(Vec::new());
+    };
+    let (ids, versions, applied) = (
+        array_items(ids).ok_or_else(bad)?,
+        array_items(versions).ok_or_else(bad)?,
+        array_items(applied).ok_or_else(bad)?,
+    );
+    if ids.len() != versions.len() || ids.len() != applied.len() {
+        return Err(bad());
+    }
+    ids.iter()
+        .zip(&versions)
+        .zip(&applied)
+        .map(|((id, version), applied)| {
+            Ok(Row {
+                id: id.parse().map_err(|_| bad())?,
+                version: version.parse().map_err(|_| bad())?,
+                applied: match *applied {
+                    "t" => true,
+                    "f" => false,
+                    _ => return Err(bad()),
+                },
+            })
+        })
+        .collect()
 }
 
 /// Turns a driver error into a message (with the causes tokio-postgres's `Display` hides) and
@@ -282,4 +316,40 @@ fn is_fatal(error: &tokio_postgres::Error, message: &str) -> bool {
     message.contains("server does not support TLS")
         || message.contains("password missing")
         || message.contains("channel binding")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_from_the_aggregate() {
+        assert_eq!(parse_rows(None, None, None), Ok(vec![]));
+        assert_eq!(
+            parse_rows(Some("{1,2}"), Some("{0,20240101120000}"), Some("{t,f}")),
+            Ok(vec![
+                Row {
+                    id: 1,
+                    version: 0,
+                    applied: true
+                },
+                Row {
+                    id: 2,
+                    version: 20240101120000,
+                    applied: false
+                },
+            ])
+        );
+        for (ids, versions, applied) in [
+            ("{1}", "{0}", "{x}"),
+            ("{1,2}", "{0}", "{t}"),
+            ("{a}", "{0}", "{t}"),
+            ("1", "0", "t"),
+            ("{1}", "{NULL}", "{t}"),
+            ("{1}", "{0}", "{NULL}"),
+        ] {
+            let parsed = parse_rows(Some(ids), Some(versions), Some(applied));
+            assert!(parsed.is_err_and(|e| e.fatal), "{ids} {versions} {applied}");
+        }
+    }
 }

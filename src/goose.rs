@@ -26,25 +26,22 @@ pub struct Row {
 /// of the same version do not matter, so duplicates and legacy `false` rows are handled here once.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AppliedSet {
-    /// version -> (id of its newest row, is_applied of that row)
-    newest: BTreeMap<i64, (i64, bool)>,
+    /// One entry per version, ascending by version: (version, id of its newest row, is_applied
+    /// of that row). A sorted vector: built with one sort, searched by bisection.
+    newest: Vec<(i64, i64, bool)>,
 }
 
 impl AppliedSet {
     /// Builds the set from rows in any order.
     pub fn from_rows(rows: impl IntoIterator<Item = Row>) -> Self {
-        let mut newest: BTreeMap<i64, (i64, bool)> = BTreeMap::new();
-        for row in rows {
-            newest
-                .entry(row.version)
-                .and_modify(|slot| {
-                    if row.id > slot.0 {
-                        *slot = (row.id, row.applied);
-                    }
-                })
-                .or_insert((row.id, row.applied));
-        }
-        AppliedSet { newest }
+        let mut all: Vec<(i64, i64, bool)> = rows
+            .into_iter()
+            .map(|r| (r.version, r.id, r.applied))
+            .collect();
+        // By version, newest row first within a version; then keep each version's first entry.
+        all.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+        all.dedup_by_key(|entry| entry.0);
+        AppliedSet { newest: all }
     }
 
     /// True when the table holds no rows at all (goose's `version` errors on this).
@@ -54,7 +51,9 @@ impl AppliedSet {
 
     /// Whether `version`'s newest row says applied.
     pub fn is_applied(&self, version: i64) -> bool {
-        matches!(self.newest.get(&version), Some((_, true)))
+        self.newest
+            .binary_search_by_key(&version, |entry| entry.0)
+            .is_ok_and(|at| self.newest[at].2)
     }
 
     /// The version `goose version` prints: the *last applied* migration, i.e. the applied
@@ -63,9 +62,9 @@ impl AppliedSet {
     pub fn goose_version(&self) -> Option<i64> {
         self.newest
             .iter()
-            .filter(|(_, (_, applied))| *applied)
-            .max_by_key(|(_, (id, _))| *id)
-            .map(|(version, _)| *version)
+            .filter(|entry| entry.2)
+            .max_by_key(|entry| entry.1)
+            .map(|entry| entry.0)
     }
 
     /// The highest applied version (goose's Provider API reads `max(version_id)` instead, which
@@ -74,16 +73,17 @@ impl AppliedSet {
         self.newest
             .iter()
             .rev()
-            .find(|(_, (_, applied))| *applied)
-            .map(|(version, _)| *version)
+            .find(|entry| entry.2)
+            .map(|entry| entry.0)
     }
 
     /// Applied versions above `ceiling`, ascending: what makes the database "ahead".
     pub fn applied_above(&self, ceiling: i64) -> Vec<i64> {
-        self.newest
-            .range(ceiling.saturating_add(1)..)
-            .filter(|(_, (_, applied))| *applied)
-            .map(|(version, _)| *version)
+        let from = self.newest.partition_point(|entry| entry.0 <= ceiling);
+        self.newest[from..]
+            .iter()
+            .filter(|entry| entry.2)
+            .map(|entry| entry.0)
             .collect()
     }
 }

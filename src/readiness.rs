@@ -77,6 +77,11 @@ impl Readiness {
         }
     }
 
+    /// Failed checks since the last one that reached the database.
+    pub fn consecutive_errors(&self) -> u64 {
+        self.consecutive_errors
+    }
+
     /// Whether the last answer says ready (ignoring staleness): decides the re-check pace.
     pub fn answer_is_ready(&self) -> bool {
         self.answer.as_ref().is_some_and(|a| a.ready)
@@ -158,11 +163,6 @@ impl Readiness {
             text.push_str(&format!("last error: {error}\n"));
         }
         text
-    }
-
-    /// When the last check that reached the database completed.
-    pub fn last_success_wall(&self) -> Option<SystemTime> {
-        self.last_success.map(|(_, wall)| wall)
     }
 }
 

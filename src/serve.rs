@@ -83,8 +83,8 @@ async fn check_forever(settings: &Settings, db: &Database, view: &View) {
         let answer_ready = {
             let mut readiness = view.readiness.lock().unwrap_or_else(|p| p.into_inner());
             readiness.record(verdict.clone(), Instant::now(), wall);
-            let errors = readiness.status(Instant::now()).consecutive_errors;
-            view.metrics.record_check(&verdict, took, errors, wall);
+            view.metrics
+                .record_check(&verdict, took, readiness.consecutive_errors(), wall);
             readiness.answer_is_ready()
         };
         last = Some(verdict);
