@@ -939,6 +939,32 @@ mod tests {
     }
 
     #[test]
+    fn readme_documents_every_variable_flag_and_exit_code() {
+        let readme = include_str!("../README.md");
+        for (var, flag, _) in VARIABLES {
+            assert!(readme.contains(&format!("`{var}`")), "README lacks {var}");
+            if !var.starts_with("PG") {
+                assert!(readme.contains(&format!("`{flag}")), "README lacks {flag}");
+            }
+        }
+        for code in [
+            "| 0 |",
+            "| 1 |",
+            "| 2 |",
+            "| 3 |",
+            "| 4 |",
+            "| 124 |",
+            "| 126, 127 |",
+            "| 130, 143 |",
+        ] {
+            assert!(
+                readme.contains(code),
+                "README's exit-code table lacks {code}"
+            );
+        }
+    }
+
+    #[test]
     fn debug_shows_no_password() {
         let s = load(&[
             ("DATABASE_URL", "postgres://u:hunter2@h/d"),
