@@ -197,8 +197,13 @@ def rss_kib(pid):
 
 
 def cpu_seconds(pid):
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """On-CPU time of all the process's threads, in seconds, with nanosecond resolution
+    (/proc/PID/task/*/schedstat; /proc/PID/stat counts in 10 ms ticks, too coarse for an idle
+    gate)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        total += int((task / "schedstat").read_text().split()[0])
+    return total / 1e9
 
 
 def hyperfine(commands, runs, env):
@@ -415,7 +420,8 @@ def machine():
         "postgres": version([pg_bin("postgres"), "--version"]),
         "pgbouncer": version([shutil.which("pgbouncer") or "/usr/sbin/pgbouncer", "--version"]),
         "nginx": subprocess.run(["nginx", "-v"], capture_output=True, text=True).stderr.strip(),
-        "psql": version([pg_bin("psql"), "--version"]), "wrk": version(["wrk", "--version"]) or "wrk",
+        "psql": version([pg_bin("psql"), "--version"]),
+        "wrk": subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split("[")[0].strip() or "wrk",
         "hyperfine": version(["hyperfine", "--version"]), "rustc": version(["rustc", "--version"]),
     }
 
