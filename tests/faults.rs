@@ -6,7 +6,7 @@ mod support;
 
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
-use support::{Bouncer, FakeServer, Fault, PASSWORD, Postgres, finish, gate, run, signal};
+use support::{Bouncer, FakeServer, Fault, PASSWORD, Postgres, Sidecar, finish, gate, run, signal};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -167,15 +167,7 @@ fn pgbouncer_restarted_during_wait_and_serve() {
             .env("GATE_EXPECT_VERSION", "2")
             .env("GATE_INTERVAL", "200ms"),
     );
-    let serve_port = support::free_port();
-    let (mut sidecar, _) = spawn(
-        gate(&["serve"])
-            .env("DATABASE_URL", &url)
-            .env("GATE_EXPECT_VERSION", "2")
-            .env("GATE_INTERVAL", "200ms")
-            .env("GATE_RECHECK_INTERVAL", "200ms")
-            .env("GATE_LISTEN", format!("127.0.0.1:{serve_port}")),
-    );
+    let sidecar = Sidecar::start(&url, &[("GATE_RECHECK_INTERVAL", "200ms")]);
     still_waiting(&mut child, Duration::from_millis(600));
     bouncer.stop();
     still_waiting(&mut child, Duration::from_millis(600));
@@ -184,52 +176,21 @@ fn pgbouncer_restarted_during_wait_and_serve() {
     pg.apply("app", "goose_db_version", 2);
     let r = finish(&mut child, started, LIMIT);
     assert_eq!(r.code, Some(0), "{r:?}");
-    let ready = http_until(serve_port, 200, Duration::from_secs(10));
-    assert!(
-        ready,
-        "serve did not recover through the restarted PgBouncer"
-    );
-    let _ = sidecar.kill();
-    let _ = sidecar.wait();
-}
-
-/// Polls GET /readyz until `want`; true when seen within `limit`.
-fn http_until(port: u16, want: u16, limit: Duration) -> bool {
-    use std::io::{Read, Write};
-    let started = Instant::now();
-    while started.elapsed() < limit {
-        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
-            let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-            let _ = s.write_all(b"GET /readyz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
-            let mut raw = String::new();
-            let _ = s.read_to_string(&mut raw);
-            if raw.split_whitespace().nth(1) == Some(&want.to_string()) {
-                return true;
-            }
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    false
+    // serve recovers through the restarted PgBouncer.
+    sidecar.until_ready_is(200, Duration::from_secs(10));
 }
 
 #[test]
 fn table_dropped_and_recreated() {
     let pg = app(&[(1, true), (2, true)]);
-    let serve_port = support::free_port();
-    let (mut sidecar, _) = spawn(
-        gate(&["serve"])
-            .env("DATABASE_URL", pg.url("gate", "app", ""))
-            .env("GATE_EXPECT_VERSION", "2")
-            .env("GATE_INTERVAL", "200ms")
-            .env("GATE_RECHECK_INTERVAL", "200ms")
-            .env("GATE_LISTEN", format!("127.0.0.1:{serve_port}")),
+    let sidecar = Sidecar::start(
+        &pg.url("gate", "app", ""),
+        &[("GATE_RECHECK_INTERVAL", "200ms")],
     );
-    assert!(http_until(serve_port, 200, Duration::from_secs(10)));
+    sidecar.until_ready_is(200, Duration::from_secs(10));
     pg.sql("app", "DROP TABLE goose_db_version");
-    assert!(
-        http_until(serve_port, 503, Duration::from_secs(5)),
-        "a dropped table must fail readiness"
-    );
+    // A dropped table fails readiness.
+    sidecar.until_ready_is(503, Duration::from_secs(5));
     let (mut waiter, started) = spawn(
         gate(&["wait"])
             .env("DATABASE_URL", pg.url("gate", "app", ""))
@@ -243,12 +204,8 @@ fn table_dropped_and_recreated() {
     let r = finish(&mut waiter, started, LIMIT);
     assert_eq!(r.code, Some(0), "{r:?}");
     assert!(r.stderr.contains("does not exist"), "{}", r.stderr);
-    assert!(
-        http_until(serve_port, 200, Duration::from_secs(5)),
-        "serve must recover"
-    );
-    let _ = sidecar.kill();
-    let _ = sidecar.wait();
+    // serve recovers.
+    sidecar.until_ready_is(200, Duration::from_secs(5));
 }
 
 #[test]
@@ -336,23 +293,16 @@ fn serve_stops_within_a_second_at_every_stage() {
     let fake = FakeServer::start(Fault::Silent);
     let pg = app(&[(1, true)]);
     for url in [fake_url(fake.port), pg.url("gate", "app", "")] {
-        let port = support::free_port();
-        let (mut child, started) = spawn(
-            gate(&["serve"])
-                .env("DATABASE_URL", &url)
-                .env("GATE_EXPECT_VERSION", "1")
-                .env("GATE_CONNECT_TIMEOUT", "30s")
-                .env("GATE_LISTEN", format!("127.0.0.1:{port}")),
+        let mut sidecar = Sidecar::start(
+            &url,
+            &[
+                ("GATE_EXPECT_VERSION", "1"),
+                ("GATE_CONNECT_TIMEOUT", "30s"),
+            ],
         );
         std::thread::sleep(Duration::from_millis(500));
-        let sent = Instant::now();
-        signal(&child, "TERM");
-        let r = finish(&mut child, started, LIMIT);
-        assert_eq!(r.code, Some(0), "{r:?}");
-        assert!(
-            sent.elapsed() < Duration::from_secs(1),
-            "took {:?}",
-            sent.elapsed()
-        );
+        let (code, took, log) = sidecar.stop_with("TERM");
+        assert_eq!(code, Some(0), "{log}");
+        assert!(took < Duration::from_secs(1), "took {took:?}");
     }
 }

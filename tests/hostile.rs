@@ -6,87 +6,33 @@ mod support;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
-use support::{Postgres, free_port, gate};
+use support::{Postgres, Sidecar};
 
-struct Sidecar {
-    child: Child,
-    port: u16,
+/// Starts `serve` (expecting version 1) and waits until it is ready.
+fn ready_sidecar(pg: &Postgres) -> Sidecar {
+    let sidecar = Sidecar::start(&pg.url("gate", "app", ""), &[("GATE_EXPECT_VERSION", "1")]);
+    sidecar.until_ready_is(200, Duration::from_secs(10));
+    sidecar
 }
 
-impl Sidecar {
-    fn start(pg: &Postgres) -> Sidecar {
-        let port = free_port();
-        let child = gate(&["serve"])
-            .env("DATABASE_URL", pg.url("gate", "app", ""))
-            .env("GATE_EXPECT_VERSION", "1")
-            .env("GATE_LISTEN", format!("127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn serve");
-        let sidecar = Sidecar { child, port };
-        let started = Instant::now();
-        while sidecar.probe().0 != 200 {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "serve never became ready"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        sidecar
-    }
-
-    /// One `/readyz` probe on a fresh connection, as the kubelet does: (status, latency).
-    fn probe(&self) -> (u16, Duration) {
-        let started = Instant::now();
-        let status = (|| {
-            let mut s = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
-            s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-            s.write_all(b"GET /readyz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
-                .ok()?;
-            let mut raw = String::new();
-            s.read_to_string(&mut raw).ok()?;
-            raw.split_whitespace().nth(1)?.parse().ok()
-        })()
-        .unwrap_or(0);
-        (status, started.elapsed())
-    }
-
-    /// Probes `n` times; asserts each answers 200 within `limit`; returns the slowest.
-    fn probes_answer(&self, n: usize, limit: Duration, during: &str) -> Duration {
-        let mut worst = Duration::ZERO;
-        for _ in 0..n {
-            let (status, took) = self.probe();
-            assert_eq!(status, 200, "probe failed during {during}");
-            assert!(took < limit, "probe took {took:?} during {during}");
-            worst = worst.max(took);
-        }
-        worst
-    }
-
-    fn rss_kib(&self) -> u64 {
-        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find(|l| l.starts_with("VmRSS:"))
-                    .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-            })
-            .unwrap_or(0)
-    }
-
-    fn alive(&mut self) -> bool {
-        self.child.try_wait().ok().flatten().is_none()
-    }
+/// One `/readyz` probe on a fresh connection, as the kubelet makes it: (status, latency).
+fn probe(sidecar: &Sidecar) -> (u16, Duration) {
+    let started = Instant::now();
+    let (status, _) = sidecar.get("/readyz");
+    (status, started.elapsed())
 }
 
-impl Drop for Sidecar {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+/// Probes `n` times; asserts each answers 200 within `limit`; returns the slowest.
+fn probes_answer(sidecar: &Sidecar, n: usize, limit: Duration, during: &str) -> Duration {
+    let mut worst = Duration::ZERO;
+    for _ in 0..n {
+        let (status, took) = probe(sidecar);
+        assert_eq!(status, 200, "probe failed during {during}");
+        assert!(took < limit, "probe took {took:?} during {during}");
+        worst = worst.max(took);
     }
+    worst
 }
 
 fn app() -> Postgres {
@@ -102,7 +48,7 @@ const PROMPT: Duration = Duration::from_millis(500);
 #[test]
 fn slowloris_does_not_starve_probes() {
     let pg = app();
-    let mut sidecar = Sidecar::start(&pg);
+    let mut sidecar = ready_sidecar(&pg);
     let before = sidecar.rss_kib();
     // 400 connections that send half a request, then dribble a header byte now and then.
     let mut slow: Vec<TcpStream> = (0..400)
@@ -117,7 +63,7 @@ fn slowloris_does_not_starve_probes() {
         for s in &mut slow {
             let _ = s.write_all(b"a");
         }
-        worst = worst.max(sidecar.probes_answer(5, PROMPT, "slowloris"));
+        worst = worst.max(probes_answer(&sidecar, 5, PROMPT, "slowloris"));
         std::thread::sleep(Duration::from_millis(200));
     }
     // The header-read timeout (3 s) has closed them: a read sees EOF, not a hang.
@@ -141,14 +87,14 @@ fn slowloris_does_not_starve_probes() {
 #[test]
 fn a_flood_of_idle_connections_cannot_lock_probes_out() {
     let pg = app();
-    let mut sidecar = Sidecar::start(&pg);
+    let mut sidecar = ready_sidecar(&pg);
     let before = sidecar.rss_kib();
     // More idle connections than the cap (1024): the newest (a probe) always gets in.
     let idle: Vec<TcpStream> = (0..3000)
         .filter_map(|_| TcpStream::connect(("127.0.0.1", sidecar.port)).ok())
         .collect();
     assert!(idle.len() >= 2900, "only {} connections opened", idle.len());
-    let worst = sidecar.probes_answer(50, PROMPT, "an idle flood");
+    let worst = probes_answer(&sidecar, 50, PROMPT, "an idle flood");
     let during = sidecar.rss_kib();
     eprintln!(
         "idle flood of {}: worst probe {worst:?}, RSS {before} -> {during} KiB",
@@ -161,13 +107,13 @@ fn a_flood_of_idle_connections_cannot_lock_probes_out() {
         idle.len()
     );
     drop(idle);
-    sidecar.probes_answer(5, PROMPT, "after the flood");
+    probes_answer(&sidecar, 5, PROMPT, "after the flood");
 }
 
 #[test]
 fn garbage_tls_and_oversized_requests_are_refused_and_survived() {
     let pg = app();
-    let mut sidecar = Sidecar::start(&pg);
+    let mut sidecar = ready_sidecar(&pg);
     let send = |bytes: &[u8]| -> String {
         let mut s = TcpStream::connect(("127.0.0.1", sidecar.port)).expect("connect");
         s.set_read_timeout(Some(Duration::from_secs(5)))
@@ -231,5 +177,5 @@ fn garbage_tls_and_oversized_requests_are_refused_and_survived() {
         "{answer}"
     );
     assert!(sidecar.alive());
-    sidecar.probes_answer(10, PROMPT, "after hostile input");
+    probes_answer(&sidecar, 10, PROMPT, "after hostile input");
 }

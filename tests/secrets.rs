@@ -5,10 +5,9 @@
 
 mod support;
 
-use std::io::{Read, Write};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-use support::{PASSWORD, Postgres, free_port, gate, run, temp_dir};
+use std::process::Command;
+use std::time::Duration;
+use support::{PASSWORD, Postgres, Sidecar, free_port, gate, run, temp_dir};
 
 const LIMIT: Duration = Duration::from_secs(30);
 
@@ -264,44 +263,25 @@ fn non_utf8_values_are_named() {
     assert!(r.stderr.contains("DATABASE_URL"), "{r:?}");
 }
 
-/// A running `serve` whose HTTP answers we also search for the password.
+/// Everything a running `serve` shows: its HTTP answers and its log (at trace level).
 fn serve_outputs(vars: &[(String, String)]) -> String {
-    let port = free_port();
-    let mut cmd = gate(&["serve"]);
-    cmd.env("GATE_EXPECT_VERSION", "5")
-        .env("GATE_INTERVAL", "100ms")
-        .env("GATE_LOG", "trace")
-        .env("GATE_LISTEN", format!("127.0.0.1:{port}"));
-    for (k, v) in vars {
-        cmd.env(k, v);
-    }
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("serve");
-    let started = Instant::now();
+    let mut settings: Vec<(&str, &str)> = vec![
+        ("GATE_EXPECT_VERSION", "5"),
+        ("GATE_INTERVAL", "100ms"),
+        ("GATE_LOG", "trace"),
+    ];
+    settings.extend(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    // The DSN comes from `vars` (some sources use no DATABASE_URL at all): start with an empty one.
+    let mut sidecar = Sidecar::start("", &settings);
+    std::thread::sleep(Duration::from_millis(800));
     let mut answers = String::new();
-    while started.elapsed() < Duration::from_millis(800) {
-        std::thread::sleep(Duration::from_millis(100));
-    }
     for path in ["/status", "/metrics", "/readyz?verbose", "/readyz"] {
-        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
-            let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-            let _ = write!(
-                s,
-                "GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
-            );
-            let _ = s.read_to_string(&mut answers);
-        }
+        let (status, body) = sidecar.get(path);
+        answers.push_str(&format!("{path} {status}\n{body}\n"));
     }
-    support::signal(&child, "TERM");
-    let r = support::finish(&mut child, started, LIMIT);
-    assert!(
-        answers.contains("HTTP/1.1 200"),
-        "serve answered: {answers}"
-    );
-    format!("{answers}\n{}", r.all_output())
+    let (_, _, log) = sidecar.stop_with("TERM");
+    assert!(answers.contains("/status 200"), "serve answered: {answers}");
+    format!("{answers}\n{log}")
 }
 
 #[test]

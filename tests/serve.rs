@@ -3,115 +3,11 @@
 
 mod support;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpStream;
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
-use support::{Bouncer, PASSWORD, PgOptions, Postgres, free_port, gate, signal};
-
-/// A running `serve` process on a loopback port; killed on drop.
-struct Sidecar {
-    child: Option<Child>,
-    port: u16,
-}
-
-impl Sidecar {
-    fn start(url: &str, extra: &[(&str, &str)]) -> Sidecar {
-        let port = free_port();
-        let mut cmd = gate(&["serve"]);
-        cmd.env("DATABASE_URL", url)
-            .env("GATE_EXPECT_VERSION", "2")
-            .env("GATE_INTERVAL", "200ms")
-            .env("GATE_LISTEN", format!("127.0.0.1:{port}"));
-        for (k, v) in extra {
-            cmd.env(k, v);
-        }
-        let child = cmd
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn serve");
-        let started = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "serve did not listen"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        Sidecar {
-            child: Some(child),
-            port,
-        }
-    }
-
-    /// One HTTP/1.1 request on a fresh connection: (status, body).
-    fn request(&self, method: &str, path: &str) -> (u16, String) {
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .expect("timeout");
-        write!(
-            stream,
-            "{method} {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
-        )
-        .expect("send");
-        let mut raw = String::new();
-        stream.read_to_string(&mut raw).expect("read");
-        let status = raw
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        let body = raw
-            .split_once("\r\n\r\n")
-            .map(|(_, b)| b.to_string())
-            .unwrap_or_default();
-        (status, body)
-    }
-
-    fn get(&self, path: &str) -> (u16, String) {
-        self.request("GET", path)
-    }
-
-    /// Polls `/readyz` until it answers `want`; returns how long that took.
-    fn until_ready_is(&self, want: u16, limit: Duration) -> Duration {
-        let started = Instant::now();
-        loop {
-            let (status, body) = self.get("/readyz");
-            if status == want {
-                return started.elapsed();
-            }
-            assert!(
-                started.elapsed() < limit,
-                "/readyz stayed {status} ({body}) for {limit:?}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn status(&self) -> serde_json::Value {
-        serde_json::from_str(&self.get("/status").1).expect("status JSON")
-    }
-
-    /// SIGTERM; returns (exit code, time to exit, stderr).
-    fn terminate(&mut self) -> (Option<i32>, Duration, String) {
-        let mut child = self.child.take().expect("running");
-        let sent = Instant::now();
-        signal(&child, "TERM");
-        let r = support::finish(&mut child, sent, Duration::from_secs(10));
-        (r.code, r.elapsed, r.all_output())
-    }
-}
-
-impl Drop for Sidecar {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
+use support::{Bouncer, PASSWORD, Postgres, Sidecar, gate};
 
 fn app_at_1() -> Postgres {
     let pg = Postgres::start();
@@ -155,11 +51,7 @@ fn ready_within_one_interval_through_pgbouncer() {
 
 #[test]
 fn outage_keeps_readiness_and_stale_after_fails_it_then_recovers() {
-    let port = free_port();
-    let mut pg = Postgres::start_with(PgOptions {
-        port: Some(port),
-        ..PgOptions::default()
-    });
+    let mut pg = Postgres::start();
     pg.create_db_and_role("app", "gate");
     pg.goose_table(
         "app",
@@ -388,7 +280,7 @@ fn sigterm_exits_0_within_a_second_with_an_idle_connection_open() {
     let mut half = TcpStream::connect(("127.0.0.1", sidecar.port)).expect("connect");
     write!(half, "GET /readyz HTTP/1.1\r\nHost:").expect("send");
     std::thread::sleep(Duration::from_millis(100));
-    let (code, took, output) = sidecar.terminate();
+    let (code, took, output) = sidecar.stop_with("TERM");
     assert_eq!(code, Some(0), "{output}");
     assert!(took < Duration::from_secs(1), "took {took:?}");
     assert!(!output.contains(PASSWORD));
