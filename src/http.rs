@@ -381,20 +381,8 @@ mod tests {
         assert_eq!(status, StatusCode::OK);
         assert_eq!(response.headers()[CT], "application/json");
         let json: serde_json::Value = serde_json::from_str(&body).expect("JSON");
-        for key in [
-            "ready",
-            "state",
-            "version",
-            "max_version",
-            "expected",
-            "pending",
-            "table",
-            "policy",
-            "error",
-            "checked_at",
-            "last_success_at",
-            "consecutive_errors",
-        ] {
+        let extra = ["checked_at", "last_success_at", "consecutive_errors"];
+        for key in crate::verdict::JSON_KEYS.iter().chain(&extra) {
             assert!(json.get(key).is_some(), "missing {key}: {json}");
         }
         assert_eq!(json["ready"], true);

@@ -106,6 +106,19 @@ pub struct Verdict {
     pub error: Option<String>,
 }
 
+/// The keys `SPEC.md` promises in `check --json` (and in `/status`): a public interface.
+pub const JSON_KEYS: &[&str] = &[
+    "ready",
+    "state",
+    "version",
+    "max_version",
+    "expected",
+    "pending",
+    "table",
+    "policy",
+    "error",
+];
+
 /// Judges what the table holds against the expectation. `table` is `None` when it does not exist.
 pub fn judge(table: Option<&AppliedSet>, expect: &Expectation, table_name: &str) -> Verdict {
     let mut verdict = Verdict {
@@ -543,17 +556,7 @@ mod tests {
             "goose_db_version",
         );
         let json = serde_json::to_value(&verdict).expect("serialises");
-        for key in [
-            "ready",
-            "state",
-            "version",
-            "max_version",
-            "expected",
-            "pending",
-            "table",
-            "policy",
-            "error",
-        ] {
+        for key in JSON_KEYS {
             assert!(json.get(key).is_some(), "missing key {key}: {json}");
         }
         assert_eq!(json["state"], "behind");

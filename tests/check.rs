@@ -352,45 +352,30 @@ fn schema_qualified_table() {
         &[(1, true), (2, true)],
         Some("gate"),
     );
-    let r = run(
-        gate(&["check"])
-            .env("DATABASE_URL", pg.url("gate", "app", ""))
-            .env("GOOSE_TABLE", "ops.goose_versions")
-            .env("GATE_EXPECT_VERSION", "2"),
-        LIMIT,
-    );
+    let check = |table: &str, dsn_params: &str| {
+        run(
+            gate(&["check"])
+                .env("DATABASE_URL", pg.url("gate", "app", dsn_params))
+                .env("GOOSE_TABLE", table)
+                .env("GATE_EXPECT_VERSION", "2"),
+            LIMIT,
+        )
+    };
+    let r = check("ops.goose_versions", "");
     assert_eq!(r.code, Some(0), "{r:?}");
     assert!(
         r.stdout.contains("ops.goose_versions at version 2"),
         "{r:?}"
     );
     // Unquoted, like goose: Postgres folds the name to lower case.
-    let r = run(
-        gate(&["check"])
-            .env("DATABASE_URL", pg.url("gate", "app", ""))
-            .env("GOOSE_TABLE", "OPS.Goose_Versions")
-            .env("GATE_EXPECT_VERSION", "2"),
-        LIMIT,
-    );
+    let r = check("OPS.Goose_Versions", "");
     assert_eq!(r.code, Some(0), "{r:?}");
     // A search_path runtime parameter in the DSN finds the unqualified table (lib/pq and pgx send
     // unknown keys as runtime parameters; we set them inside the transaction).
-    let r = run(
-        gate(&["check"])
-            .env("DATABASE_URL", pg.url("gate", "app", "search_path=ops"))
-            .env("GOOSE_TABLE", "goose_versions")
-            .env("GATE_EXPECT_VERSION", "2"),
-        LIMIT,
-    );
+    let r = check("goose_versions", "search_path=ops");
     assert_eq!(r.code, Some(0), "{r:?}");
     // A schema that does not exist: the table does not exist.
-    let r = run(
-        gate(&["check"])
-            .env("DATABASE_URL", pg.url("gate", "app", ""))
-            .env("GOOSE_TABLE", "nowhere.goose_db_version")
-            .env("GATE_EXPECT_VERSION", "2"),
-        LIMIT,
-    );
+    let r = check("nowhere.goose_db_version", "");
     assert_eq!(r.code, Some(1), "{r:?}");
 }
 

@@ -6,7 +6,9 @@ mod support;
 
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
-use support::{Bouncer, FakeServer, Fault, PASSWORD, Postgres, Sidecar, finish, gate, run, signal};
+use support::{
+    Bouncer, FakeServer, Fault, PASSWORD, Postgres, Sidecar, finish, gate, run, signal, signalled,
+};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -245,21 +247,18 @@ fn signals_while_querying_stop_within_a_second() {
         ("wait", "INT", 130),
         ("wait", "TERM", 143),
     ] {
-        let (mut child, started) = spawn(
+        let (r, took) = signalled(
             gate(&[mode])
                 .env("DATABASE_URL", pg.url("gate", "app", ""))
                 .env("GATE_EXPECT_VERSION", "1")
                 .env("GATE_QUERY_TIMEOUT", "30s"),
+            Duration::from_millis(600), // connected, the query blocked on the lock
+            sig,
         );
-        std::thread::sleep(Duration::from_millis(600)); // connected, query blocked on the lock
-        let sent = Instant::now();
-        signal(&child, sig);
-        let r = finish(&mut child, started, LIMIT);
         assert_eq!(r.code, Some(code), "{mode} SIG{sig}: {r:?}");
         assert!(
-            sent.elapsed() < Duration::from_secs(1),
-            "{mode} SIG{sig} took {:?}",
-            sent.elapsed()
+            took < Duration::from_secs(1),
+            "{mode} SIG{sig} took {took:?}"
         );
     }
     let _ = lock.kill();
@@ -269,22 +268,16 @@ fn signals_while_querying_stop_within_a_second() {
 #[test]
 fn signal_while_check_connects() {
     let fake = FakeServer::start(Fault::Silent);
-    let (mut child, started) = spawn(
+    let (r, took) = signalled(
         gate(&["check"])
             .env("DATABASE_URL", fake_url(fake.port))
             .env("GATE_EXPECT_VERSION", "1")
             .env("GATE_CONNECT_TIMEOUT", "30s"),
+        Duration::from_millis(400),
+        "TERM",
     );
-    std::thread::sleep(Duration::from_millis(400));
-    let sent = Instant::now();
-    signal(&child, "TERM");
-    let r = finish(&mut child, started, LIMIT);
     assert_eq!(r.code, Some(143), "{r:?}");
-    assert!(
-        sent.elapsed() < Duration::from_secs(1),
-        "took {:?}",
-        sent.elapsed()
-    );
+    assert!(took < Duration::from_secs(1), "took {took:?}");
 }
 
 #[test]

@@ -5,7 +5,7 @@ mod support;
 
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
-use support::{Bouncer, PASSWORD, PgOptions, Postgres, finish, gate, run, signal};
+use support::{Bouncer, PASSWORD, PgOptions, Postgres, finish, gate, run, signalled};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -249,44 +249,33 @@ fn timeout_also_bounds_a_hanging_connection() {
 fn sigterm_and_sigint_stop_within_a_second() {
     let pg = app(&[(1, true)]);
     for (sig, code) in [("TERM", 143), ("INT", 130)] {
-        let (mut child, started) = spawn(
+        // While sleeping between polls.
+        let (r, took) = signalled(
             gate(&["wait"])
                 .env("DATABASE_URL", pg.url("gate", "app", ""))
                 .env("GATE_EXPECT_VERSION", "9")
                 .env("GATE_INTERVAL", "10s"),
+            Duration::from_millis(700),
+            sig,
         );
-        std::thread::sleep(Duration::from_millis(700));
-        let sent = Instant::now();
-        signal(&child, sig);
-        let r = finish(&mut child, started, LIMIT);
         assert_eq!(r.code, Some(code), "SIG{sig}: {r:?}");
-        assert!(
-            sent.elapsed() < Duration::from_secs(1),
-            "SIG{sig} took {:?}",
-            sent.elapsed()
-        );
+        assert!(took < Duration::from_secs(1), "SIG{sig} took {took:?}");
     }
     // While connecting to a server that never answers.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
-    let (mut child, started) = spawn(
+    let (r, took) = signalled(
         gate(&["wait"])
             .env(
                 "DATABASE_URL",
                 format!("postgres://gate:{PASSWORD}@127.0.0.1:{port}/app"),
             )
             .env("GATE_EXPECT_VERSION", "1"),
+        Duration::from_millis(500),
+        "TERM",
     );
-    std::thread::sleep(Duration::from_millis(500));
-    let sent = Instant::now();
-    signal(&child, "TERM");
-    let r = finish(&mut child, started, LIMIT);
     assert_eq!(r.code, Some(143), "{r:?}");
-    assert!(
-        sent.elapsed() < Duration::from_secs(1),
-        "took {:?}",
-        sent.elapsed()
-    );
+    assert!(took < Duration::from_secs(1), "took {took:?}");
 }
 
 #[test]

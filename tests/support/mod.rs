@@ -522,14 +522,7 @@ impl Bouncer {
             .stderr(Stdio::null())
             .spawn()
             .expect("start pgbouncer (apt-get install pgbouncer)");
-        let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(15),
-                "pgbouncer did not start"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_listening(port, Duration::from_secs(15), "pgbouncer");
         Bouncer {
             dir,
             port,
@@ -652,7 +645,32 @@ pub fn finish(child: &mut Child, started: Instant, limit: Duration) -> Run {
     }
 }
 
-/// Sends a signal to a child by number (15 = TERM, 2 = INT).
+/// Waits until something accepts connections on `127.0.0.1:port`; panics after `limit`.
+pub fn wait_listening(port: u16, limit: Duration, what: &str) {
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(started.elapsed() < limit, "{what} did not listen on {port}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Starts `cmd`, sends `sig` after `after`, and returns the run and the time from the signal to
+/// the exit (which every mode promises to keep under a second).
+pub fn signalled(cmd: &mut Command, after: Duration, sig: &str) -> (Run, Duration) {
+    let started = Instant::now();
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    std::thread::sleep(after);
+    let sent = Instant::now();
+    signal(&child, sig);
+    let r = finish(&mut child, started, Duration::from_secs(30));
+    (r, sent.elapsed())
+}
+
+/// Sends a signal to a child by name (TERM, INT).
 pub fn signal(child: &Child, sig: &str) {
     let status = Command::new("kill")
         .args([&format!("-{sig}"), &child.id().to_string()])
@@ -845,14 +863,7 @@ impl Sidecar {
             .stderr(std::fs::File::create(&log).expect("log file"))
             .spawn()
             .expect("spawn serve");
-        let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "serve did not listen"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        wait_listening(port, Duration::from_secs(10), "serve");
         Sidecar {
             child: Some(child),
             port,
