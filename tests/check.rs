@@ -10,15 +10,7 @@ const LIMIT: Duration = Duration::from_secs(30);
 
 /// A cluster with database `app`, role `gate` allowed to read a goose table at version 3.
 fn app_at_3() -> Postgres {
-    let pg = Postgres::start();
-    pg.create_db_and_role("app", "gate");
-    pg.goose_table(
-        "app",
-        "goose_db_version",
-        &[(1, true), (2, true), (3, true)],
-        Some("gate"),
-    );
-    pg
+    Postgres::app(&[(1, true), (2, true), (3, true)])
 }
 
 fn assert_no_secret(output: &str) {
@@ -581,35 +573,25 @@ fn tls_modes_against_a_generated_ca() {
         "SCRAM-PLUS channel binding direct to Postgres: {r:?}"
     );
 
-    // The certificate names localhost and 127.0.0.1; a name it does not hold: pg.local → use an
-    // IP alias the certificate lacks (127.0.0.2 routes to loopback but is not in the SAN).
+    // The certificate names localhost and 127.0.0.1.
     let r = check("127.0.0.1", format!("sslmode=verify-full&sslrootcert={ca}"));
     assert_eq!(r.code, Some(0), "IP SAN matches: {r:?}");
-    let r = run(
-        gate(&["check"])
-            .env(
-                "DATABASE_URL",
-                format!(
-                    "host=127.0.0.2 hostaddr=127.0.0.1 port={} user=gate password={PASSWORD} dbname=app sslmode=verify-ca sslrootcert={ca}",
-                    pg.port
-                ),
-            )
-            .env("GATE_EXPECT_VERSION", "1"),
-        LIMIT,
-    );
+    // Connect to 127.0.0.1 while naming the server 127.0.0.2, which the certificate lacks.
+    let misnamed = |mode: &str| {
+        let dsn = format!(
+            "host=127.0.0.2 hostaddr=127.0.0.1 port={} user=gate password={PASSWORD} dbname=app sslmode={mode} sslrootcert={ca}",
+            pg.port
+        );
+        run(
+            gate(&["check"])
+                .env("DATABASE_URL", dsn)
+                .env("GATE_EXPECT_VERSION", "1"),
+            LIMIT,
+        )
+    };
+    let r = misnamed("verify-ca");
     assert_eq!(r.code, Some(0), "verify-ca ignores the host name: {r:?}");
-    let r = run(
-        gate(&["check"])
-            .env(
-                "DATABASE_URL",
-                format!(
-                    "host=127.0.0.2 hostaddr=127.0.0.1 port={} user=gate password={PASSWORD} dbname=app sslmode=verify-full sslrootcert={ca}",
-                    pg.port
-                ),
-            )
-            .env("GATE_EXPECT_VERSION", "1"),
-        LIMIT,
-    );
+    let r = misnamed("verify-full");
     assert_eq!(r.code, Some(3), "verify-full checks the host name: {r:?}");
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -4,29 +4,14 @@
 
 mod support;
 
-use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Child;
+use std::time::Duration;
 use support::{
     Bouncer, FakeServer, Fault, PASSWORD, Postgres, Sidecar, finish, gate, run, signal, signalled,
+    spawn,
 };
 
 const LIMIT: Duration = Duration::from_secs(60);
-
-fn spawn(cmd: &mut std::process::Command) -> (Child, Instant) {
-    let child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    (child, Instant::now())
-}
-
-fn app(rows: &[(i64, bool)]) -> Postgres {
-    let pg = Postgres::start();
-    pg.create_db_and_role("app", "gate");
-    pg.goose_table("app", "goose_db_version", rows, Some("gate"));
-    pg
-}
 
 fn fake_url(port: u16) -> String {
     format!("postgres://gate:{PASSWORD}@127.0.0.1:{port}/app")
@@ -116,7 +101,7 @@ fn starting_up_is_transient() {
 
 #[test]
 fn too_many_connections_is_transient() {
-    let pg = app(&[(1, true)]);
+    let pg = Postgres::app(&[(1, true)]);
     pg.sql("postgres", "ALTER ROLE gate CONNECTION LIMIT 0");
     let r = run(
         gate(&["check"])
@@ -140,7 +125,7 @@ fn too_many_connections_is_transient() {
 
 #[test]
 fn postgres_restarted_during_wait() {
-    let mut pg = app(&[(1, true)]);
+    let mut pg = Postgres::app(&[(1, true)]);
     let (mut child, started) = spawn(
         gate(&["wait"])
             .env("DATABASE_URL", pg.url("gate", "app", ""))
@@ -159,7 +144,7 @@ fn postgres_restarted_during_wait() {
 
 #[test]
 fn pgbouncer_restarted_during_wait_and_serve() {
-    let pg = app(&[(1, true)]);
+    let pg = Postgres::app(&[(1, true)]);
     let mut bouncer = Bouncer::start(&pg, &["gate"]);
     let port = bouncer.port;
     let url = bouncer.url("gate", "app", "");
@@ -184,7 +169,7 @@ fn pgbouncer_restarted_during_wait_and_serve() {
 
 #[test]
 fn table_dropped_and_recreated() {
-    let pg = app(&[(1, true), (2, true)]);
+    let pg = Postgres::app(&[(1, true), (2, true)]);
     let sidecar = Sidecar::start(
         &pg.url("gate", "app", ""),
         &[("GATE_RECHECK_INTERVAL", "200ms")],
@@ -212,7 +197,7 @@ fn table_dropped_and_recreated() {
 
 #[test]
 fn slow_query_hits_the_statement_timeout() {
-    let pg = app(&[(1, true)]);
+    let pg = Postgres::app(&[(1, true)]);
     let mut lock = pg.hold_lock("app", "goose_db_version", 4);
     let r = run(
         gate(&["check"])
@@ -240,7 +225,7 @@ fn slow_query_hits_the_statement_timeout() {
 
 #[test]
 fn signals_while_querying_stop_within_a_second() {
-    let pg = app(&[(1, true)]);
+    let pg = Postgres::app(&[(1, true)]);
     let mut lock = pg.hold_lock("app", "goose_db_version", 6);
     for (mode, sig, code) in [
         ("check", "TERM", 143),
@@ -284,7 +269,7 @@ fn signal_while_check_connects() {
 fn serve_stops_within_a_second_at_every_stage() {
     // While its checker is blocked connecting (silent server) and while it sleeps between checks.
     let fake = FakeServer::start(Fault::Silent);
-    let pg = app(&[(1, true)]);
+    let pg = Postgres::app(&[(1, true)]);
     for url in [fake_url(fake.port), pg.url("gate", "app", "")] {
         let mut sidecar = Sidecar::start(
             &url,

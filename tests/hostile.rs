@@ -36,10 +36,7 @@ fn probes_answer(sidecar: &Sidecar, n: usize, limit: Duration, during: &str) -> 
 }
 
 fn app() -> Postgres {
-    let pg = Postgres::start();
-    pg.create_db_and_role("app", "gate");
-    pg.goose_table("app", "goose_db_version", &[(1, true)], Some("gate"));
-    pg
+    Postgres::app(&[(1, true)])
 }
 
 /// Generous bound on one probe's latency on a busy 2-core machine; kubelet's default is 1 s.

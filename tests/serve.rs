@@ -10,10 +10,7 @@ use std::time::{Duration, Instant};
 use support::{Bouncer, PASSWORD, Postgres, Sidecar, gate};
 
 fn app_at_1() -> Postgres {
-    let pg = Postgres::start();
-    pg.create_db_and_role("app", "gate");
-    pg.goose_table("app", "goose_db_version", &[(1, true)], Some("gate"));
-    pg
+    Postgres::app(&[(1, true)])
 }
 
 fn opens_when_the_row_lands(url: &str, pg: &Postgres) {

@@ -3,27 +3,10 @@
 
 mod support;
 
-use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
-use support::{Bouncer, PASSWORD, PgOptions, Postgres, finish, gate, run, signalled};
+use support::{Bouncer, PASSWORD, PgOptions, Postgres, finish, gate, run, signalled, spawn};
 
 const LIMIT: Duration = Duration::from_secs(60);
-
-fn spawn(cmd: &mut std::process::Command) -> (Child, Instant) {
-    let child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn schema-gate");
-    (child, Instant::now())
-}
-
-fn app(rows: &[(i64, bool)]) -> Postgres {
-    let pg = Postgres::start();
-    pg.create_db_and_role("app", "gate");
-    pg.goose_table("app", "goose_db_version", rows, Some("gate"));
-    pg
-}
 
 /// Blocks while behind; exits 0 within one interval of the migration row's commit.
 fn opens_when_row_lands(url: String, pg: &Postgres) {
@@ -63,13 +46,13 @@ fn opens_when_row_lands(url: String, pg: &Postgres) {
 
 #[test]
 fn opens_within_one_interval_direct() {
-    let pg = app(&[(1, true)]);
+    let pg = Postgres::app(&[(1, true)]);
     opens_when_row_lands(pg.url("gate", "app", ""), &pg);
 }
 
 #[test]
 fn opens_within_one_interval_through_pgbouncer() {
-    let pg = app(&[(1, true)]);
+    let pg = Postgres::app(&[(1, true)]);
     let bouncer = Bouncer::start(&pg, &["gate"]);
     opens_when_row_lands(bouncer.url("gate", "app", ""), &pg);
 }
@@ -127,7 +110,7 @@ fn retries_until_the_database_comes_up() {
 
 #[test]
 fn fails_fast_on_what_waiting_cannot_fix() {
-    let pg = app(&[(1, true)]);
+    let pg = Postgres::app(&[(1, true)]);
     pg.create_role("stranger");
     let wrong = format!("postgres://gate:wrong-{PASSWORD}@127.0.0.1:{}/app", pg.port);
     for (url, expect, what) in [
@@ -197,7 +180,7 @@ fn wrong_ca_fails_fast() {
 
 #[test]
 fn gives_up_at_the_timeout_with_124() {
-    let pg = app(&[(1, true)]);
+    let pg = Postgres::app(&[(1, true)]);
     let dir = support::temp_dir("wait-timeout");
     let term = dir.join("termination-log");
     let r = run(
@@ -247,7 +230,7 @@ fn timeout_also_bounds_a_hanging_connection() {
 
 #[test]
 fn sigterm_and_sigint_stop_within_a_second() {
-    let pg = app(&[(1, true)]);
+    let pg = Postgres::app(&[(1, true)]);
     for (sig, code) in [("TERM", 143), ("INT", 130)] {
         // While sleeping between polls.
         let (r, took) = signalled(
@@ -280,7 +263,7 @@ fn sigterm_and_sigint_stop_within_a_second() {
 
 #[test]
 fn execs_the_command_once_ready() {
-    let pg = app(&[(1, true)]);
+    let pg = Postgres::app(&[(1, true)]);
     let r = run(
         gate(&[
             "wait",
@@ -325,7 +308,7 @@ fn execs_the_command_once_ready() {
 
 #[test]
 fn exec_keeps_the_pid() {
-    let pg = app(&[(1, true)]);
+    let pg = Postgres::app(&[(1, true)]);
     let (mut child, started) = spawn(
         gate(&["wait", "--", "sh", "-c", "echo $$"])
             .env("DATABASE_URL", pg.url("gate", "app", ""))

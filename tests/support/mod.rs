@@ -404,6 +404,15 @@ impl Postgres {
             .expect("run psql")
     }
 
+    /// A fresh cluster with database `app`, login role `gate`, and a goose table holding goose's
+    /// initial row plus `rows` (`(version, is_applied)`), readable by `gate`: most tests' start.
+    pub fn app(rows: &[(i64, bool)]) -> Postgres {
+        let pg = Postgres::start();
+        pg.create_db_and_role("app", "gate");
+        pg.goose_table("app", "goose_db_version", rows, Some("gate"));
+        pg
+    }
+
     /// Creates database `db` and login role `user` (password [`PASSWORD`]) that owns nothing.
     pub fn create_db_and_role(&self, db: &str, user: &str) {
         self.sql("postgres", &format!("CREATE DATABASE {db}"));
@@ -595,6 +604,16 @@ impl Run {
     pub fn all_output(&self) -> String {
         format!("{}\n{}", self.stdout, self.stderr)
     }
+}
+
+/// Starts `cmd` with stdout and stderr piped (collect them with [`finish`]).
+pub fn spawn(cmd: &mut Command) -> (Child, Instant) {
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    (child, Instant::now())
 }
 
 /// Runs to completion, killing the process after `limit` (a hung gate fails the test, not CI).
