@@ -13,7 +13,7 @@ WORKDIR /src
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3-pip ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
- && pip3 install --no-cache-dir --break-system-packages ziglang==0.13.0 cargo-zigbuild==0.19.8
+ && pip3 install --no-cache-dir --break-system-packages ziglang==0.15.2 cargo-zigbuild==0.24.1
 RUN case "$TARGETARCH" in \
       amd64) echo x86_64-unknown-linux-musl > /target ;; \
       arm64) echo aarch64-unknown-linux-musl > /target ;; \

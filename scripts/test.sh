@@ -5,7 +5,8 @@
 #   2. the Kubernetes manifests: rendered, validated for 1.34, gate containers checked;
 #   3. shellcheck on every script;
 #   4. the static musl release binary: linked statically, within 4 MiB, and passing the check and
-#      wait integration tests itself.
+#      wait integration tests itself;
+#   5. the same for linux/arm64: cross-built as the Dockerfile does, tested under qemu.
 # For a quick loop while coding, plain `cargo test` is step 1 alone.
 #
 #   ./scripts/test.sh            (as root it installs what is missing: apt-get, pip, rustup)
@@ -42,3 +43,5 @@ shellcheck scripts/*.sh k8s/*.sh .ci/run
 echo "ok: shellcheck"
 echo "== static binary"
 ./scripts/check-static.sh
+echo "== arm64 static binary"
+./scripts/check-arm64.sh
