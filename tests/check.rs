@@ -13,6 +13,28 @@ fn app_at_3() -> Postgres {
     Postgres::app(&[(1, true), (2, true), (3, true)])
 }
 
+/// `schema-gate check` against `url`, expecting version `expect`, with more variables.
+fn check(url: &str, expect: &str, vars: &[(&str, &str)]) -> support::Run {
+    run(
+        gate(&["check"])
+            .env("DATABASE_URL", url)
+            .env("GATE_EXPECT_VERSION", expect)
+            .envs(vars.iter().copied()),
+        LIMIT,
+    )
+}
+
+/// The same with `--json`.
+fn check_json(url: &str, expect: &str, vars: &[(&str, &str)]) -> support::Run {
+    run(
+        gate(&["check", "--json"])
+            .env("DATABASE_URL", url)
+            .env("GATE_EXPECT_VERSION", expect)
+            .envs(vars.iter().copied()),
+        LIMIT,
+    )
+}
+
 fn assert_no_secret(output: &str) {
     assert!(!output.contains(PASSWORD), "password leaked: {output}");
 }
@@ -21,15 +43,7 @@ fn assert_no_secret(output: &str) {
 fn every_verdict_exit_code() {
     let pg = app_at_3();
     let url = pg.url("gate", "app", "");
-    let case = |expect: &str, policy: &str| {
-        run(
-            gate(&["check"])
-                .env("DATABASE_URL", &url)
-                .env("GATE_EXPECT_VERSION", expect)
-                .env("GATE_POLICY", policy),
-            LIMIT,
-        )
-    };
+    let case = |expect: &str, policy: &str| check(&url, expect, &[("GATE_POLICY", policy)]);
     let ready = case("3", "at-least");
     assert_eq!(ready.code, Some(0), "{ready:?}");
     assert_eq!(
@@ -53,25 +67,14 @@ fn every_verdict_exit_code() {
         assert_no_secret(&r.all_output());
     }
 
-    let no_table = run(
-        gate(&["check"])
-            .env("DATABASE_URL", &url)
-            .env("GATE_EXPECT_VERSION", "1")
-            .env("GOOSE_TABLE", "nope"),
-        LIMIT,
-    );
+    let no_table = check(&url, "1", &[("GOOSE_TABLE", "nope")]);
     assert_eq!(no_table.code, Some(1), "{no_table:?}");
     assert!(
         no_table.stdout.contains("table nope does not exist"),
         "{no_table:?}"
     );
 
-    let config = run(
-        gate(&["check"])
-            .env("DATABASE_URL", &url)
-            .env("GATE_EXPECT_VERSION", "three"),
-        LIMIT,
-    );
+    let config = check(&url, "three", &[]);
     assert_eq!(config.code, Some(2), "{config:?}");
     assert!(config.stderr.contains("GATE_EXPECT_VERSION"), "{config:?}");
     assert!(config.stdout.is_empty(), "nothing was checked: {config:?}");
@@ -140,12 +143,7 @@ fn rolled_back_rows_are_not_applied() {
         "app",
         "INSERT INTO goose_db_version (version_id, is_applied) VALUES (3, false)",
     );
-    let r = run(
-        gate(&["check", "--json"])
-            .env("DATABASE_URL", pg.url("gate", "app", ""))
-            .env("GATE_EXPECT_VERSION", "3"),
-        LIMIT,
-    );
+    let r = check_json(&pg.url("gate", "app", ""), "3", &[]);
     assert_eq!(r.code, Some(1), "{r:?}");
     let json: serde_json::Value = serde_json::from_str(r.stdout.trim()).expect("JSON");
     assert_eq!(json["version"], 2);
@@ -215,20 +213,15 @@ fn every_dsn_source() {
                 "DATABASE_URL",
                 format!("postgres://gate@127.0.0.1:{}/app", pg.port),
             )
-            .env("PGPASSFILE", &passfile),
+            .env("PGPASSFILE", &*passfile.to_string_lossy()),
         "PGPASSFILE",
     );
     // libpq ignores a password file others can read; so do we (and say so).
     std::fs::set_permissions(&passfile, std::fs::Permissions::from_mode(0o644)).expect("chmod");
-    let r = run(
-        gate(&["check"])
-            .env(
-                "DATABASE_URL",
-                format!("postgres://gate@127.0.0.1:{}/app", pg.port),
-            )
-            .env("PGPASSFILE", &passfile)
-            .env("GATE_EXPECT_VERSION", "3"),
-        LIMIT,
+    let r = check(
+        &format!("postgres://gate@127.0.0.1:{}/app", pg.port),
+        "3",
+        &[("PGPASSFILE", &*passfile.to_string_lossy())],
     );
     assert_eq!(r.code, Some(3), "{r:?}");
     assert!(r.stderr.contains("group or world access"), "{r:?}");
@@ -241,12 +234,7 @@ fn application_name_is_schema_gate() {
     let pg = app_at_3();
     pg.sql("postgres", "ALTER SYSTEM SET log_connections = on");
     pg.sql("postgres", "SELECT pg_reload_conf()");
-    let r = run(
-        gate(&["check"])
-            .env("DATABASE_URL", pg.url("gate", "app", ""))
-            .env("GATE_EXPECT_VERSION", "3"),
-        LIMIT,
-    );
+    let r = check(&pg.url("gate", "app", ""), "3", &[]);
     assert_eq!(r.code, Some(0), "{r:?}");
     let log = std::fs::read_to_string(pg.dir.join("postgres.log")).unwrap_or_default();
     assert!(
@@ -259,14 +247,10 @@ fn application_name_is_schema_gate() {
 fn resolves_a_host_name() {
     // By name, not IP: a static (musl) build must resolve without glibc's NSS.
     let pg = app_at_3();
-    let r = run(
-        gate(&["check"])
-            .env(
-                "DATABASE_URL",
-                format!("postgres://gate:{PASSWORD}@localhost:{}/app", pg.port),
-            )
-            .env("GATE_EXPECT_VERSION", "3"),
-        LIMIT,
+    let r = check(
+        &format!("postgres://gate:{PASSWORD}@localhost:{}/app", pg.port),
+        "3",
+        &[],
     );
     assert_eq!(r.code, Some(0), "{r:?}");
 }
@@ -305,12 +289,7 @@ fn least_privilege_role_sql_works() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let r = run(
-        gate(&["check"])
-            .env("DATABASE_URL", pg.url("schema_gate", "honeydue", ""))
-            .env("GATE_EXPECT_VERSION", "1"),
-        LIMIT,
-    );
+    let r = check(&pg.url("schema_gate", "honeydue", ""), "1", &[]);
     assert_eq!(r.code, Some(0), "{r:?}");
     // The role can read nothing else and write nothing.
     for sql in [
@@ -344,30 +323,28 @@ fn schema_qualified_table() {
         &[(1, true), (2, true)],
         Some("gate"),
     );
-    let check = |table: &str, dsn_params: &str| {
-        run(
-            gate(&["check"])
-                .env("DATABASE_URL", pg.url("gate", "app", dsn_params))
-                .env("GOOSE_TABLE", table)
-                .env("GATE_EXPECT_VERSION", "2"),
-            LIMIT,
+    let with_table = |table: &str, dsn_params: &str| {
+        check(
+            &pg.url("gate", "app", dsn_params),
+            "2",
+            &[("GOOSE_TABLE", table)],
         )
     };
-    let r = check("ops.goose_versions", "");
+    let r = with_table("ops.goose_versions", "");
     assert_eq!(r.code, Some(0), "{r:?}");
     assert!(
         r.stdout.contains("ops.goose_versions at version 2"),
         "{r:?}"
     );
     // Unquoted, like goose: Postgres folds the name to lower case.
-    let r = check("OPS.Goose_Versions", "");
+    let r = with_table("OPS.Goose_Versions", "");
     assert_eq!(r.code, Some(0), "{r:?}");
     // A search_path runtime parameter in the DSN finds the unqualified table (lib/pq and pgx send
     // unknown keys as runtime parameters; we set them inside the transaction).
-    let r = check("goose_versions", "search_path=ops");
+    let r = with_table("goose_versions", "search_path=ops");
     assert_eq!(r.code, Some(0), "{r:?}");
     // A schema that does not exist: the table does not exist.
-    let r = check("nowhere.goose_db_version", "");
+    let r = with_table("nowhere.goose_db_version", "");
     assert_eq!(r.code, Some(1), "{r:?}");
 }
 
@@ -375,19 +352,9 @@ fn schema_qualified_table() {
 fn privileges_select_only_and_none() {
     let pg = app_at_3();
     pg.create_role("stranger");
-    let r = run(
-        gate(&["check"])
-            .env("DATABASE_URL", pg.url("gate", "app", ""))
-            .env("GATE_EXPECT_VERSION", "3"),
-        LIMIT,
-    );
+    let r = check(&pg.url("gate", "app", ""), "3", &[]);
     assert_eq!(r.code, Some(0), "SELECT alone is enough: {r:?}");
-    let r = run(
-        gate(&["check"])
-            .env("DATABASE_URL", pg.url("stranger", "app", ""))
-            .env("GATE_EXPECT_VERSION", "3"),
-        LIMIT,
-    );
+    let r = check(&pg.url("stranger", "app", ""), "3", &[]);
     assert_eq!(r.code, Some(3), "{r:?}");
     assert!(r.stdout.contains("permission denied"), "{r:?}");
     // Read-only: nothing was written (the table is unchanged, no other table appeared).
@@ -405,34 +372,20 @@ fn privileges_select_only_and_none() {
 fn database_errors_exit_3_without_secrets() {
     let pg = app_at_3();
     let wrong = format!("postgres://gate:not-{PASSWORD}@127.0.0.1:{}/app", pg.port);
-    let r = run(
-        gate(&["check"])
-            .env("DATABASE_URL", &wrong)
-            .env("GATE_EXPECT_VERSION", "3"),
-        LIMIT,
-    );
+    let r = check(&wrong, "3", &[]);
     assert_eq!(r.code, Some(3), "{r:?}");
     assert!(r.stdout.contains("password authentication failed"), "{r:?}");
     assert_no_secret(&r.all_output());
 
-    let r = run(
-        gate(&["check"])
-            .env("DATABASE_URL", pg.url("gate", "missing_db", ""))
-            .env("GATE_EXPECT_VERSION", "3"),
-        LIMIT,
-    );
+    let r = check(&pg.url("gate", "missing_db", ""), "3", &[]);
     assert_eq!(r.code, Some(3), "{r:?}");
     assert!(r.stdout.contains("does not exist"), "{r:?}");
 
     let closed = support::free_port();
-    let r = run(
-        gate(&["check"])
-            .env(
-                "DATABASE_URL",
-                format!("postgres://gate:{PASSWORD}@127.0.0.1:{closed}/app"),
-            )
-            .env("GATE_EXPECT_VERSION", "3"),
-        LIMIT,
+    let r = check(
+        &format!("postgres://gate:{PASSWORD}@127.0.0.1:{closed}/app"),
+        "3",
+        &[],
     );
     assert_eq!(r.code, Some(3), "{r:?}");
     assert!(
@@ -447,36 +400,32 @@ fn termination_message_on_failure_only() {
     let pg = app_at_3();
     let dir = temp_dir("term");
     let file = dir.join("termination-log");
-    let r = run(
-        gate(&["check"])
-            .env("DATABASE_URL", pg.url("gate", "app", ""))
-            .env("GATE_EXPECT_VERSION", "9")
-            .env("GATE_TERMINATION_LOG", &file),
-        LIMIT,
+    let r = check(
+        &pg.url("gate", "app", ""),
+        "9",
+        &[("GATE_TERMINATION_LOG", &*file.to_string_lossy())],
     );
     assert_eq!(r.code, Some(1));
     let message = std::fs::read_to_string(&file).expect("termination message written");
     assert_eq!(message, r.stdout.trim());
     std::fs::remove_file(&file).expect("rm");
-    let r = run(
-        gate(&["check"])
-            .env("DATABASE_URL", pg.url("gate", "app", ""))
-            .env("GATE_EXPECT_VERSION", "3")
-            .env("GATE_TERMINATION_LOG", &file),
-        LIMIT,
+    let r = check(
+        &pg.url("gate", "app", ""),
+        "3",
+        &[("GATE_TERMINATION_LOG", &*file.to_string_lossy())],
     );
     assert_eq!(r.code, Some(0));
     assert!(
         !file.exists(),
         "a ready check writes no termination message"
     );
-    let r = run(
-        gate(&["check"])
-            .env("DATABASE_URL", pg.url("gate", "app", ""))
-            .env("GATE_POLICY", "sometimes")
-            .env("GATE_EXPECT_VERSION", "3")
-            .env("GATE_TERMINATION_LOG", &file),
-        LIMIT,
+    let r = check(
+        &pg.url("gate", "app", ""),
+        "3",
+        &[
+            ("GATE_POLICY", "sometimes"),
+            ("GATE_TERMINATION_LOG", &*file.to_string_lossy()),
+        ],
     );
     assert_eq!(r.code, Some(2));
     let message = std::fs::read_to_string(&file).expect("config error written");
@@ -505,21 +454,14 @@ fn through_pgbouncer_transaction_mode() {
         assert_eq!(r.code, Some(0), "{r:?}");
     }
     // Missing table through the pooler: the aborted transaction is closed, the verdict is clean.
-    let r = run(
-        gate(&["check"])
-            .env("DATABASE_URL", bouncer.url("gate", "app", ""))
-            .env("GOOSE_TABLE", "nope")
-            .env("GATE_EXPECT_VERSION", "3"),
-        LIMIT,
+    let r = check(
+        &bouncer.url("gate", "app", ""),
+        "3",
+        &[("GOOSE_TABLE", "nope")],
     );
     assert_eq!(r.code, Some(1), "{r:?}");
     let wrong = format!("postgres://gate:nope@127.0.0.1:{}/app", bouncer.port);
-    let r = run(
-        gate(&["check"])
-            .env("DATABASE_URL", &wrong)
-            .env("GATE_EXPECT_VERSION", "3"),
-        LIMIT,
-    );
+    let r = check(&wrong, "3", &[]);
     assert_eq!(r.code, Some(3), "{r:?}");
 }
 
@@ -533,37 +475,33 @@ fn tls_modes_against_a_generated_ca() {
     });
     pg.create_db_and_role("app", "gate");
     pg.goose_table("app", "goose_db_version", &[(1, true)], Some("gate"));
-    let check = |host: &str, params: String| {
-        run(
-            gate(&["check"])
-                .env(
-                    "DATABASE_URL",
-                    format!("postgres://gate:{PASSWORD}@{host}:{}/app?{params}", pg.port),
-                )
-                .env("GATE_EXPECT_VERSION", "1"),
-            LIMIT,
+    let over_tls = |host: &str, params: String| {
+        check(
+            &format!("postgres://gate:{PASSWORD}@{host}:{}/app?{params}", pg.port),
+            "1",
+            &[],
         )
     };
     let ca = certs.ca.display().to_string();
     let other = certs.other_ca.display().to_string();
 
-    let r = check("localhost", format!("sslmode=verify-full&sslrootcert={ca}"));
+    let r = over_tls("localhost", format!("sslmode=verify-full&sslrootcert={ca}"));
     assert_eq!(r.code, Some(0), "right CA: {r:?}");
-    let r = check(
+    let r = over_tls(
         "localhost",
         format!("sslmode=verify-full&sslrootcert={other}"),
     );
     assert_eq!(r.code, Some(3), "wrong CA: {r:?}");
     assert!(r.stdout.to_lowercase().contains("certificate"), "{r:?}");
-    let r = check("localhost", "sslmode=require".into());
+    let r = over_tls("localhost", "sslmode=require".into());
     assert_eq!(r.code, Some(0), "require does not verify: {r:?}");
-    let r = check("localhost", format!("sslmode=require&sslrootcert={other}"));
+    let r = over_tls("localhost", format!("sslmode=require&sslrootcert={other}"));
     assert_eq!(
         r.code,
         Some(3),
         "require with sslrootcert verifies the chain: {r:?}"
     );
-    let r = check(
+    let r = over_tls(
         "localhost",
         "sslmode=require&channel_binding=require".into(),
     );
@@ -574,7 +512,7 @@ fn tls_modes_against_a_generated_ca() {
     );
 
     // The certificate names localhost and 127.0.0.1.
-    let r = check("127.0.0.1", format!("sslmode=verify-full&sslrootcert={ca}"));
+    let r = over_tls("127.0.0.1", format!("sslmode=verify-full&sslrootcert={ca}"));
     assert_eq!(r.code, Some(0), "IP SAN matches: {r:?}");
     // Connect to 127.0.0.1 while naming the server 127.0.0.2, which the certificate lacks.
     let misnamed = |mode: &str| {
@@ -582,12 +520,7 @@ fn tls_modes_against_a_generated_ca() {
             "host=127.0.0.2 hostaddr=127.0.0.1 port={} user=gate password={PASSWORD} dbname=app sslmode={mode} sslrootcert={ca}",
             pg.port
         );
-        run(
-            gate(&["check"])
-                .env("DATABASE_URL", dsn)
-                .env("GATE_EXPECT_VERSION", "1"),
-            LIMIT,
-        )
+        check(&dsn, "1", &[])
     };
     let r = misnamed("verify-ca");
     assert_eq!(r.code, Some(0), "verify-ca ignores the host name: {r:?}");
