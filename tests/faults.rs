@@ -7,8 +7,8 @@ mod support;
 use std::process::Child;
 use std::time::Duration;
 use support::{
-    Bouncer, FakeServer, Fault, PASSWORD, Postgres, Sidecar, finish, gate, run, signal, signalled,
-    spawn,
+    Bouncer, FakeServer, Fault, PASSWORD, Postgres, Sidecar, finish, gate, gate_for, run, signal,
+    signalled, spawn,
 };
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -30,10 +30,7 @@ fn still_waiting(child: &mut Child, for_at_least: Duration) {
 fn silent_server_ends_check_at_the_connect_timeout() {
     let fake = FakeServer::start(Fault::Silent);
     let r = run(
-        gate(&["check"])
-            .env("DATABASE_URL", fake_url(fake.port))
-            .env("GATE_EXPECT_VERSION", "1")
-            .env("GATE_CONNECT_TIMEOUT", "1s"),
+        gate_for("check", fake_url(fake.port), "1").env("GATE_CONNECT_TIMEOUT", "1s"),
         LIMIT,
     );
     assert_eq!(r.code, Some(3), "{r:?}");
@@ -49,20 +46,11 @@ fn silent_server_ends_check_at_the_connect_timeout() {
 #[test]
 fn server_closing_at_once_is_exit_3_for_check_and_transient_for_wait() {
     let fake = FakeServer::start(Fault::CloseAtOnce);
-    let r = run(
-        gate(&["check"])
-            .env("DATABASE_URL", fake_url(fake.port))
-            .env("GATE_EXPECT_VERSION", "1"),
-        LIMIT,
-    );
+    let r = run(gate_for("check", fake_url(fake.port), "1"), LIMIT);
     assert_eq!(r.code, Some(3), "{r:?}");
     assert!(r.elapsed < Duration::from_secs(3), "{:?}", r.elapsed);
-    let (mut child, started) = spawn(
-        gate(&["wait"])
-            .env("DATABASE_URL", fake_url(fake.port))
-            .env("GATE_EXPECT_VERSION", "1")
-            .env("GATE_INTERVAL", "100ms"),
-    );
+    let (mut child, started) =
+        spawn(gate_for("wait", fake_url(fake.port), "1").env("GATE_INTERVAL", "100ms"));
     still_waiting(&mut child, Duration::from_millis(1200));
     signal(&child, "TERM");
     let r = finish(&mut child, started, LIMIT);
@@ -74,24 +62,15 @@ fn server_closing_at_once_is_exit_3_for_check_and_transient_for_wait() {
 #[test]
 fn starting_up_is_transient() {
     let fake = FakeServer::start(Fault::StartingUp);
-    let r = run(
-        gate(&["check"])
-            .env("DATABASE_URL", fake_url(fake.port))
-            .env("GATE_EXPECT_VERSION", "1"),
-        LIMIT,
-    );
+    let r = run(gate_for("check", fake_url(fake.port), "1"), LIMIT);
     assert_eq!(r.code, Some(3), "{r:?}");
     assert!(
         r.stdout
             .contains("the database system is starting up (SQLSTATE 57P03)"),
         "{r:?}"
     );
-    let (mut child, started) = spawn(
-        gate(&["wait"])
-            .env("DATABASE_URL", fake_url(fake.port))
-            .env("GATE_EXPECT_VERSION", "1")
-            .env("GATE_INTERVAL", "100ms"),
-    );
+    let (mut child, started) =
+        spawn(gate_for("wait", fake_url(fake.port), "1").env("GATE_INTERVAL", "100ms"));
     still_waiting(&mut child, Duration::from_millis(1000));
     signal(&child, "INT");
     let r = finish(&mut child, started, LIMIT);
@@ -103,20 +82,11 @@ fn starting_up_is_transient() {
 fn too_many_connections_is_transient() {
     let pg = Postgres::app(&[(1, true)]);
     pg.sql("postgres", "ALTER ROLE gate CONNECTION LIMIT 0");
-    let r = run(
-        gate(&["check"])
-            .env("DATABASE_URL", pg.url("gate", "app", ""))
-            .env("GATE_EXPECT_VERSION", "1"),
-        LIMIT,
-    );
+    let r = run(gate_for("check", pg.url("gate", "app", ""), "1"), LIMIT);
     assert_eq!(r.code, Some(3), "{r:?}");
     assert!(r.stdout.contains("too many connections"), "{r:?}");
-    let (mut child, started) = spawn(
-        gate(&["wait"])
-            .env("DATABASE_URL", pg.url("gate", "app", ""))
-            .env("GATE_EXPECT_VERSION", "1")
-            .env("GATE_INTERVAL", "200ms"),
-    );
+    let (mut child, started) =
+        spawn(gate_for("wait", pg.url("gate", "app", ""), "1").env("GATE_INTERVAL", "200ms"));
     still_waiting(&mut child, Duration::from_millis(800));
     pg.sql("postgres", "ALTER ROLE gate CONNECTION LIMIT -1");
     let r = finish(&mut child, started, LIMIT);
@@ -126,12 +96,8 @@ fn too_many_connections_is_transient() {
 #[test]
 fn postgres_restarted_during_wait() {
     let mut pg = Postgres::app(&[(1, true)]);
-    let (mut child, started) = spawn(
-        gate(&["wait"])
-            .env("DATABASE_URL", pg.url("gate", "app", ""))
-            .env("GATE_EXPECT_VERSION", "2")
-            .env("GATE_INTERVAL", "200ms"),
-    );
+    let (mut child, started) =
+        spawn(gate_for("wait", pg.url("gate", "app", ""), "2").env("GATE_INTERVAL", "200ms"));
     still_waiting(&mut child, Duration::from_millis(600));
     pg.stop(); // the connection wait keeps open between polls breaks
     still_waiting(&mut child, Duration::from_millis(600));
@@ -148,12 +114,7 @@ fn pgbouncer_restarted_during_wait_and_serve() {
     let mut bouncer = Bouncer::start(&pg, &["gate"]);
     let port = bouncer.port;
     let url = bouncer.url("gate", "app", "");
-    let (mut child, started) = spawn(
-        gate(&["wait"])
-            .env("DATABASE_URL", &url)
-            .env("GATE_EXPECT_VERSION", "2")
-            .env("GATE_INTERVAL", "200ms"),
-    );
+    let (mut child, started) = spawn(gate_for("wait", &url, "2").env("GATE_INTERVAL", "200ms"));
     let sidecar = Sidecar::start(&url, &[("GATE_RECHECK_INTERVAL", "200ms")]);
     still_waiting(&mut child, Duration::from_millis(600));
     bouncer.stop();
@@ -178,12 +139,8 @@ fn table_dropped_and_recreated() {
     pg.sql("app", "DROP TABLE goose_db_version");
     // A dropped table fails readiness.
     sidecar.until_ready_is(503, Duration::from_secs(5));
-    let (mut waiter, started) = spawn(
-        gate(&["wait"])
-            .env("DATABASE_URL", pg.url("gate", "app", ""))
-            .env("GATE_EXPECT_VERSION", "2")
-            .env("GATE_INTERVAL", "200ms"),
-    );
+    let (mut waiter, started) =
+        spawn(gate_for("wait", pg.url("gate", "app", ""), "2").env("GATE_INTERVAL", "200ms"));
     still_waiting(&mut waiter, Duration::from_millis(600));
     pg.goose_table("app", "goose_db_version", &[(1, true)], Some("gate"));
     still_waiting(&mut waiter, Duration::from_millis(600));
@@ -200,10 +157,7 @@ fn slow_query_hits_the_statement_timeout() {
     let pg = Postgres::app(&[(1, true)]);
     let mut lock = pg.hold_lock("app", "goose_db_version", 4);
     let r = run(
-        gate(&["check"])
-            .env("DATABASE_URL", pg.url("gate", "app", ""))
-            .env("GATE_EXPECT_VERSION", "1")
-            .env("GATE_QUERY_TIMEOUT", "1s"),
+        gate_for("check", pg.url("gate", "app", ""), "1").env("GATE_QUERY_TIMEOUT", "1s"),
         LIMIT,
     );
     assert_eq!(r.code, Some(3), "{r:?}");
@@ -211,9 +165,7 @@ fn slow_query_hits_the_statement_timeout() {
     assert!(r.elapsed < Duration::from_secs(3), "{:?}", r.elapsed);
     // wait treats it as transient and opens once the lock is gone.
     let r = run(
-        gate(&["wait"])
-            .env("DATABASE_URL", pg.url("gate", "app", ""))
-            .env("GATE_EXPECT_VERSION", "1")
+        gate_for("wait", pg.url("gate", "app", ""), "1")
             .env("GATE_QUERY_TIMEOUT", "500ms")
             .env("GATE_INTERVAL", "200ms"),
         LIMIT,
@@ -254,10 +206,7 @@ fn signals_while_querying_stop_within_a_second() {
 fn signal_while_check_connects() {
     let fake = FakeServer::start(Fault::Silent);
     let (r, took) = signalled(
-        gate(&["check"])
-            .env("DATABASE_URL", fake_url(fake.port))
-            .env("GATE_EXPECT_VERSION", "1")
-            .env("GATE_CONNECT_TIMEOUT", "30s"),
+        gate_for("check", fake_url(fake.port), "1").env("GATE_CONNECT_TIMEOUT", "30s"),
         Duration::from_millis(400),
         "TERM",
     );

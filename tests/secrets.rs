@@ -7,7 +7,7 @@ mod support;
 
 use std::process::Command;
 use std::time::Duration;
-use support::{PASSWORD, Postgres, Sidecar, free_port, gate, run, temp_dir};
+use support::{PASSWORD, Postgres, Sidecar, free_port, gate, gate_for, run, temp_dir};
 
 const LIMIT: Duration = Duration::from_secs(30);
 
@@ -253,12 +253,7 @@ fn every_variable_refuses_bad_values_by_name() {
 fn non_utf8_values_are_named() {
     use std::os::unix::ffi::OsStrExt;
     let bad = std::ffi::OsStr::from_bytes(b"postgres://gate:\xff\xfe@h/app");
-    let r = run(
-        gate(&["check"])
-            .env("DATABASE_URL", bad)
-            .env("GATE_EXPECT_VERSION", "1"),
-        LIMIT,
-    );
+    let r = run(gate_for("check", bad, "1"), LIMIT);
     assert_eq!(r.code, Some(2), "{r:?}");
     assert!(r.stderr.contains("DATABASE_URL"), "{r:?}");
 }
@@ -429,13 +424,12 @@ fn the_password_never_appears_in_any_output() {
 #[test]
 fn debug_logging_of_the_configuration_hides_the_password() {
     let r = run(
-        gate(&["check"])
-            .env(
-                "DATABASE_URL",
-                format!("postgres://gate:{PASSWORD}@127.0.0.1:1/app"),
-            )
-            .env("GATE_EXPECT_VERSION", "1")
-            .env("GATE_LOG", "trace"),
+        gate_for(
+            "check",
+            format!("postgres://gate:{PASSWORD}@127.0.0.1:1/app"),
+            "1",
+        )
+        .env("GATE_LOG", "trace"),
         LIMIT,
     );
     assert!(

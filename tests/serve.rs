@@ -7,7 +7,7 @@ use std::io::Write;
 use std::net::TcpStream;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
-use support::{Bouncer, PASSWORD, Postgres, Sidecar, gate};
+use support::{Bouncer, PASSWORD, Postgres, Sidecar, gate_for};
 
 fn app_at_1() -> Postgres {
     Postgres::app(&[(1, true)])
@@ -299,9 +299,7 @@ fn listen_address_in_use_is_exit_2() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = taken.local_addr().expect("addr").port();
     let r = support::run(
-        gate(&["serve"])
-            .env("DATABASE_URL", pg.url("gate", "app", ""))
-            .env("GATE_EXPECT_VERSION", "1")
+        gate_for("serve", pg.url("gate", "app", ""), "1")
             .env("GATE_LISTEN", format!("127.0.0.1:{port}")),
         Duration::from_secs(10),
     );

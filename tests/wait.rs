@@ -4,19 +4,16 @@
 mod support;
 
 use std::time::{Duration, Instant};
-use support::{Bouncer, PASSWORD, PgOptions, Postgres, finish, gate, run, signalled, spawn};
+use support::{
+    Bouncer, PASSWORD, PgOptions, Postgres, finish, gate, gate_for, run, signalled, spawn,
+};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
 /// Blocks while behind; exits 0 within one interval of the migration row's commit.
 fn opens_when_row_lands(url: String, pg: &Postgres) {
     let interval = Duration::from_millis(300);
-    let (mut child, started) = spawn(
-        gate(&["wait"])
-            .env("DATABASE_URL", url)
-            .env("GATE_EXPECT_VERSION", "2")
-            .env("GATE_INTERVAL", "300ms"),
-    );
+    let (mut child, started) = spawn(gate_for("wait", url, "2").env("GATE_INTERVAL", "300ms"));
     std::thread::sleep(Duration::from_millis(1500));
     assert!(
         child.try_wait().expect("poll").is_none(),
@@ -62,12 +59,8 @@ fn waits_for_the_table_to_appear() {
     let pg = Postgres::start();
     pg.create_db_and_role("app", "gate");
     let bouncer = Bouncer::start(&pg, &["gate"]);
-    let (mut child, started) = spawn(
-        gate(&["wait"])
-            .env("DATABASE_URL", bouncer.url("gate", "app", ""))
-            .env("GATE_EXPECT_VERSION", "1")
-            .env("GATE_INTERVAL", "200ms"),
-    );
+    let (mut child, started) =
+        spawn(gate_for("wait", bouncer.url("gate", "app", ""), "1").env("GATE_INTERVAL", "200ms"));
     std::thread::sleep(Duration::from_millis(800));
     assert!(
         child.try_wait().expect("poll").is_none(),
@@ -87,12 +80,8 @@ fn retries_until_the_database_comes_up() {
     pg.create_db_and_role("app", "gate");
     pg.goose_table("app", "goose_db_version", &[(1, true)], Some("gate"));
     pg.stop();
-    let (mut child, started) = spawn(
-        gate(&["wait"])
-            .env("DATABASE_URL", pg.url("gate", "app", ""))
-            .env("GATE_EXPECT_VERSION", "1")
-            .env("GATE_INTERVAL", "200ms"),
-    );
+    let (mut child, started) =
+        spawn(gate_for("wait", pg.url("gate", "app", ""), "1").env("GATE_INTERVAL", "200ms"));
     std::thread::sleep(Duration::from_millis(700));
     assert!(
         child.try_wait().expect("poll").is_none(),
@@ -126,13 +115,7 @@ fn fails_fast_on_what_waiting_cannot_fix() {
             "no SELECT",
         ),
     ] {
-        let r = run(
-            gate(&["wait"])
-                .env("DATABASE_URL", url)
-                .env("GATE_EXPECT_VERSION", "1")
-                .env("GATE_TIMEOUT", "30s"),
-            LIMIT,
-        );
+        let r = run(gate_for("wait", url, "1").env("GATE_TIMEOUT", "30s"), LIMIT);
         assert_eq!(r.code, Some(3), "{what}: {r:?}");
         assert!(
             r.elapsed < Duration::from_secs(10),
@@ -145,10 +128,7 @@ fn fails_fast_on_what_waiting_cannot_fix() {
     // ahead under exact: waiting cannot change it either.
     pg.apply("app", "goose_db_version", 5);
     let r = run(
-        gate(&["wait"])
-            .env("DATABASE_URL", pg.url("gate", "app", ""))
-            .env("GATE_EXPECT_VERSION", "1")
-            .env("GATE_POLICY", "exact"),
+        gate_for("wait", pg.url("gate", "app", ""), "1").env("GATE_POLICY", "exact"),
         LIMIT,
     );
     assert_eq!(r.code, Some(4), "{r:?}");
@@ -168,12 +148,7 @@ fn wrong_ca_fails_fast() {
         pg.port,
         certs.other_ca.display()
     );
-    let r = run(
-        gate(&["wait"])
-            .env("DATABASE_URL", url)
-            .env("GATE_EXPECT_VERSION", "1"),
-        LIMIT,
-    );
+    let r = run(gate_for("wait", url, "1"), LIMIT);
     assert_eq!(r.code, Some(3), "{r:?}");
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -184,9 +159,7 @@ fn gives_up_at_the_timeout_with_124() {
     let dir = support::temp_dir("wait-timeout");
     let term = dir.join("termination-log");
     let r = run(
-        gate(&["wait"])
-            .env("DATABASE_URL", pg.url("gate", "app", ""))
-            .env("GATE_EXPECT_VERSION", "7")
+        gate_for("wait", pg.url("gate", "app", ""), "7")
             .env("GATE_INTERVAL", "200ms")
             .env("GATE_TIMEOUT", "1s")
             .env("GATE_TERMINATION_LOG", &term),
@@ -208,14 +181,13 @@ fn timeout_also_bounds_a_hanging_connection() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
     let r = run(
-        gate(&["wait"])
-            .env(
-                "DATABASE_URL",
-                format!("postgres://gate:{PASSWORD}@127.0.0.1:{port}/app"),
-            )
-            .env("GATE_EXPECT_VERSION", "1")
-            .env("GATE_CONNECT_TIMEOUT", "30s")
-            .env("GATE_TIMEOUT", "1s"),
+        gate_for(
+            "wait",
+            format!("postgres://gate:{PASSWORD}@127.0.0.1:{port}/app"),
+            "1",
+        )
+        .env("GATE_CONNECT_TIMEOUT", "30s")
+        .env("GATE_TIMEOUT", "1s"),
         LIMIT,
     );
     assert_eq!(r.code, Some(124), "{r:?}");
@@ -234,10 +206,7 @@ fn sigterm_and_sigint_stop_within_a_second() {
     for (sig, code) in [("TERM", 143), ("INT", 130)] {
         // While sleeping between polls.
         let (r, took) = signalled(
-            gate(&["wait"])
-                .env("DATABASE_URL", pg.url("gate", "app", ""))
-                .env("GATE_EXPECT_VERSION", "9")
-                .env("GATE_INTERVAL", "10s"),
+            gate_for("wait", pg.url("gate", "app", ""), "9").env("GATE_INTERVAL", "10s"),
             Duration::from_millis(700),
             sig,
         );
@@ -248,12 +217,11 @@ fn sigterm_and_sigint_stop_within_a_second() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
     let (r, took) = signalled(
-        gate(&["wait"])
-            .env(
-                "DATABASE_URL",
-                format!("postgres://gate:{PASSWORD}@127.0.0.1:{port}/app"),
-            )
-            .env("GATE_EXPECT_VERSION", "1"),
+        gate_for(
+            "wait",
+            format!("postgres://gate:{PASSWORD}@127.0.0.1:{port}/app"),
+            "1",
+        ),
         Duration::from_millis(500),
         "TERM",
     );

@@ -590,6 +590,14 @@ pub fn gate(args: &[&str]) -> Command {
     cmd
 }
 
+/// [`gate`] for `mode`, against `url`, expecting version `expect`: the start of most tests.
+pub fn gate_for(mode: &str, url: impl AsRef<std::ffi::OsStr>, expect: &str) -> Command {
+    let mut cmd = gate(&[mode]);
+    cmd.env("DATABASE_URL", url)
+        .env("GATE_EXPECT_VERSION", expect);
+    cmd
+}
+
 /// A finished run.
 #[derive(Debug)]
 pub struct Run {
@@ -607,8 +615,9 @@ impl Run {
 }
 
 /// Starts `cmd` with stdout and stderr piped (collect them with [`finish`]).
-pub fn spawn(cmd: &mut Command) -> (Child, Instant) {
+pub fn spawn(mut cmd: impl std::borrow::BorrowMut<Command>) -> (Child, Instant) {
     let child = cmd
+        .borrow_mut()
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -617,9 +626,10 @@ pub fn spawn(cmd: &mut Command) -> (Child, Instant) {
 }
 
 /// Runs to completion, killing the process after `limit` (a hung gate fails the test, not CI).
-pub fn run(cmd: &mut Command, limit: Duration) -> Run {
+pub fn run(mut cmd: impl std::borrow::BorrowMut<Command>, limit: Duration) -> Run {
     let started = Instant::now();
     let mut child = cmd
+        .borrow_mut()
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -675,9 +685,14 @@ pub fn wait_listening(port: u16, limit: Duration, what: &str) {
 
 /// Starts `cmd`, sends `sig` after `after`, and returns the run and the time from the signal to
 /// the exit (which every mode promises to keep under a second).
-pub fn signalled(cmd: &mut Command, after: Duration, sig: &str) -> (Run, Duration) {
+pub fn signalled(
+    mut cmd: impl std::borrow::BorrowMut<Command>,
+    after: Duration,
+    sig: &str,
+) -> (Run, Duration) {
     let started = Instant::now();
     let mut child = cmd
+        .borrow_mut()
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
