@@ -2,7 +2,8 @@
 # Builds the shipped binary exactly as the Dockerfile does for linux/amd64 (static musl, release
 # profile) and checks it: statically linked, within the size budget, and working against a real
 # PostgreSQL, including by host *name* (musl's own resolver, no NSS, as in a scratch image):
-# the check and wait integration tests run against this binary instead of the debug build.
+# the check, wait and hostile-HTTP integration tests run against this binary instead of the
+# debug build.
 #
 #   ./scripts/check-static.sh      (as root it installs musl-tools and the Rust target)
 set -euo pipefail
@@ -37,4 +38,4 @@ fi
 echo "ok: size $size bytes ($(( size * 100 / budget ))% of the 4 MiB budget)"
 
 echo "== integration tests against the static binary"
-SCHEMA_GATE_BIN="$PWD/$bin" cargo test --quiet --locked --test check --test wait
+SCHEMA_GATE_BIN="$PWD/$bin" cargo test --quiet --locked --test check --test wait --test hostile
