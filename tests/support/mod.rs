@@ -616,24 +616,19 @@ impl Run {
 
 /// Starts `cmd` with stdout and stderr piped (collect them with [`finish`]).
 pub fn spawn(mut cmd: impl std::borrow::BorrowMut<Command>) -> (Child, Instant) {
+    let started = Instant::now();
     let child = cmd
         .borrow_mut()
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn");
-    (child, Instant::now())
+    (child, started)
 }
 
 /// Runs to completion, killing the process after `limit` (a hung gate fails the test, not CI).
-pub fn run(mut cmd: impl std::borrow::BorrowMut<Command>, limit: Duration) -> Run {
-    let started = Instant::now();
-    let mut child = cmd
-        .borrow_mut()
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn schema-gate");
+pub fn run(cmd: impl std::borrow::BorrowMut<Command>, limit: Duration) -> Run {
+    let (mut child, started) = spawn(cmd);
     finish(&mut child, started, limit)
 }
 
@@ -686,17 +681,11 @@ pub fn wait_listening(port: u16, limit: Duration, what: &str) {
 /// Starts `cmd`, sends `sig` after `after`, and returns the run and the time from the signal to
 /// the exit (which every mode promises to keep under a second).
 pub fn signalled(
-    mut cmd: impl std::borrow::BorrowMut<Command>,
+    cmd: impl std::borrow::BorrowMut<Command>,
     after: Duration,
     sig: &str,
 ) -> (Run, Duration) {
-    let started = Instant::now();
-    let mut child = cmd
-        .borrow_mut()
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
+    let (mut child, started) = spawn(cmd);
     std::thread::sleep(after);
     let sent = Instant::now();
     signal(&child, sig);
