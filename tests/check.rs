@@ -528,3 +528,22 @@ fn tls_modes_against_a_generated_ca() {
     assert_eq!(r.code, Some(3), "verify-full checks the host name: {r:?}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn sslmode_allow_falls_back_to_tls_and_disable_does_not() {
+    let dir = temp_dir("tls-only");
+    let certs = support::make_certs(&dir);
+    let pg = Postgres::start_with(PgOptions {
+        tls: Some((certs.server_cert.clone(), certs.server_key.clone())),
+        tls_only: true,
+    });
+    pg.create_db_and_role("app", "gate");
+    pg.goose_table("app", "goose_db_version", &[(1, true)], Some("gate"));
+    // allow: plain first; the server refuses a plain connection, so TLS (as libpq does).
+    let r = check(&pg.url("gate", "app", "sslmode=allow"), "1", &[]);
+    assert_eq!(r.code, Some(0), "{r:?}");
+    let r = check(&pg.url("gate", "app", "sslmode=disable"), "1", &[]);
+    assert_eq!(r.code, Some(3), "{r:?}");
+    assert!(r.stdout.contains("no encryption"), "{r:?}");
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -244,10 +244,8 @@ pub fn make_certs(dir: &Path) -> Certs {
 pub struct PgOptions {
     /// Serve TLS with these certificates.
     pub tls: Option<(PathBuf, PathBuf)>,
-    /// `max_connections` (default 100).
-    pub max_connections: Option<u32>,
-    /// Use this port instead of a free one.
-    pub port: Option<u16>,
+    /// Refuse unencrypted TCP connections (`hostssl` lines only in pg_hba.conf).
+    pub tls_only: bool,
 }
 
 /// A private PostgreSQL cluster on a loopback port.
@@ -275,11 +273,14 @@ impl Postgres {
             .status()
             .expect("cp");
         assert!(status.success(), "copy template");
+        let tcp = if options.tls_only { "hostssl" } else { "host" };
         std::fs::write(
             data.join("pg_hba.conf"),
-            "local all all trust\n\
-             host all all 127.0.0.1/32 scram-sha-256\n\
-             host all all ::1/128 scram-sha-256\n",
+            format!(
+                "local all all trust\n\
+                 {tcp} all all 127.0.0.1/32 scram-sha-256\n\
+                 {tcp} all all ::1/128 scram-sha-256\n"
+            ),
         )
         .expect("pg_hba");
         let mut args = vec![
@@ -292,7 +293,7 @@ impl Postgres {
             "-c".to_string(),
             "synchronous_commit=off".to_string(),
             "-c".to_string(),
-            format!("max_connections={}", options.max_connections.unwrap_or(100)),
+            "max_connections=100".to_string(),
             "-c".to_string(),
             "shared_buffers=16MB".to_string(),
         ];
@@ -310,7 +311,7 @@ impl Postgres {
         chown_to_server_user(&dir);
         let mut pg = Postgres {
             dir,
-            port: options.port.unwrap_or_else(free_port),
+            port: free_port(),
             child: None,
             options_args: args,
         };
@@ -936,6 +937,12 @@ impl Sidecar {
                     .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
             })
             .unwrap_or(0)
+    }
+
+    /// How many file descriptors the process holds (connections among them).
+    pub fn open_fds(&self) -> usize {
+        let pid = self.child.as_ref().map_or(0, Child::id);
+        std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, Iterator::count)
     }
 
     /// Whether the process still runs.
