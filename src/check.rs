@@ -4,9 +4,10 @@
 
 use crate::config::{Output, Settings};
 use crate::db::{CheckError, Database};
-use crate::goose::AppliedSet;
+use crate::goose::TableFacts;
 use crate::signals::{Signals, Stop};
 use crate::verdict::{Verdict, judge};
+use std::io::Write;
 
 /// How a mode ended: the exit code, the line for the termination-message file (non-zero exits
 /// only), and whether `wait` should now exec its command.
@@ -40,31 +41,58 @@ impl Finish {
 }
 
 /// The verdict for one read of the table (or the error that prevented it).
-pub fn verdict_of(read: &Result<Option<AppliedSet>, CheckError>, settings: &Settings) -> Verdict {
+pub fn verdict_of(read: &Result<Option<TableFacts>, CheckError>, settings: &Settings) -> Verdict {
     match read {
         Ok(table) => judge(table.as_ref(), &settings.expectation, &settings.table),
         Err(e) => Verdict::db_error(&settings.expectation, &settings.table, e.message.clone()),
     }
 }
 
-/// Runs `check`: prints the verdict and returns its exit code.
+/// Runs `check`: prints the verdict and returns its exit code. A signal while the query runs
+/// cancels it on the server before the gate exits.
 pub async fn run(settings: &Settings, db: &Database, signals: &mut Signals) -> Finish {
-    let read = tokio::select! {
-        read = db.check_fresh() => read,
+    let session = tokio::select! {
+        session = db.connect() => session,
         stop = signals.recv() => return Finish::stopped(stop, None),
     };
+    let read = match session {
+        Err(e) => Err(e),
+        Ok(session) => {
+            match db
+                .read_or_abandon(&session, &settings.expectation, signals.recv())
+                .await
+            {
+                Ok(read) => read,
+                Err(stop) => return Finish::stopped(stop, None),
+            }
+        }
+    };
     let verdict = verdict_of(&read, settings);
-    match settings.output {
-        Output::Text => println!("{verdict}"),
-        Output::Json => match serde_json::to_string(&verdict) {
-            Ok(json) => println!("{json}"),
-            Err(e) => tracing::error!(error = %e, "cannot encode the verdict as JSON"),
-        },
-    }
+    let line = match settings.output {
+        Output::Text => verdict.to_string(),
+        Output::Json => serde_json::to_string(&verdict).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "cannot encode the verdict as JSON");
+            String::new()
+        }),
+    };
+    print_line(&line);
     let code = verdict.state.exit_code();
     Finish {
         code,
         message: (code != 0).then(|| verdict.to_string()),
         exec: false,
+    }
+}
+
+/// Writes one line to stdout. A closed stdout (`schema-gate check | true`) is not a reason to
+/// abort or to change the exit code: the verdict's code still says what the gate found.
+pub fn print_line(line: &str) {
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = writeln!(out, "{line}").and_then(|()| out.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            tracing::debug!("stdout is closed; the exit code carries the verdict");
+        } else {
+            tracing::warn!(error = %e, "cannot write to stdout; the exit code carries the verdict");
+        }
     }
 }

@@ -259,13 +259,22 @@ pub struct Sources {
 
 impl Sources {
     /// Merges the environment with flags given as `(VARIABLE, value)`. Empty values count as
-    /// unset (Kubernetes manifests often carry `value: ""`).
+    /// unset (Kubernetes manifests often carry `value: ""`). Only the exact, upper-case names
+    /// count (`database_url` is not `DATABASE_URL`), plus `HOME` and `USER` for libpq's defaults
+    /// and any other `GATE_*` name (to warn about typos).
     pub fn new(
         env: impl IntoIterator<Item = (String, String)>,
         flags: &[(&'static str, String)],
     ) -> Sources {
-        let mut values: BTreeMap<String, String> =
-            env.into_iter().filter(|(_, v)| !v.is_empty()).collect();
+        let mut values: BTreeMap<String, String> = env
+            .into_iter()
+            .filter(|(k, v)| {
+                !v.is_empty()
+                    && (VARIABLES.iter().any(|(var, _, _)| var == k)
+                        || matches!(k.as_str(), "HOME" | "USER")
+                        || k.starts_with("GATE_"))
+            })
+            .collect();
         let mut from_flag = Vec::new();
         for (var, value) in flags {
             values.insert(var.to_string(), value.clone());
@@ -542,9 +551,11 @@ fn connection_target(raw: &Raw, sources: &Sources) -> Result<Target, ConfigError
         (Some(url), None) => (Some(url.clone()), name("DATABASE_URL")),
         (Some(url), Some(_)) if url_flag => (Some(url.clone()), name("DATABASE_URL")),
         (_, Some(file)) => {
-            let text = std::fs::read_to_string(file).map_err(|e| {
+            let bytes = crate::files::read_capped(Path::new(file), crate::files::SMALL)
+                .map_err(|why| ConfigError(format!("{}: {why}", name("DATABASE_URL_FILE"))))?;
+            let text = String::from_utf8(bytes).map_err(|_| {
                 ConfigError(format!(
-                    "{}: cannot read {file}: {e}",
+                    "{}: {file} is not UTF-8 text",
                     name("DATABASE_URL_FILE")
                 ))
             })?;
@@ -606,7 +617,7 @@ pub fn validate_table(table: &str) -> Result<(), &'static str> {
     if parts.len() > 2 {
         return Err("has too many dots: use name or schema.name");
     }
-    for part in parts {
+    for part in &parts {
         let mut chars = part.chars();
         let first_ok = matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_');
         if !first_ok || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$') {
@@ -616,25 +627,141 @@ pub fn validate_table(table: &str) -> Result<(), &'static str> {
             return Err("has a part longer than 63 bytes (Postgres would truncate it)");
         }
     }
+    // Used unquoted, a reserved word is a syntax error (goose fails on it too). After a dot
+    // Postgres takes any word, so only the first part can clash.
+    if parts
+        .first()
+        .is_some_and(|first| RESERVED_WORDS.contains(&first.to_ascii_lowercase().as_str()))
+    {
+        return Err(
+            "starts with an SQL reserved word, which cannot name a table unquoted (goose fails on it too)",
+        );
+    }
     Ok(())
 }
 
-/// Lists a migrations directory by goose's rules (top level only, symlinks followed, as in a
-/// ConfigMap mount) and returns its versions, ascending.
+/// Postgres's reserved and type/function-name keywords (15, plus 16's `system_user`): none can
+/// be a schema or an unqualified table name without quotes.
+const RESERVED_WORDS: &[&str] = &[
+    "all",
+    "analyse",
+    "analyze",
+    "and",
+    "any",
+    "array",
+    "as",
+    "asc",
+    "asymmetric",
+    "authorization",
+    "binary",
+    "both",
+    "case",
+    "cast",
+    "check",
+    "collate",
+    "collation",
+    "column",
+    "concurrently",
+    "constraint",
+    "create",
+    "cross",
+    "current_catalog",
+    "current_date",
+    "current_role",
+    "current_schema",
+    "current_time",
+    "current_timestamp",
+    "current_user",
+    "default",
+    "deferrable",
+    "desc",
+    "distinct",
+    "do",
+    "else",
+    "end",
+    "except",
+    "false",
+    "fetch",
+    "for",
+    "foreign",
+    "freeze",
+    "from",
+    "full",
+    "grant",
+    "group",
+    "having",
+    "ilike",
+    "in",
+    "initially",
+    "inner",
+    "intersect",
+    "into",
+    "is",
+    "isnull",
+    "join",
+    "lateral",
+    "leading",
+    "left",
+    "like",
+    "limit",
+    "localtime",
+    "localtimestamp",
+    "natural",
+    "not",
+    "notnull",
+    "null",
+    "offset",
+    "on",
+    "only",
+    "or",
+    "order",
+    "outer",
+    "overlaps",
+    "placing",
+    "primary",
+    "references",
+    "returning",
+    "right",
+    "select",
+    "session_user",
+    "similar",
+    "some",
+    "symmetric",
+    "system_user",
+    "table",
+    "tablesample",
+    "then",
+    "to",
+    "trailing",
+    "true",
+    "union",
+    "unique",
+    "user",
+    "using",
+    "variadic",
+    "verbose",
+    "when",
+    "where",
+    "window",
+    "with",
+];
+
+/// Lists a migrations directory by goose's rules and returns its versions, ascending.
+///
+/// goose globs `*.sql` and `*.go` by *name* (top level only): every entry with such a name
+/// counts, whatever it is (a file, a symlink as in a ConfigMap mount, a dangling symlink, a
+/// directory), and names are bytes, not UTF-8. An entry goose would see is never skipped here:
+/// its version is expected.
 pub fn scan_migrations(dir: &Path) -> Result<Vec<i64>, String> {
+    use std::os::unix::ffi::OsStrExt;
     let entries =
         std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
     let mut names = Vec::new();
     for entry in entries {
         let entry = entry.map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
-        if !entry.path().is_file() {
-            continue;
-        }
-        if let Some(name) = entry.file_name().to_str() {
-            names.push(name.to_string());
-        }
+        names.push(entry.file_name());
     }
-    let versions = crate::goose::migration_versions(names.iter().map(String::as_str))
+    let versions = crate::goose::migration_versions(names.iter().map(|n| n.as_bytes()))
         .map_err(|why| format!("{}: {why}", dir.display()))?;
     if versions.is_empty() {
         return Err(format!(
@@ -690,9 +817,14 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_nanos(nanos as u64))
 }
 
-/// Formats a duration the way it would be configured (`1.5s`, `250ms`, `5m`).
+/// Formats a duration the way it would be configured (`1.5s`, `250ms`, `5m`, `0.25ms`).
 pub fn show_duration(d: Duration) -> String {
     let ms = d.as_millis();
+    if d.subsec_nanos() % 1_000_000 != 0 && d < Duration::from_secs(1) {
+        // Below a millisecond's precision: fractional milliseconds, never "0s".
+        let text = format!("{:.6}", d.as_nanos() as f64 / 1e6);
+        return format!("{}ms", text.trim_end_matches('0').trim_end_matches('.'));
+    }
     if ms % 3_600_000 == 0 && ms > 0 {
         format!("{}h", ms / 3_600_000)
     } else if ms % 60_000 == 0 && ms > 0 {
@@ -763,12 +895,21 @@ mod tests {
         assert_eq!(show_duration(Duration::from_millis(1500)), "1.5s");
         assert_eq!(show_duration(Duration::from_secs(300)), "5m");
         assert_eq!(show_duration(Duration::from_millis(250)), "250ms");
+        assert_eq!(show_duration(Duration::from_micros(500)), "0.5ms");
+        assert_eq!(show_duration(Duration::from_nanos(1)), "0.000001ms");
+        assert_eq!(show_duration(Duration::from_micros(1500)), "1.5ms");
     }
 
     #[test]
     fn tables() {
         assert!(validate_table("goose_db_version").is_ok());
         assert!(validate_table("app.Goose$v2").is_ok());
+        for reserved in ["order", "ORDER", "user", "select.goose", "left"] {
+            let e = validate_table(reserved).expect_err(reserved);
+            assert!(e.contains("reserved word"), "{reserved}: {e}");
+        }
+        assert!(validate_table("public.order").is_ok());
+        assert!(validate_table("orders").is_ok());
         for bad in [
             "", "a.b.c", "a;drop", "\"q\"", "1abc", "a.", ".a", "a b", "a-b",
         ] {
@@ -832,6 +973,29 @@ mod tests {
             assert!(e.starts_with(var), "{var}: {e}");
             assert!(!e.contains("hunter2"), "{var}: {e}");
         }
+    }
+
+    #[test]
+    fn only_exact_upper_case_names_count() {
+        let env = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<Vec<_>>()
+        };
+        let both = env(&[
+            ("DATABASE_URL", "postgres://u@h/d"),
+            ("database_url", "postgres://x@y/z"),
+            ("GATE_EXPECT_VERSION", "1"),
+        ]);
+        let s = Settings::load(&Sources::new(both, &[])).expect("lower-case ignored");
+        assert_eq!(s.target.pg.get_user(), Some("u"));
+        let lower = env(&[
+            ("database_url", "postgres://u@h/d"),
+            ("GATE_EXPECT_VERSION", "1"),
+        ]);
+        let e = Settings::load(&Sources::new(lower, &[])).unwrap_err().0;
+        assert!(e.contains("no database given"), "{e}");
     }
 
     #[test]

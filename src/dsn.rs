@@ -83,11 +83,16 @@ pub struct TlsSettings {
     pub sni: bool,
 }
 
-/// Everything needed to open a connection, resolved and validated. `Debug` hides the password.
-#[derive(Debug, Clone)]
+/// Everything needed to open a connection, resolved and validated. `Debug` hides the password
+/// and the values of runtime parameters (a mistyped password key must not reach a debug log).
+#[derive(Clone)]
 pub struct Target {
     /// Host(s), port(s), user, password, dbname, application name, timeouts.
     pub pg: tokio_postgres::Config,
+    /// One configuration per host, in the DSN's order: libpq tries the hosts one by one, each
+    /// within its own `connect_timeout`, and so does the gate (a silent first host must not eat
+    /// the whole attempt).
+    pub per_host: Vec<tokio_postgres::Config>,
     /// TLS mode and certificate sources.
     pub tls: TlsSettings,
     /// Unknown DSN keys are runtime parameters, as lib/pq and pgx treat them (e.g.
@@ -96,6 +101,23 @@ pub struct Target {
     pub runtime_params: Vec<(String, String)>,
     /// The DSN's `connect_timeout` (or `PGCONNECT_TIMEOUT`), if any.
     pub connect_timeout: Option<Duration>,
+}
+
+impl fmt::Debug for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self
+            .runtime_params
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .collect();
+        f.debug_struct("Target")
+            .field("pg", &self.pg)
+            .field("hosts", &self.per_host.len())
+            .field("tls", &self.tls)
+            .field("runtime_params", &names)
+            .field("connect_timeout", &self.connect_timeout)
+            .finish()
+    }
 }
 
 /// A connection-string mistake, already naming its variable or flag.
@@ -172,6 +194,43 @@ const UNSUPPORTED: &[&str] = &[
     "gssdelegation",
 ];
 
+/// Whether `text` starts like a URL (`scheme://`): only then is it read as one, so a key=value
+/// string whose password holds `://` stays a key=value string.
+fn has_url_scheme(text: &str) -> bool {
+    let Some((scheme, _)) = text.split_once("://") else {
+        return false;
+    };
+    let mut chars = scheme.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+}
+
+/// A parameter name that is most likely a misspelt `password` (`passwd`, `pwd`, `pasword`):
+/// refused, because as a runtime parameter its value (the password) would travel to the server
+/// and the intended password would be missing.
+fn looks_like_password(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    key.contains("pass") || key.contains("pwd") || edit_distance(&key, "password") <= 2
+}
+
+/// Levenshtein distance between two short ASCII strings.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<u8> = b.bytes().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.bytes().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
 fn is_known(key: &str) -> bool {
     SUPPORTED.contains(&key) || HARMLESS.contains(&key) || UNSUPPORTED.contains(&key)
 }
@@ -182,7 +241,7 @@ impl Params {
     pub fn parse(dsn: &str, origin: &str) -> Result<Params, DsnError> {
         let pairs = if dsn.starts_with("postgres://") || dsn.starts_with("postgresql://") {
             parse_url(dsn).map_err(|m| err(origin, m))?
-        } else if dsn.contains("://") {
+        } else if has_url_scheme(dsn) {
             return Err(err(
                 origin,
                 "URL scheme must be postgres:// or postgresql:// (or give key=value pairs)",
@@ -240,6 +299,14 @@ impl Params {
             }
             if !is_known(key) {
                 // lib/pq and pgx send unknown keys as runtime parameters; so do we (set_config).
+                if looks_like_password(key) {
+                    return Err(err(
+                        &value.origin,
+                        format!(
+                            "parameter {key:?} looks like a misspelt \"password\" (its value is not shown): name it password"
+                        ),
+                    ));
+                }
                 if !valid_guc_name(key) {
                     return Err(err(
                         &value.origin,
@@ -261,15 +328,7 @@ impl Params {
             Some(v) => v.text.split(',').map(|h| h.trim().to_string()).collect(),
             None => vec![String::new()],
         };
-        for host in &hosts {
-            if host.is_empty() {
-                pg.host_path("/var/run/postgresql");
-            } else if host.starts_with('/') {
-                pg.host_path(host);
-            } else {
-                pg.host(host);
-            }
-        }
+        let mut hostaddrs: Vec<IpAddr> = Vec::new();
         if let Some(v) = self.get("hostaddr") {
             let addrs: Vec<&str> = v.text.split(',').map(str::trim).collect();
             if addrs.len() != hosts.len() {
@@ -282,7 +341,7 @@ impl Params {
                 let ip: IpAddr = addr.parse().map_err(|_| {
                     err(&v.origin, format!("hostaddr {addr:?} is not an IP address"))
                 })?;
-                pg.hostaddr(ip);
+                hostaddrs.push(ip);
             }
         }
         let port_list: Vec<String> = match self.get("port") {
@@ -293,14 +352,15 @@ impl Params {
             .get("port")
             .map(|v| v.origin.clone())
             .unwrap_or_default();
-        if port_list.len() != 1 && port_list.len() != pg.get_hosts().len() {
+        if port_list.len() != 1 && port_list.len() != hosts.len() {
             return Err(err(
                 &port_origin,
                 "port must list one port, or one per host",
             ));
         }
+        let mut ports: Vec<u16> = Vec::new();
         for port in &port_list {
-            let port = if port.is_empty() {
+            ports.push(if port.is_empty() {
                 5432
             } else {
                 port.trim()
@@ -313,8 +373,7 @@ impl Params {
                             format!("port {port:?} is not a number in 1..65535"),
                         )
                     })?
-            };
-            pg.port(port);
+            });
         }
 
         let user = match self.get("user") {
@@ -331,7 +390,9 @@ impl Params {
 
         if let Some(v) = self.get("password") {
             pg.password(v.text.as_bytes());
-        } else if let Some(password) = self.password_from_file(home, &pg, &user, &dbname)? {
+        } else if let Some(password) =
+            self.password_from_file(home, (&hosts[0], ports[0]), &user, &dbname)?
+        {
             pg.password(password.as_bytes());
         }
 
@@ -414,8 +475,30 @@ impl Params {
 
         let tls = self.tls_settings(home)?;
         self.0.remove("password");
+        // Everything but the hosts is set: one configuration per host, and one with them all.
+        let mut per_host = Vec::new();
+        let mut all = pg.clone();
+        for (i, host) in hosts.iter().enumerate() {
+            let port = ports.get(i).copied().unwrap_or(ports[0]);
+            let mut one = pg.clone();
+            for config in [&mut all, &mut one] {
+                if host.is_empty() {
+                    config.host_path("/var/run/postgresql");
+                } else if host.starts_with('/') {
+                    config.host_path(host);
+                } else {
+                    config.host(host);
+                }
+                config.port(port);
+                if let Some(ip) = hostaddrs.get(i) {
+                    config.hostaddr(*ip);
+                }
+            }
+            per_host.push(one);
+        }
         Ok(Target {
-            pg,
+            pg: all,
+            per_host,
             tls,
             runtime_params,
             connect_timeout,
@@ -490,12 +573,14 @@ impl Params {
         })
     }
 
-    /// libpq's password file: `PGPASSFILE`/`passfile`, else `~/.pgpass`; ignored (with a warning)
-    /// when group- or world-readable, as libpq does.
+    /// libpq's password file: `PGPASSFILE`/`passfile`, else `~/.pgpass`. As libpq does, the
+    /// default file is skipped with a warning when it is not a readable regular file, and any
+    /// password file is ignored (with a warning) when group- or world-readable. A file named
+    /// explicitly must be a readable regular file of at most 1 MiB: anything else is an error.
     fn password_from_file(
         &self,
         home: Option<&Path>,
-        pg: &tokio_postgres::Config,
+        (host, port): (&str, u16),
         user: &str,
         dbname: &str,
     ) -> Result<Option<String>, DsnError> {
@@ -506,17 +591,20 @@ impl Params {
                 None => return Ok(None),
             },
         };
-        let text = match std::fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && origin.is_none() => {
+        let bytes = match (
+            crate::files::read_capped(&path, crate::files::SMALL),
+            &origin,
+        ) {
+            (Ok(bytes), _) => bytes,
+            (Err(why), Some(origin)) => {
+                return Err(err(origin, format!("password file: {why}")));
+            }
+            (Err(_), None) if !path.exists() && std::fs::symlink_metadata(&path).is_err() => {
                 return Ok(None);
             }
-            Err(e) => {
-                let origin = origin.unwrap_or_else(|| "~/.pgpass".to_string());
-                return Err(err(
-                    &origin,
-                    format!("cannot read password file {}: {e}", path.display()),
-                ));
+            (Err(why), None) => {
+                tracing::warn!("password file ~/.pgpass ignored: {why}");
+                return Ok(None);
             }
         };
         if let Ok(meta) = std::fs::metadata(&path) {
@@ -529,12 +617,13 @@ impl Params {
                 return Ok(None);
             }
         }
-        let host = match pg.get_hosts().first() {
-            Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
-            _ => "localhost".to_string(),
+        let text = String::from_utf8_lossy(&bytes);
+        let host = if host.is_empty() || host.starts_with('/') {
+            "localhost"
+        } else {
+            host
         };
-        let port = pg.get_ports().first().copied().unwrap_or(5432).to_string();
-        Ok(pgpass_lookup(&text, &host, &port, dbname, user))
+        Ok(pgpass_lookup(&text, host, &port.to_string(), dbname, user))
     }
 }
 
@@ -546,10 +635,11 @@ fn parse_flag(v: &Value, key: &str) -> Result<bool, DsnError> {
     }
 }
 
+/// A certificate or key file named by `key`: must be a readable regular file within the cap.
 fn readable(v: &Value, key: &str) -> Result<PathBuf, DsnError> {
     let path = PathBuf::from(&v.text);
-    std::fs::File::open(&path)
-        .map_err(|e| err(&v.origin, format!("{key} file {}: {e}", path.display())))?;
+    crate::files::check_readable(&path, crate::files::CERTIFICATES)
+        .map_err(|why| err(&v.origin, format!("{key}: {why}")))?;
     Ok(path)
 }
 
@@ -612,6 +702,10 @@ fn split_pgpass(line: &str) -> Vec<String> {
     fields
 }
 
+/// How to write reserved characters in a URL's password, for errors that hint at them.
+const RESERVED: &str =
+    "if a password holds '/', '?', '#', '@' or ':', percent-encode them (%2F, %3F, %23, %40, %3A)";
+
 /// `postgres://user:password@host1:5432,host2/db?key=value` → (key, value) pairs.
 fn parse_url(url: &str) -> Result<Vec<(String, String)>, String> {
     let rest = url
@@ -626,6 +720,13 @@ fn parse_url(url: &str) -> Result<Vec<(String, String)>, String> {
         Some((a, p)) => (a, Some(p)),
         None => (before_query, None),
     };
+    // A password with an unescaped '/', '?' or '#' ends the authority early: the rest of the
+    // password then looks like a port, a path or a query. Never quote that text.
+    if !authority.contains('@') && path.is_some_and(|p| p.contains('@')) {
+        return Err(format!(
+            "the URL has an '@' after its host part (in a database name, write it as %40): {RESERVED}"
+        ));
+    }
     let mut pairs = Vec::new();
     let (userinfo, hostlist) = match authority.rsplit_once('@') {
         Some((u, h)) => (Some(u), h),
@@ -664,8 +765,18 @@ fn parse_url(url: &str) -> Result<Vec<(String, String)>, String> {
                     None => (decode(item, "host")?, ""),
                 }
             };
+            let port_ok = port.is_empty()
+                || port.bytes().all(|b| b.is_ascii_digit())
+                    && port.parse::<u16>().is_ok_and(|p| p > 0);
+            if !port_ok {
+                // The text after ':' may be part of a password with an unescaped reserved
+                // character: name the part, never quote it.
+                return Err(format!(
+                    "the text after ':' in the URL's host part is not a port number in 1..65535; {RESERVED}"
+                ));
+            }
             hosts.push(host);
-            ports.push(decode(port, "port")?);
+            ports.push(port.to_string());
         }
         if hosts.iter().any(|h| !h.is_empty()) {
             pairs.push(("host".to_string(), hosts.join(",")));
@@ -877,6 +988,67 @@ mod tests {
         assert!(!e.contains("hunter2"), "{e}");
         let e = resolve("host=h password='hunter2").unwrap_err().0;
         assert!(!e.contains("hunter2"), "{e}");
+    }
+
+    #[test]
+    fn unescaped_reserved_characters_in_a_url_password_are_never_quoted() {
+        for url in [
+            "postgres://gate:S3cr3t/xyz@db:5432/app",
+            "postgres://gate:S3cr3t?x@db:5432/app",
+            "postgres://gate:S3cr3t#x/y@db:5432/app",
+            "postgres://gate:S3cr3t",
+            "postgres://gate:12345678/xyz@db/app",
+        ] {
+            let e = resolve(url).expect_err(url).0;
+            assert!(e.starts_with("DATABASE_URL: "), "{e}");
+            assert!(
+                !e.contains("S3cr3t") && !e.contains("12345678"),
+                "{url}: {e}"
+            );
+            assert!(e.contains("percent-encode"), "{url}: {e}");
+        }
+        // Percent-encoded, the same passwords work.
+        let t = resolve("postgres://gate:S3cr3t%2Fxyz@db:5432/app").expect("valid");
+        assert_eq!(t.pg.get_password(), Some(&b"S3cr3t/xyz"[..]));
+    }
+
+    #[test]
+    fn key_value_passwords_may_hold_a_scheme_separator() {
+        // proptest's shrunk case: a key=value string is not a URL because a value holds "://".
+        let t = resolve("host=db user=u password='Zq9://' dbname=app").expect("valid");
+        assert_eq!(t.pg.get_password(), Some(&b"Zq9://"[..]));
+        assert!(resolve("mysql://u@h/db").is_err());
+    }
+
+    #[test]
+    fn misspelt_password_keys_are_refused_without_their_value() {
+        for key in [
+            "passwd", "pwd", "pasword", "passowrd", "PASSWORD", "db_pass",
+        ] {
+            let e = resolve(&format!("host=h {key}=hunter2")).expect_err(key).0;
+            assert!(e.contains("misspelt") && e.contains(key), "{e}");
+            assert!(!e.contains("hunter2"), "{e}");
+        }
+        assert!(resolve("host=h search_path=app").is_ok());
+        assert!(resolve("host=h application_name=x").is_ok());
+    }
+
+    #[test]
+    fn one_configuration_per_host() {
+        let t = resolve("postgres://u@a:1,b:2,c/db").expect("valid");
+        assert_eq!(t.per_host.len(), 3);
+        assert_eq!(t.per_host[1].get_hosts(), &[Host::Tcp("b".into())]);
+        assert_eq!(t.per_host[1].get_ports(), &[2]);
+        assert_eq!(t.per_host[2].get_ports(), &[5432]);
+        assert_eq!(t.per_host[2].get_user(), Some("u"));
+        let shown = format!(
+            "{:?}",
+            resolve("host=h search_path=Zq9value").expect("valid")
+        );
+        assert!(
+            !shown.contains("Zq9value") && shown.contains("search_path"),
+            "{shown}"
+        );
     }
 
     #[test]

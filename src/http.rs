@@ -269,7 +269,8 @@ fn connection_cap() -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::goose::{AppliedSet, Row};
+    use crate::goose::{Row, TableFacts};
+    use crate::readiness::Failure;
     use crate::verdict::{Expectation, Policy, Verdict, judge};
     use http_body_util::BodyExt;
     use std::time::SystemTime;
@@ -296,12 +297,16 @@ mod tests {
     fn record(view: &View, version: Option<i64>) {
         let verdict = match version {
             Some(v) => {
-                let set = AppliedSet::from_rows([Row {
-                    id: 1,
-                    version: v,
-                    applied: true,
-                }]);
-                judge(Some(&set), &expectation(), "goose_db_version")
+                let facts = TableFacts::from_rows(
+                    [Row {
+                        id: 1,
+                        version: v,
+                        applied: true,
+                    }],
+                    None,
+                    2,
+                );
+                judge(Some(&facts), &expectation(), "goose_db_version")
             }
             None => Verdict::db_error(
                 &expectation(),
@@ -309,12 +314,20 @@ mod tests {
                 "connection refused".into(),
             ),
         };
-        view.metrics
-            .record_check(&verdict, Duration::from_millis(2), 0, SystemTime::now());
-        view.readiness
-            .lock()
-            .expect("lock")
-            .record(verdict, Instant::now(), SystemTime::now());
+        let kind = Failure::Connectivity;
+        view.metrics.record_check(
+            &verdict,
+            kind,
+            Duration::from_millis(2),
+            0,
+            SystemTime::now(),
+        );
+        view.readiness.lock().expect("lock").record(
+            verdict,
+            kind,
+            Instant::now(),
+            SystemTime::now(),
+        );
     }
 
     fn get(view: &View, method: Method, target: &str) -> (StatusCode, String, Response<Body>) {
@@ -369,7 +382,11 @@ mod tests {
         );
         let (status, body, _) = get(&v, Method::GET, "/readyz?verbose");
         assert_eq!(status, StatusCode::OK);
-        assert!(body.contains("last error: connection refused"), "{body}");
+        assert!(
+            body.contains("last error (connectivity, since ")
+                && body.contains("): connection refused"),
+            "{body}"
+        );
         assert!(body.contains("consecutive errors: 1"), "{body}");
     }
 

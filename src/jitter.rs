@@ -1,16 +1,29 @@
-//! Poll periods with ±10% jitter, so a fleet of pods started together does not query in lockstep.
+//! Randomness without a crate: poll periods with ±10% jitter, so a fleet of pods started together
+//! does not query in lockstep, and the host order of `load_balance_hosts=random`.
 
 use std::hash::{BuildHasher, Hasher};
 use std::time::Duration;
 
+/// A random number. RandomState is seeded from the OS per instance: enough randomness for
+/// spreading load, no extra crate.
+fn random() -> u64 {
+    std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish()
+}
+
 /// `period` scaled by a random factor in [0.9, 1.1).
 pub fn jittered(period: Duration) -> Duration {
-    // RandomState is seeded from the OS per instance: enough randomness, no extra crate.
-    let random = std::collections::hash_map::RandomState::new()
-        .build_hasher()
-        .finish();
-    let factor = 0.9 + (random % 10_000) as f64 / 50_000.0;
+    let factor = 0.9 + (random() % 10_000) as f64 / 50_000.0;
     period.mul_f64(factor)
+}
+
+/// Shuffles `items` (Fisher-Yates).
+pub fn shuffle<T>(items: &mut [T]) {
+    for i in (1..items.len()).rev() {
+        let j = (random() % (i as u64 + 1)) as usize;
+        items.swap(i, j);
+    }
 }
 
 #[cfg(test)]

@@ -26,6 +26,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod dsn;
+pub mod files;
 pub mod goose;
 pub mod http;
 pub mod jitter;

@@ -10,6 +10,8 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     install_panic_hook();
+    // Until a mode listens for them, SIGTERM and SIGINT end the process at once.
+    schema_gate::signals::exit_on_signal();
     let (mode, flags, command) = match cli::parse(std::env::args_os().skip(1)) {
         Ok(Invocation::Run {
             mode,
@@ -17,11 +19,11 @@ fn main() -> ExitCode {
             command,
         }) => (mode, flags, command),
         Ok(Invocation::Help) => {
-            print!("{}", cli::usage());
+            check::print_line(cli::usage().trim_end());
             return ExitCode::SUCCESS;
         }
         Ok(Invocation::Version) => {
-            println!("schema-gate {}", env!("CARGO_PKG_VERSION"));
+            check::print_line(&format!("schema-gate {}", env!("CARGO_PKG_VERSION")));
             return ExitCode::SUCCESS;
         }
         Err(e) => {
@@ -74,7 +76,13 @@ fn main() -> ExitCode {
             return ExitCode::from(3);
         }
     };
+    if mode == Mode::Serve && settings.timeout.is_some() {
+        tracing::warn!(
+            "GATE_TIMEOUT applies to wait only; serve ignores it (GATE_STALE_AFTER bounds how long serve trusts an unverified answer)"
+        );
+    }
     let finish = runtime.block_on(async {
+        schema_gate::signals::default_disposition();
         let mut signals = match Signals::install() {
             Ok(signals) => signals,
             Err(e) => {
@@ -93,6 +101,8 @@ fn main() -> ExitCode {
         }
     });
     drop(runtime);
+    // The runtime's handler outlives the runtime and would swallow a signal from here on.
+    schema_gate::signals::exit_on_signal();
     if let Some(message) = &finish.message {
         termination::write(&settings.termination_log, message);
     }

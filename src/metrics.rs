@@ -8,13 +8,14 @@
 //! | `schema_gate_max_version` | gauge | highest applied version (-1: none) |
 //! | `schema_gate_expected_version` | gauge | the expectation E |
 //! | `schema_gate_pending_migrations` | gauge | migrations still to apply |
-//! | `schema_gate_checks_total{result="ready\|not_ready\|error"}` | counter | checks by outcome |
+//! | `schema_gate_checks_total{result="ready\|not_ready\|error\|rejected"}` | counter | checks by outcome: `error` = connectivity, `rejected` = the database refused |
 //! | `schema_gate_check_duration_seconds` | histogram | one check: connect + query |
 //! | `schema_gate_last_success_timestamp_seconds` | gauge | Unix time of the last check that reached the database |
 //! | `schema_gate_consecutive_errors` | gauge | failed checks since the last one that reached the database |
 //!
 //! Values are updated by the checker; a scrape only encodes them (it never touches the database).
 
+use crate::readiness::Failure;
 use crate::verdict::{State, Verdict};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -91,7 +92,7 @@ impl Metrics {
         // prometheus-client appends _total: exposed as schema_gate_checks_total.
         registry.register(
             "schema_gate_checks",
-            "Checks by result (ready, not_ready, error)",
+            "Checks by result (ready, not_ready, error: unreachable, rejected: refused by the database)",
             checks.clone(),
         );
         registry.register(
@@ -109,7 +110,7 @@ impl Metrics {
             "Failed checks since the last one that reached the database",
             consecutive_errors.clone(),
         );
-        for result in ["ready", "not_ready", "error"] {
+        for result in ["ready", "not_ready", "error", "rejected"] {
             // Present from the start, so rate() sees the first increment.
             let _ = checks.get_or_create(&CheckLabels { result });
         }
@@ -126,18 +127,20 @@ impl Metrics {
         }
     }
 
-    /// Records one check.
+    /// Records one check; `failure` says which kind a `db_error` verdict is.
     pub fn record_check(
         &self,
         verdict: &Verdict,
+        failure: Failure,
         took: Duration,
         consecutive_errors: u64,
         wall: SystemTime,
     ) {
         self.duration.observe(took.as_secs_f64());
-        let result = match verdict.state {
-            State::Ready => "ready",
-            State::DbError => "error",
+        let result = match (verdict.state, failure) {
+            (State::Ready, _) => "ready",
+            (State::DbError, Failure::Rejected) => "rejected",
+            (State::DbError, Failure::Connectivity) => "error",
             _ => "not_ready",
         };
         self.checks.get_or_create(&CheckLabels { result }).inc();
@@ -185,6 +188,7 @@ mod tests {
         };
         metrics.record_check(
             &Verdict::db_error(&exp, "t", "refused".into()),
+            Failure::Connectivity,
             Duration::from_millis(3),
             1,
             SystemTime::UNIX_EPOCH,
@@ -197,6 +201,7 @@ mod tests {
             "schema_gate_pending_migrations 0",
             "schema_gate_checks_total{result=\"error\"} 1",
             "schema_gate_checks_total{result=\"ready\"} 0",
+            "schema_gate_checks_total{result=\"rejected\"} 0",
             "schema_gate_check_duration_seconds_bucket{le=\"0.005\"} 1",
             "schema_gate_last_success_timestamp_seconds 0.0",
             "schema_gate_consecutive_errors 1",

@@ -1,16 +1,49 @@
 //! `serve`'s memory: the cached verdict that probes are answered from. Pure: no I/O, no clock
 //! (callers pass `now`), so every rule below is a plain unit test.
 //!
-//! Rules (`SPEC.md`, "HTTP"):
+//! Rules (the README's "Guarantees"):
 //! - Before the first check that reaches the database, not ready.
 //! - A check that reaches the database replaces the answer: a rollback fails readiness at once.
-//! - A database error keeps the last answer (an outage is not a stale schema; failing every pod at
-//!   once would turn a blip into an outage), unless `GATE_STALE_AFTER` has passed since the last
-//!   check that reached the database.
+//! - A failed check keeps the last answer (an outage is not a stale schema, and neither is a
+//!   broken gate password or grant; failing every pod at once would turn a blip into an outage),
+//!   unless `GATE_STALE_AFTER` has passed since the last check that reached the database. That
+//!   holds for both kinds of failure, told apart and shown with their start: **rejections** (the
+//!   database answered and refused: authentication, unknown database, permission denied, a table
+//!   that is not goose's, syntax), which no amount of waiting fixes, and **connectivity** errors.
 
 use crate::verdict::{Expectation, State, Verdict};
 use serde::Serialize;
 use std::time::{Duration, Instant, SystemTime};
+
+/// Which kind of failure the latest checks met (see the module comment).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Failure {
+    /// The database, pooler or TLS peer answered and refused.
+    Rejected,
+    /// The database could not be reached, or did not answer in time.
+    Connectivity,
+}
+
+impl Failure {
+    /// The JSON and log spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Failure::Rejected => "rejected",
+            Failure::Connectivity => "connectivity",
+        }
+    }
+}
+
+/// The failures since the last check that reached the database.
+#[derive(Debug, Clone)]
+struct Streak {
+    kind: Failure,
+    /// The latest check's error.
+    message: String,
+    /// When this kind of failure began (it restarts when the kind changes).
+    since: SystemTime,
+}
 
 /// The cached state of `serve`.
 #[derive(Debug, Clone)]
@@ -22,8 +55,8 @@ pub struct Readiness {
     answer: Option<Verdict>,
     /// When that check completed.
     last_success: Option<(Instant, SystemTime)>,
-    /// The error of the latest check, if it failed.
-    last_error: Option<String>,
+    /// The current run of failed checks, if the latest check failed.
+    failing: Option<Streak>,
     consecutive_errors: u64,
     checked_at: Option<SystemTime>,
 }
@@ -42,6 +75,10 @@ pub struct Status {
     pub consecutive_errors: u64,
     /// True when `GATE_STALE_AFTER` has passed without a check reaching the database.
     pub stale: bool,
+    /// `rejected` or `connectivity` while checks fail, else null.
+    pub error_kind: Option<Failure>,
+    /// When the current kind of failure began (RFC 3339), else null.
+    pub error_since: Option<String>,
 }
 
 impl Readiness {
@@ -57,24 +94,38 @@ impl Readiness {
             stale_after,
             answer: None,
             last_success: None,
-            last_error: None,
+            failing: None,
             consecutive_errors: 0,
             checked_at: None,
         }
     }
 
-    /// Records one check's verdict, completed at `now` / `wall`.
-    pub fn record(&mut self, verdict: Verdict, now: Instant, wall: SystemTime) {
+    /// Records one check's verdict, completed at `now` / `wall`; `failure` says which kind a
+    /// `db_error` verdict is (ignored for the others).
+    pub fn record(&mut self, verdict: Verdict, failure: Failure, now: Instant, wall: SystemTime) {
         self.checked_at = Some(wall);
         if verdict.state == State::DbError {
             self.consecutive_errors += 1;
-            self.last_error = verdict.error;
+            let since = match &self.failing {
+                Some(streak) if streak.kind == failure => streak.since,
+                _ => wall,
+            };
+            self.failing = Some(Streak {
+                kind: failure,
+                message: verdict.error.unwrap_or_default(),
+                since,
+            });
         } else {
             self.consecutive_errors = 0;
-            self.last_error = None;
+            self.failing = None;
             self.last_success = Some((now, wall));
             self.answer = Some(verdict);
         }
+    }
+
+    /// The latest check's error, if it failed.
+    fn last_error(&self) -> Option<&str> {
+        self.failing.as_ref().map(|f| f.message.as_str())
     }
 
     /// Failed checks since the last one that reached the database.
@@ -97,7 +148,7 @@ impl Readiness {
     /// `/readyz`: `Ok` when ready, else the reason (one line).
     pub fn ready(&self, now: Instant) -> Result<(), String> {
         match &self.answer {
-            None => Err(match &self.last_error {
+            None => Err(match self.last_error() {
                 Some(_) => self.error_verdict().to_string(),
                 None => "not ready: no check has completed yet".to_string(),
             }),
@@ -109,9 +160,9 @@ impl Readiness {
                 self.stale_after
                     .map(crate::config::show_duration)
                     .unwrap_or_default(),
-                self.last_error
+                self.failing
                     .as_ref()
-                    .map(|e| format!("; last error: {e}"))
+                    .map(|f| format!("; last error ({}): {}", f.kind.as_str(), f.message))
                     .unwrap_or_default()
             )),
             Some(_) => Ok(()),
@@ -120,9 +171,8 @@ impl Readiness {
 
     fn error_verdict(&self) -> Verdict {
         let error = self
-            .last_error
-            .clone()
-            .unwrap_or_else(|| "no check has completed yet".to_string());
+            .last_error()
+            .map_or_else(|| "no check has completed yet".to_string(), str::to_string);
         Verdict::db_error(&self.expectation, &self.table, error)
     }
 
@@ -131,7 +181,7 @@ impl Readiness {
         let mut verdict = self.answer.clone().unwrap_or_else(|| self.error_verdict());
         verdict.ready = self.ready(now).is_ok();
         if self.consecutive_errors > 0 {
-            verdict.error = self.last_error.clone();
+            verdict.error = self.last_error().map(str::to_string);
         }
         Status {
             verdict,
@@ -139,6 +189,8 @@ impl Readiness {
             last_success_at: self.last_success.map(|(_, wall)| rfc3339(wall)),
             consecutive_errors: self.consecutive_errors,
             stale: self.is_stale(now),
+            error_kind: self.failing.as_ref().map(|f| f.kind),
+            error_since: self.failing.as_ref().map(|f| rfc3339(f.since)),
         }
     }
 
@@ -159,8 +211,24 @@ impl Readiness {
             status.last_success_at.as_deref().unwrap_or("never"),
             status.consecutive_errors
         ));
-        if let Some(error) = &self.last_error {
-            text.push_str(&format!("last error: {error}\n"));
+        if let Some(streak) = &self.failing {
+            text.push_str(&format!(
+                "last error ({}, since {}): {}\n",
+                streak.kind.as_str(),
+                rfc3339(streak.since),
+                streak.message
+            ));
+            if self.answer.is_some() {
+                text.push_str(&format!(
+                    "note: readiness rests on the last verified answer; {}\n",
+                    match (streak.kind, self.stale_after) {
+                        (Failure::Rejected, None) => "the database rejects the gate's checks, so a rollback would not be seen: fix the gate's credentials or grant (GATE_STALE_AFTER bounds how long this is trusted)".to_string(),
+                        (Failure::Rejected, Some(limit)) => format!("the database rejects the gate's checks, so a rollback would not be seen; readiness fails after {} without a verified check (GATE_STALE_AFTER)", crate::config::show_duration(limit)),
+                        (Failure::Connectivity, None) => "the database cannot be reached; the verdict is kept until it can (GATE_STALE_AFTER bounds this)".to_string(),
+                        (Failure::Connectivity, Some(limit)) => format!("the database cannot be reached; readiness fails after {} without a verified check (GATE_STALE_AFTER)", crate::config::show_duration(limit)),
+                    }
+                ));
+            }
         }
         text
     }
@@ -195,7 +263,7 @@ pub fn rfc3339(time: SystemTime) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::goose::{AppliedSet, Row};
+    use crate::goose::{Row, TableFacts};
     use crate::verdict::{Policy, judge};
 
     fn expectation() -> Expectation {
@@ -207,20 +275,34 @@ mod tests {
     }
 
     fn at(version: i64) -> Verdict {
-        let set = AppliedSet::from_rows([
-            Row {
-                id: 1,
-                version: 0,
-                applied: true,
-            },
-            Row {
-                id: 2,
-                version,
-                applied: true,
-            },
-        ]);
-        judge(Some(&set), &expectation(), "goose_db_version")
+        let facts = TableFacts::from_rows(
+            [
+                Row {
+                    id: 1,
+                    version: 0,
+                    applied: true,
+                },
+                Row {
+                    id: 2,
+                    version,
+                    applied: true,
+                },
+            ],
+            None,
+            2,
+        );
+        judge(Some(&facts), &expectation(), "goose_db_version")
     }
+
+    fn rejection() -> Verdict {
+        Verdict::db_error(
+            &expectation(),
+            "goose_db_version",
+            "permission denied for table goose_db_version (SQLSTATE 42501)".into(),
+        )
+    }
+
+    use Failure::{Connectivity, Rejected};
 
     fn error() -> Verdict {
         Verdict::db_error(
@@ -255,7 +337,7 @@ mod tests {
     #[test]
     fn errors_before_any_answer_are_not_ready() {
         let (mut r, t0) = gate(None);
-        r.record(error(), t0, WALL);
+        r.record(error(), Connectivity, t0, WALL);
         let reason = r.ready(t0).unwrap_err();
         assert!(reason.contains("connection refused"), "{reason}");
         assert_eq!(r.status(t0).consecutive_errors, 1);
@@ -264,10 +346,15 @@ mod tests {
     #[test]
     fn errors_keep_a_verified_schema_ready() {
         let (mut r, t0) = gate(None);
-        r.record(at(2), t0, WALL);
+        r.record(at(2), Connectivity, t0, WALL);
         assert_eq!(r.ready(t0), Ok(()));
         for i in 1..=5 {
-            r.record(error(), t0 + Duration::from_secs(i * 60), WALL);
+            r.record(
+                error(),
+                Connectivity,
+                t0 + Duration::from_secs(i * 60),
+                WALL,
+            );
         }
         let later = t0 + Duration::from_secs(3600);
         assert_eq!(r.ready(later), Ok(()));
@@ -282,8 +369,8 @@ mod tests {
     #[test]
     fn stale_after_fails_readiness_then_recovers() {
         let (mut r, t0) = gate(Some(60));
-        r.record(at(2), t0, WALL);
-        r.record(error(), t0 + Duration::from_secs(30), WALL);
+        r.record(at(2), Connectivity, t0, WALL);
+        r.record(error(), Connectivity, t0 + Duration::from_secs(30), WALL);
         assert_eq!(r.ready(t0 + Duration::from_secs(59)), Ok(()));
         let reason = r.ready(t0 + Duration::from_secs(61)).unwrap_err();
         assert!(
@@ -291,7 +378,7 @@ mod tests {
             "{reason}"
         );
         assert!(r.status(t0 + Duration::from_secs(61)).stale);
-        r.record(at(2), t0 + Duration::from_secs(90), WALL);
+        r.record(at(2), Connectivity, t0 + Duration::from_secs(90), WALL);
         assert_eq!(r.ready(t0 + Duration::from_secs(91)), Ok(()));
         assert_eq!(r.status(t0 + Duration::from_secs(91)).consecutive_errors, 0);
     }
@@ -299,8 +386,8 @@ mod tests {
     #[test]
     fn a_rollback_fails_readiness_at_once() {
         let (mut r, t0) = gate(None);
-        r.record(at(2), t0, WALL);
-        r.record(at(1), t0 + Duration::from_secs(1), WALL);
+        r.record(at(2), Connectivity, t0, WALL);
+        r.record(at(1), Connectivity, t0 + Duration::from_secs(1), WALL);
         let reason = r.ready(t0 + Duration::from_secs(1)).unwrap_err();
         assert!(
             reason.starts_with("not ready: goose_db_version at version 1"),
@@ -314,11 +401,13 @@ mod tests {
         let (mut r, t0) = gate(None);
         r.record(
             at(2),
+            Connectivity,
             t0,
             SystemTime::UNIX_EPOCH + Duration::from_secs(1_764_099_627),
         );
         r.record(
             error(),
+            Connectivity,
             t0,
             SystemTime::UNIX_EPOCH + Duration::from_secs(1_764_099_657),
         );
@@ -329,7 +418,62 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("consecutive errors: 1"), "{text}");
-        assert!(text.contains("last error: connection refused"), "{text}");
+        assert!(
+            text.contains(
+                "last error (connectivity, since 2025-11-25T19:40:57.000Z): connection refused"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn rejections_keep_a_verified_schema_but_say_so_and_go_stale() {
+        let (mut r, t0) = gate(Some(60));
+        r.record(at(2), Connectivity, t0, WALL);
+        let began = SystemTime::UNIX_EPOCH + Duration::from_secs(1_764_099_627);
+        r.record(rejection(), Rejected, t0 + Duration::from_secs(10), began);
+        r.record(
+            rejection(),
+            Rejected,
+            t0 + Duration::from_secs(40),
+            began + Duration::from_secs(30),
+        );
+        // Fail-static: still ready, but the status and the explanation name the rejection.
+        let now = t0 + Duration::from_secs(41);
+        assert_eq!(r.ready(now), Ok(()));
+        let status = r.status(now);
+        assert_eq!(status.error_kind, Some(Rejected));
+        assert_eq!(
+            status.error_since.as_deref(),
+            Some("2025-11-25T19:40:27.000Z")
+        );
+        let text = r.explain(now);
+        assert!(
+            text.contains(
+                "last error (rejected, since 2025-11-25T19:40:27.000Z): permission denied"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("a rollback would not be seen"), "{text}");
+        // GATE_STALE_AFTER bounds it, as for outages.
+        let reason = r.ready(t0 + Duration::from_secs(61)).unwrap_err();
+        assert!(
+            reason.contains("stale") && reason.contains("rejected"),
+            "{reason}"
+        );
+        // A change of kind restarts the clock.
+        r.record(
+            error(),
+            Connectivity,
+            t0 + Duration::from_secs(62),
+            began + Duration::from_secs(62),
+        );
+        assert_eq!(
+            r.status(t0 + Duration::from_secs(62))
+                .error_since
+                .as_deref(),
+            Some("2025-11-25T19:41:29.000Z")
+        );
     }
 
     #[test]

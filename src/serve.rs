@@ -12,7 +12,7 @@ use crate::db::Database;
 use crate::http::{self, View};
 use crate::jitter::jittered;
 use crate::metrics::Metrics;
-use crate::readiness::Readiness;
+use crate::readiness::{Failure, Readiness};
 use crate::signals::Signals;
 use crate::verdict::{State, Verdict};
 use std::sync::{Arc, Mutex};
@@ -40,8 +40,10 @@ pub async fn run(settings: &Settings, db: &Database, signals: &mut Signals) -> F
         ))),
         metrics: Arc::new(Metrics::new(settings.expectation.version)),
     };
+    // The address actually bound: with port 0 the kernel picks one, and the log must say which.
+    let bound = listener.local_addr().unwrap_or(settings.listen);
     tracing::info!(
-        listen = %settings.listen,
+        listen = %bound,
         "serving /livez /readyz /status /metrics; checking every {} until ready, then {}",
         show_duration(settings.interval),
         settings.recheck_interval.map_or_else(|| "never (GATE_RECHECK_INTERVAL=0)".to_string(), show_duration)
@@ -65,29 +67,36 @@ pub async fn run(settings: &Settings, db: &Database, signals: &mut Signals) -> F
 
 /// The checker loop. Returns only when readiness has latched (`GATE_RECHECK_INTERVAL=0`).
 async fn check_forever(settings: &Settings, db: &Database, view: &View) {
-    let mut last: Option<Verdict> = None;
+    let mut last: Option<(Verdict, Failure)> = None;
     loop {
         let started = Instant::now();
-        let read = db.check_fresh().await;
+        let read = db.check_fresh(&settings.expectation).await;
         let took = started.elapsed();
         let verdict = verdict_of(&read, settings);
-        let changed = last.as_ref().is_none_or(|prev| !prev.same_answer(&verdict));
-        if changed {
-            if verdict.state == State::DbError {
-                tracing::warn!(state = verdict.state.as_str(), "{verdict}");
-            } else {
-                tracing::info!(state = verdict.state.as_str(), "{verdict}");
-            }
-        }
-        let wall = SystemTime::now();
+        let failure = match &read {
+            Err(e) if e.rejected => Failure::Rejected,
+            _ => Failure::Connectivity,
+        };
+        let changed = last
+            .as_ref()
+            .is_none_or(|(prev, kind)| !prev.same_answer(&verdict) || *kind != failure);
         let answer_ready = {
             let mut readiness = view.readiness.lock().unwrap_or_else(|p| p.into_inner());
-            readiness.record(verdict.clone(), Instant::now(), wall);
-            view.metrics
-                .record_check(&verdict, took, readiness.consecutive_errors(), wall);
+            if changed {
+                log_change(&verdict, failure, readiness.answer_is_ready());
+            }
+            let wall = SystemTime::now();
+            readiness.record(verdict.clone(), failure, Instant::now(), wall);
+            view.metrics.record_check(
+                &verdict,
+                failure,
+                took,
+                readiness.consecutive_errors(),
+                wall,
+            );
             readiness.answer_is_ready()
         };
-        last = Some(verdict);
+        last = Some((verdict, failure));
         let period = match (answer_ready, settings.recheck_interval) {
             (false, _) => settings.interval,
             (true, Some(recheck)) => recheck,
@@ -97,5 +106,26 @@ async fn check_forever(settings: &Settings, db: &Database, view: &View) {
             }
         };
         tokio::time::sleep(jittered(period)).await;
+    }
+}
+
+/// Logs a verdict that differs from the previous one. A rejection is an `error`: with a verified
+/// answer cached, readiness stays as it was (fail-static), so nothing but this line and
+/// `/readyz?verbose`, `/status` and `/metrics` says that the gate no longer sees the schema.
+fn log_change(verdict: &Verdict, failure: Failure, verified_ready: bool) {
+    let state = verdict.state.as_str();
+    match (verdict.state, failure) {
+        (State::DbError, Failure::Rejected) if verified_ready => tracing::error!(
+            state,
+            error_kind = failure.as_str(),
+            "{verdict}; readiness stays on the last verified answer until GATE_STALE_AFTER, but a rollback would not be seen until the gate's access is fixed"
+        ),
+        (State::DbError, Failure::Rejected) => {
+            tracing::error!(state, error_kind = failure.as_str(), "{verdict}")
+        }
+        (State::DbError, Failure::Connectivity) => {
+            tracing::warn!(state, error_kind = failure.as_str(), "{verdict}")
+        }
+        _ => tracing::info!(state, "{verdict}"),
     }
 }

@@ -53,10 +53,14 @@ pub fn connector(
     let mut config = match &settings.client_cert {
         None => builder.with_no_client_auth(),
         Some((cert_path, key_path)) => {
-            let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert_path)
-                .and_then(|it| it.collect::<Result<_, _>>())
+            let cert_pem = crate::files::read_capped(cert_path, crate::files::CERTIFICATES)
+                .map_err(|why| format!("sslcert: {why}"))?;
+            let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&cert_pem)
+                .collect::<Result<_, _>>()
                 .map_err(|e| format!("sslcert {}: {e}", cert_path.display()))?;
-            let key = PrivateKeyDer::from_pem_file(key_path)
+            let key_pem = crate::files::read_capped(key_path, crate::files::CERTIFICATES)
+                .map_err(|why| format!("sslkey: {why}"))?;
+            let key = PrivateKeyDer::from_pem_slice(&key_pem)
                 .map_err(|e| format!("sslkey {}: {e}", key_path.display()))?;
             builder
                 .with_client_auth_cert(certs, key)
@@ -71,8 +75,10 @@ fn root_store(roots: &RootCerts) -> Result<RootCertStore, String> {
     let mut store = RootCertStore::empty();
     match roots {
         RootCerts::File(path) => {
-            let certs = CertificateDer::pem_file_iter(path)
-                .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+            let pem = crate::files::read_capped(path, crate::files::CERTIFICATES)
+                .map_err(|why| format!("sslrootcert: {why}"))?;
+            let certs = CertificateDer::pem_slice_iter(&pem)
+                .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| format!("sslrootcert {}: {e}", path.display()))?;
             let (added, _) = store.add_parsable_certificates(certs);
             if added == 0 {

@@ -5,7 +5,7 @@
 //! verdict renders itself as the one-line text and the JSON object of `SPEC.md`, and maps to the
 //! process exit code, so `check`, `wait` and `serve` can never disagree.
 
-use crate::goose::AppliedSet;
+use crate::goose::TableFacts;
 use serde::Serialize;
 use std::fmt;
 
@@ -96,14 +96,20 @@ pub struct Verdict {
     pub expected: i64,
     /// Versions still to apply, ascending (migration-directory mode; empty otherwise).
     pub pending: Vec<i64>,
-    /// Applied versions beyond the expectation, ascending (reported for `ahead`).
+    /// Applied versions the build does not know, ascending (what makes `ahead` under `exact`):
+    /// with a migrations directory, applied versions other than 0 without a file; with only an
+    /// expected version, applied versions above it. At most 1000 are listed.
     pub ahead: Vec<i64>,
+    /// How many versions `ahead` would list without its cut.
+    pub ahead_total: u64,
     /// The version table read (validated, unquoted, as goose uses it).
     pub table: String,
     /// `at-least` or `exact`.
     pub policy: Policy,
     /// Why the check failed (`db_error` only); never holds a secret.
     pub error: Option<String>,
+    /// What an operator must do that waiting will not (e.g. legacy rollback rows), or null.
+    pub hint: Option<String>,
 }
 
 /// The keys `SPEC.md` promises in `check --json` (and in `/status`): a public interface.
@@ -120,7 +126,7 @@ pub const JSON_KEYS: &[&str] = &[
 ];
 
 /// Judges what the table holds against the expectation. `table` is `None` when it does not exist.
-pub fn judge(table: Option<&AppliedSet>, expect: &Expectation, table_name: &str) -> Verdict {
+pub fn judge(table: Option<&TableFacts>, expect: &Expectation, table_name: &str) -> Verdict {
     let mut verdict = Verdict {
         ready: false,
         state: State::Behind,
@@ -129,38 +135,65 @@ pub fn judge(table: Option<&AppliedSet>, expect: &Expectation, table_name: &str)
         expected: expect.version,
         pending: Vec::new(),
         ahead: Vec::new(),
+        ahead_total: 0,
         table: table_name.to_string(),
         policy: expect.policy,
         error: None,
+        hint: None,
     };
-    let Some(set) = table else {
+    let Some(facts) = table else {
         verdict.state = State::NoTable;
         verdict.pending = expect.files.clone().unwrap_or_default();
         return verdict;
     };
-    verdict.version = set.goose_version();
-    verdict.max_version = set.max_applied();
+    verdict.version = facts.goose_version;
+    verdict.max_version = facts.max_applied;
     let reached = match &expect.files {
-        Some(files) => {
-            verdict.pending = files
-                .iter()
-                .copied()
-                .filter(|v| !set.is_applied(*v))
-                .collect();
+        Some(_) => {
+            verdict.pending = facts.pending.clone();
             verdict.pending.is_empty()
         }
         None => verdict.max_version.is_some_and(|max| max >= expect.version),
     };
-    verdict.ahead = set.applied_above(expect.version);
+    verdict.ahead = facts.unknown.clone();
+    verdict.ahead_total = facts.unknown_total;
     verdict.state = if !reached {
         State::Behind
-    } else if expect.policy == Policy::Exact && !verdict.ahead.is_empty() {
+    } else if expect.policy == Policy::Exact && facts.unknown_total > 0 {
         State::Ahead
     } else {
         State::Ready
     };
     verdict.ready = verdict.state == State::Ready;
+    if verdict.state == State::Behind {
+        verdict.hint = legacy_rollback_hint(facts, expect, table_name);
+    }
     verdict
+}
+
+/// Names the versions that are pending only because their newest row says `is_applied = false`
+/// (goose <= v3.4.1's rollback, or a hand-written row): `goose version`/`status` call them
+/// pending, but today's `goose up` skips any version that has a row, so waiting never ends.
+fn legacy_rollback_hint(facts: &TableFacts, expect: &Expectation, table: &str) -> Option<String> {
+    let stuck: Vec<i64> = match &expect.files {
+        Some(_) => facts.rolled_back.clone(),
+        None => facts
+            .rolled_back
+            .iter()
+            .copied()
+            .filter(|v| *v <= expect.version && facts.max_applied.is_none_or(|max| *v > max))
+            .collect(),
+    };
+    if stuck.is_empty() {
+        return None;
+    }
+    let versions = list(&stuck);
+    Some(format!(
+        "version(s) {versions} have a newest row with is_applied = false (a rollback recorded by \
+         goose <= v3.4.1, or a row written by hand); goose up skips every version that has a row, \
+         so it will never apply them: fix {table} by hand (delete those rows so that goose up \
+         applies them again, or mark them applied if the schema already has them)"
+    ))
 }
 
 impl Verdict {
@@ -174,9 +207,11 @@ impl Verdict {
             expected: expect.version,
             pending: Vec::new(),
             ahead: Vec::new(),
+            ahead_total: 0,
             table: table_name.to_string(),
             policy: expect.policy,
             error: Some(error),
+            hint: None,
         }
     }
 
@@ -200,9 +235,15 @@ impl Verdict {
 const LISTED: usize = 10;
 
 fn list(versions: &[i64]) -> String {
+    list_total(versions, versions.len() as u64)
+}
+
+/// Like `list`, for a list that may itself be a cut of `total` versions.
+fn list_total(versions: &[i64], total: u64) -> String {
     let mut out: Vec<String> = versions.iter().take(LISTED).map(i64::to_string).collect();
-    if versions.len() > LISTED {
-        out.push(format!("… ({} more)", versions.len() - LISTED));
+    let shown = versions.len().min(LISTED) as u64;
+    if total > shown {
+        out.push(format!("… ({} more)", total - shown));
     }
     out.join(", ")
 }
@@ -224,6 +265,9 @@ impl fmt::Display for Verdict {
                 if !self.pending.is_empty() {
                     write!(f, "; pending: {}", list(&self.pending))?;
                 }
+                if let Some(hint) = &self.hint {
+                    write!(f, "; {hint}")?;
+                }
                 Ok(())
             }
             State::NoTable => {
@@ -238,8 +282,8 @@ impl fmt::Display for Verdict {
             }
             State::Ahead => write!(
                 f,
-                "not ready: {table} {at}, ahead of expected {expected} ({policy}); beyond: {}",
-                list(&self.ahead)
+                "not ready: {table} {at}, ahead of expected {expected} ({policy}); applied but unknown to this build: {}",
+                list_total(&self.ahead, self.ahead_total)
             ),
             State::DbError => write!(
                 f,
@@ -255,12 +299,27 @@ mod tests {
     use super::*;
     use crate::goose::Row;
 
-    fn set(spec: &[(i64, i64, bool)]) -> AppliedSet {
-        AppliedSet::from_rows(spec.iter().map(|&(id, version, applied)| Row {
-            id,
-            version,
-            applied,
-        }))
+    fn rows(spec: &[(i64, i64, bool)]) -> Vec<Row> {
+        spec.iter()
+            .map(|&(id, version, applied)| Row {
+                id,
+                version,
+                applied,
+            })
+            .collect()
+    }
+
+    /// The verdict as if read from `goose_db_version`.
+    fn named(mut v: Verdict) -> Verdict {
+        v.table = "goose_db_version".to_string();
+        v
+    }
+
+    /// Judges `spec` (GOOSE.md's `(id, version_id, is_applied)` rows; `None`: no table).
+    fn verdict(spec: Option<&[(i64, i64, bool)]>, expect: &Expectation) -> Verdict {
+        let facts = spec
+            .map(|spec| TableFacts::from_rows(rows(spec), expect.files.as_deref(), expect.version));
+        judge(facts.as_ref(), expect, "t")
     }
 
     fn files(versions: &[i64], policy: Policy) -> Expectation {
@@ -371,12 +430,7 @@ mod tests {
     #[test]
     fn every_goose_md_vector() {
         for (i, v) in GOOSE_MD_VECTORS.iter().enumerate() {
-            let table = v.rows.map(set);
-            let verdict = judge(
-                table.as_ref(),
-                &files(v.files, Policy::AtLeast),
-                "goose_db_version",
-            );
+            let verdict = verdict(v.rows, &files(v.files, Policy::AtLeast));
             assert_eq!(verdict.version, v.goose_version, "vector {i}: version");
             assert_eq!(verdict.max_version, v.max, "vector {i}: max");
             assert_eq!(verdict.pending, v.pending, "vector {i}: pending");
@@ -387,19 +441,19 @@ mod tests {
 
     #[test]
     fn db_ahead_is_ready_under_at_least_only() {
-        let table = set(&[(1, 0, T), (2, 1, T), (3, 2, T), (4, 5, T)]);
-        let exact = judge(Some(&table), &files(&[1, 2], Policy::Exact), "t");
+        let table: &[_] = &[(1, 0, T), (2, 1, T), (3, 2, T), (4, 5, T)];
+        let exact = verdict(Some(table), &files(&[1, 2], Policy::Exact));
         assert_eq!(exact.state, State::Ahead);
         assert_eq!(exact.ahead, vec![5]);
         assert_eq!(exact.state.exit_code(), 4);
-        let by_version = judge(Some(&table), &version(2, Policy::Exact), "t");
+        let by_version = verdict(Some(table), &version(2, Policy::Exact));
         assert_eq!(by_version.state, State::Ahead);
         assert_eq!(
-            judge(Some(&table), &version(2, Policy::AtLeast), "t").state,
+            verdict(Some(table), &version(2, Policy::AtLeast)).state,
             State::Ready
         );
         assert_eq!(
-            judge(Some(&table), &version(5, Policy::Exact), "t").state,
+            verdict(Some(table), &version(5, Policy::Exact)).state,
             State::Ready
         );
     }
@@ -407,75 +461,102 @@ mod tests {
     #[test]
     fn exact_with_pending_is_behind_not_ahead() {
         // Something above the newest file AND something missing: behind wins (waiting may help).
-        let table = set(&[(1, 0, T), (2, 1, T), (3, 9, T)]);
+        let table: &[_] = &[(1, 0, T), (2, 1, T), (3, 9, T)];
         assert_eq!(
-            judge(Some(&table), &files(&[1, 2], Policy::Exact), "t").state,
+            verdict(Some(table), &files(&[1, 2], Policy::Exact)).state,
             State::Behind
         );
     }
 
     #[test]
     fn expected_version_only() {
-        let table = set(&[(1, 0, T), (2, 1, T), (3, 3, T)]);
+        let table: &[_] = &[(1, 0, T), (2, 1, T), (3, 3, T)];
+        assert!(verdict(Some(table), &version(3, Policy::AtLeast)).ready);
+        assert!(verdict(Some(table), &version(2, Policy::AtLeast)).ready);
         assert_eq!(
-            judge(Some(&table), &version(3, Policy::AtLeast), "t").state,
-            State::Ready
-        );
-        assert_eq!(
-            judge(Some(&table), &version(2, Policy::AtLeast), "t").state,
-            State::Ready
-        );
-        assert_eq!(
-            judge(Some(&table), &version(4, Policy::AtLeast), "t").state,
+            verdict(Some(table), &version(4, Policy::AtLeast)).state,
             State::Behind
         );
         // Out-of-order missing 2 is invisible without the files: max 3 >= 3.
-        assert!(judge(Some(&table), &version(3, Policy::Exact), "t").ready);
+        assert!(verdict(Some(table), &version(3, Policy::Exact)).ready);
     }
 
     #[test]
     fn empty_table_is_behind_even_for_version_zero() {
-        let empty = set(&[]);
         assert_eq!(
-            judge(Some(&empty), &version(0, Policy::AtLeast), "t").state,
+            verdict(Some(&[]), &version(0, Policy::AtLeast)).state,
             State::Behind
         );
-        let zero = set(&[(1, 0, T)]);
-        assert!(judge(Some(&zero), &version(0, Policy::AtLeast), "t").ready);
-        assert!(judge(Some(&zero), &version(0, Policy::Exact), "t").ready);
+        let zero: &[_] = &[(1, 0, T)];
+        assert!(verdict(Some(zero), &version(0, Policy::AtLeast)).ready);
+        assert!(verdict(Some(zero), &version(0, Policy::Exact)).ready);
     }
 
     #[test]
-    fn rolled_back_by_old_goose_with_version_only() {
-        let table = set(&[(1, 0, T), (2, 1, T), (3, 2, T), (4, 2, F)]);
-        let verdict = judge(Some(&table), &version(2, Policy::AtLeast), "t");
-        assert_eq!(verdict.state, State::Behind);
-        assert_eq!(verdict.max_version, Some(1));
+    fn rolled_back_by_old_goose_is_behind_with_a_hint() {
+        let table: &[_] = &[(1, 0, T), (2, 1, T), (3, 2, T), (4, 2, F)];
+        for expect in [version(2, Policy::AtLeast), files(&[1, 2], Policy::AtLeast)] {
+            let v = verdict(Some(table), &expect);
+            assert_eq!(v.state, State::Behind);
+            assert_eq!(v.max_version, Some(1));
+            let hint = v.hint.clone().expect("a hint");
+            assert!(
+                hint.contains("version(s) 2 ") && hint.contains("by hand"),
+                "{hint}"
+            );
+            assert!(v.to_string().contains(&hint), "{v}");
+        }
+        // A version that is merely not applied yet (no row) gets no hint.
+        let v = verdict(
+            Some(&[(1, 0, T), (2, 1, T)]),
+            &files(&[1, 2], Policy::AtLeast),
+        );
+        assert_eq!(v.hint, None);
+        // A legacy row below what is applied does not block a version expectation.
+        let old: &[_] = &[(1, 0, T), (2, 1, T), (3, 1, F), (4, 2, T)];
+        assert!(
+            verdict(Some(old), &version(3, Policy::AtLeast))
+                .hint
+                .is_none()
+        );
     }
 
     #[test]
     fn duplicate_rows_and_timestamp_versions() {
-        let table = set(&[
+        let table: &[_] = &[
             (1, 0, T),
             (2, 20240101120000, T),
             (3, 20240101120000, T),
             (4, 20240305090000, T),
-        ]);
+        ];
         let exp = files(&[20240101120000, 20240305090000], Policy::Exact);
-        let verdict = judge(Some(&table), &exp, "t");
-        assert!(verdict.ready);
-        assert_eq!(verdict.version, Some(20240305090000));
+        let v = verdict(Some(table), &exp);
+        assert!(v.ready);
+        assert_eq!(v.version, Some(20240305090000));
         // Sequential and timestamp versions mix: 3 is missing below the timestamps.
         let mixed = files(&[1, 2, 3, 20240101120000], Policy::AtLeast);
-        let table = set(&[(1, 0, T), (2, 1, T), (3, 2, T), (4, 20240101120000, T)]);
-        assert_eq!(judge(Some(&table), &mixed, "t").pending, vec![3]);
+        let table: &[_] = &[(1, 0, T), (2, 1, T), (3, 2, T), (4, 20240101120000, T)];
+        assert_eq!(verdict(Some(table), &mixed).pending, vec![3]);
     }
 
     #[test]
-    fn rows_without_files_are_ignored_under_at_least_and_below_newest() {
-        // Version 7 has no file but is below the newest file 9: goose never shows it; fine.
-        let table = set(&[(1, 0, T), (2, 7, T), (3, 9, T)]);
-        assert!(judge(Some(&table), &files(&[9], Policy::Exact), "t").ready);
+    fn exact_refuses_every_applied_version_without_a_file() {
+        // Files {2}; table applied 1 and 2: 1 is unknown to the build, below the newest file.
+        let table: &[_] = &[(1, 0, T), (2, 1, T), (3, 2, T)];
+        let exact = verdict(Some(table), &files(&[2], Policy::Exact));
+        assert_eq!(exact.state, State::Ahead);
+        assert_eq!(exact.ahead, vec![1]);
+        assert!(
+            exact.to_string().contains("unknown to this build: 1"),
+            "{exact}"
+        );
+        // at-least is unchanged: ready, the unknown version only listed.
+        let at_least = verdict(Some(table), &files(&[2], Policy::AtLeast));
+        assert!(at_least.ready);
+        assert_eq!(at_least.ahead, vec![1]);
+        // A rolled-back unknown version is not applied, so not ahead.
+        let table: &[_] = &[(1, 0, T), (2, 1, T), (3, 1, F), (4, 2, T)];
+        assert!(verdict(Some(table), &files(&[2], Policy::Exact)).ready);
     }
 
     #[test]
@@ -498,7 +579,7 @@ mod tests {
         );
         assert!(eof.same_answer(&reset));
         assert!(!eof.same_answer(&auth));
-        let behind = judge(Some(&set(&[(1, 0, T)])), &exp, "t");
+        let behind = verdict(Some(&[(1, 0, T)]), &exp);
         assert!(!eof.same_answer(&behind));
     }
 
@@ -513,21 +594,13 @@ mod tests {
 
     #[test]
     fn one_line_texts() {
-        let table = set(&[(1, 0, T), (2, 1, T)]);
-        let behind = judge(
-            Some(&table),
-            &files(&[1, 2, 3], Policy::AtLeast),
-            "goose_db_version",
-        );
+        let table: &[_] = &[(1, 0, T), (2, 1, T)];
+        let behind = named(verdict(Some(table), &files(&[1, 2, 3], Policy::AtLeast)));
         assert_eq!(
             behind.to_string(),
             "not ready: goose_db_version at version 1, expected 3 (at-least); pending: 2, 3"
         );
-        let ready = judge(
-            Some(&table),
-            &version(1, Policy::AtLeast),
-            "goose_db_version",
-        );
+        let ready = named(verdict(Some(table), &version(1, Policy::AtLeast)));
         assert_eq!(
             ready.to_string(),
             "ready: goose_db_version at version 1, expected 1 (at-least)"
@@ -549,12 +622,8 @@ mod tests {
 
     #[test]
     fn json_keys_match_spec() {
-        let table = set(&[(1, 0, T), (2, 1, T)]);
-        let verdict = judge(
-            Some(&table),
-            &files(&[1, 2], Policy::AtLeast),
-            "goose_db_version",
-        );
+        let table: &[_] = &[(1, 0, T), (2, 1, T)];
+        let verdict = verdict(Some(table), &files(&[1, 2], Policy::AtLeast));
         let json = serde_json::to_value(&verdict).expect("serialises");
         for key in JSON_KEYS {
             assert!(json.get(key).is_some(), "missing key {key}: {json}");

@@ -8,9 +8,8 @@
 use crate::check::{Finish, verdict_of};
 use crate::config::{Settings, show_duration};
 use crate::db::{CheckError, Database, Session};
-use crate::goose::AppliedSet;
 use crate::jitter::jittered;
-use crate::signals::Signals;
+use crate::signals::{Signals, Stop};
 use crate::verdict::{State, Verdict};
 use std::time::{Duration, Instant};
 
@@ -26,14 +25,43 @@ pub async fn run(settings: &Settings, db: &Database, signals: &mut Signals) -> F
     let mut last_line = Instant::now();
     let mut checks: u64 = 0;
     loop {
-        let read = tokio::select! {
-            read = read_reusing(db, &mut session) => read,
-            stop = signals.recv() => return Finish::stopped(stop, last.as_ref()),
-            _ = until(deadline) => return timed_out(settings, last.as_ref()),
+        let open = match session.take() {
+            Some(open) if open.is_usable() => Ok(open),
+            _ => tokio::select! {
+                open = db.connect() => open,
+                stop = signals.recv() => return Finish::stopped(stop, last.as_ref()),
+                _ = until(deadline) => return timed_out(settings, last.as_ref()),
+            },
+        };
+        let read = match open {
+            Err(e) => Err(e),
+            Ok(open) => {
+                // Abandoning a query (signal, GATE_TIMEOUT) cancels it on the server.
+                let abandon = async {
+                    tokio::select! {
+                        stop = signals.recv() => Abandon::Stop(stop),
+                        _ = until(deadline) => Abandon::Deadline,
+                    }
+                };
+                match db
+                    .read_or_abandon(&open, &settings.expectation, abandon)
+                    .await
+                {
+                    Err(Abandon::Stop(stop)) => return Finish::stopped(stop, last.as_ref()),
+                    Err(Abandon::Deadline) => return timed_out(settings, last.as_ref()),
+                    Ok(read) => {
+                        // A failed read drops the session, so the next poll reconnects.
+                        if read.is_ok() {
+                            session = Some(open);
+                        }
+                        read
+                    }
+                }
+            }
         };
         checks += 1;
         let verdict = verdict_of(&read, settings);
-        let fatal = matches!(&read, Err(CheckError { fatal: true, .. }));
+        let fatal = matches!(&read, Err(CheckError { rejected: true, .. }));
         let changed = last.as_ref().is_none_or(|prev| !prev.same_answer(&verdict));
         if changed || last_line.elapsed() >= PROGRESS_EVERY {
             let waited = show_duration(Duration::from_secs(started.elapsed().as_secs()));
@@ -75,20 +103,10 @@ pub async fn run(settings: &Settings, db: &Database, signals: &mut Signals) -> F
     }
 }
 
-/// One read, reusing the open session; a failed read drops it so the next poll reconnects.
-async fn read_reusing(
-    db: &Database,
-    session: &mut Option<Session>,
-) -> Result<Option<AppliedSet>, CheckError> {
-    let open = match session.take() {
-        Some(s) if s.is_usable() => s,
-        _ => db.connect().await?,
-    };
-    let read = db.read(&open).await;
-    if read.is_ok() {
-        *session = Some(open);
-    }
-    read
+/// Why a read in flight was abandoned.
+enum Abandon {
+    Stop(Stop),
+    Deadline,
 }
 
 async fn until(deadline: Option<tokio::time::Instant>) {

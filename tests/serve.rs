@@ -84,7 +84,10 @@ fn outage_keeps_readiness_and_stale_after_fails_it_then_recovers() {
     );
     assert_eq!(status["state"], "ready");
     let verbose = keeps.get("/readyz?verbose").1;
-    assert!(verbose.contains("last error:"), "{verbose}");
+    assert!(
+        verbose.contains("last error (connectivity, since "),
+        "{verbose}"
+    );
     // With GATE_STALE_AFTER=1s: 503 once a second has passed without a successful check.
     let took = stales.until_ready_is(503, Duration::from_secs(5));
     assert!(

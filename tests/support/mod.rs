@@ -939,6 +939,24 @@ impl Sidecar {
             .unwrap_or(0)
     }
 
+    /// The process's peak resident memory so far (VmHWM), KiB.
+    pub fn peak_rss_kib(&self) -> u64 {
+        let pid = self.child.as_ref().map_or(0, Child::id);
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("VmHWM:"))
+                    .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+            })
+            .unwrap_or(0)
+    }
+
+    /// Everything the process logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
     /// How many file descriptors the process holds (connections among them).
     pub fn open_fds(&self) -> usize {
         let pid = self.child.as_ref().map_or(0, Child::id);
@@ -986,5 +1004,33 @@ impl Drop for Sidecar {
         if let Some(dir) = self.log.parent() {
             let _ = std::fs::remove_dir_all(dir);
         }
+    }
+}
+
+/// Polls `probe` until it answers `Some`, up to a generous `limit` (busy CI hosts are slow):
+/// the one way tests wait for a state instead of sleeping for a time. Panics naming `what`.
+pub fn eventually<T>(limit: Duration, what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+    let started = Instant::now();
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        assert!(started.elapsed() < limit, "{what}: not within {limit:?}");
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+impl Postgres {
+    /// Backends of `application_name` that wait on a lock right now.
+    pub fn lock_waiters(&self, application_name: &str) -> i64 {
+        self.sql(
+            "postgres",
+            &format!(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = '{application_name}' \
+                 AND wait_event_type = 'Lock'"
+            ),
+        )
+        .parse()
+        .unwrap_or(-1)
     }
 }
