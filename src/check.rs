@@ -13,7 +13,7 @@ use std::io::Write;
 /// only), and whether `wait` should now exec its command.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finish {
-    /// Process exit code (SPEC.md's table).
+    /// Process exit code (`docs/contract.md`'s table).
     pub code: u8,
     /// Final one-line verdict, written to the termination-message file.
     pub message: Option<String>,

@@ -1,7 +1,7 @@
 //! Configuration: the environment (Kubernetes-style) and command-line flags, validated into
 //! [`Settings`] before anything is checked.
 //!
-//! Every variable of `SPEC.md` has a flag ([`VARIABLES`]: one table, used by the flag parser, the
+//! Every variable has a flag ([`VARIABLES`]: one table, used by the flag parser, the
 //! help text and the README); a flag wins over the environment. The merged values are deserialised
 //! by `envy` into [`Raw`] (all strings), and every value is then parsed here so that each mistake
 //! is refused at start-up (exit 2) with a message that names the variable or flag and what it
@@ -199,7 +199,7 @@ pub enum LogFormat {
 pub enum Output {
     /// `ready: …` / `not ready: …`.
     Text,
-    /// The JSON object of `SPEC.md`.
+    /// The JSON object of `docs/contract.md`.
     Json,
 }
 
@@ -610,7 +610,7 @@ fn connection_target(raw: &Raw, sources: &Sources) -> Result<Target, ConfigError
     Ok(target)
 }
 
-/// goose's table rule as `SPEC.md` states it: `name` or `schema.name`, each part
+/// goose's table rule (`docs/goose.md`): `name` or `schema.name`, each part
 /// `[A-Za-z_][A-Za-z0-9_$]*`; used unquoted, so Postgres folds it to lower case like goose's.
 pub fn validate_table(table: &str) -> Result<(), &'static str> {
     let parts: Vec<&str> = table.split('.').collect();

@@ -2,7 +2,7 @@
 //!
 //! [`Expectation`] says what "enough" means (a version, or every migration file, under a
 //! [`Policy`]); [`judge`] compares it with what the table holds and returns a [`Verdict`]. The
-//! verdict renders itself as the one-line text and the JSON object of `SPEC.md`, and maps to the
+//! verdict renders itself as the one-line text and the JSON object of `docs/contract.md`, and maps to the
 //! process exit code, so `check`, `wait` and `serve` can never disagree.
 
 use crate::goose::TableFacts;
@@ -42,7 +42,7 @@ pub struct Expectation {
     pub policy: Policy,
 }
 
-/// The verdict's state, as named in `SPEC.md` and in the JSON `state` key.
+/// The verdict's state, as named in `docs/contract.md` and in the JSON `state` key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum State {
@@ -112,7 +112,7 @@ pub struct Verdict {
     pub hint: Option<String>,
 }
 
-/// The keys `SPEC.md` promises in `check --json` (and in `/status`): a public interface.
+/// The keys `docs/contract.md` promises in `check --json` (and in `/status`): a public interface.
 pub const JSON_KEYS: &[&str] = &[
     "ready",
     "state",
@@ -315,7 +315,7 @@ mod tests {
         v
     }
 
-    /// Judges `spec` (GOOSE.md's `(id, version_id, is_applied)` rows; `None`: no table).
+    /// Judges `spec` (`docs/goose.md`'s `(id, version_id, is_applied)` rows; `None`: no table).
     fn verdict(spec: Option<&[(i64, i64, bool)]>, expect: &Expectation) -> Verdict {
         let facts = spec
             .map(|spec| TableFacts::from_rows(rows(spec), expect.files.as_deref(), expect.version));
@@ -338,7 +338,7 @@ mod tests {
         }
     }
 
-    /// One GOOSE.md vector: rows, files, goose `version`, max applied, pending, state (at-least).
+    /// One `docs/goose.md` vector: rows, files, goose `version`, max applied, pending, state (at-least).
     struct Vector {
         rows: Option<&'static [(i64, i64, bool)]>,
         files: &'static [i64],
@@ -351,7 +351,7 @@ mod tests {
     const T: bool = true;
     const F: bool = false;
 
-    /// Every row of the table in GOOSE.md "Test vectors", in order.
+    /// Every row of the table in `docs/goose.md`, "Test vectors", in order.
     const GOOSE_MD_VECTORS: &[Vector] = &[
         Vector {
             rows: None,
