@@ -1,7 +1,13 @@
 # syntax=docker/dockerfile:1
 # schema-gate: a static musl binary on scratch, for linux/amd64 and linux/arm64.
 #
-#   docker buildx build --platform linux/amd64,linux/arm64 -t REGISTRY/schema-gate:0.1.0 --push .
+#   docker buildx build --platform linux/amd64,linux/arm64 --build-arg VERSION=0.1.0 \
+#     --build-arg SOURCE=<repository URL> -t REGISTRY/schema-gate:0.1.0 --push .
+#
+# Without a Docker engine, scripts/publish-image.sh builds the final stage with podman from the
+# static binaries (`--build-context build=DIR` replaces the compile stage, which must keep the
+# name `build`) and pushes the same multi-arch list. An app image carries the gate with one line:
+#   COPY --from=REGISTRY/schema-gate:0.1.0 /schema-gate /usr/local/bin/schema-gate
 #
 # The build stage runs on the builder's own platform and cross-compiles with cargo-zigbuild
 # (zig as the C compiler for ring), so no emulation is needed for arm64.
@@ -27,11 +33,14 @@ RUN cargo zigbuild --locked --release --target "$(cat /target)" \
 
 FROM scratch
 ARG VERSION=0.1.0
+ARG SOURCE=unknown
+ARG REVISION=unknown
 LABEL org.opencontainers.image.title="schema-gate" \
       org.opencontainers.image.description="Keeps Kubernetes pods from running against a stale goose schema: wait, serve, check." \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.licenses="Apache-2.0" \
-      org.opencontainers.image.source="https://example.invalid/schema-gate"
+      org.opencontainers.image.source="${SOURCE}" \
+      org.opencontainers.image.revision="${REVISION}"
 # CA bundle for sslmode=verify-full / sslrootcert=system (Neon's certificates chain to public roots).
 COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 COPY --from=build /schema-gate /schema-gate

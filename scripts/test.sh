@@ -6,7 +6,10 @@
 #   3. shellcheck on every script;
 #   4. the static musl release binary: linked statically, within 4 MiB, and passing the check and
 #      wait integration tests itself;
-#   5. the same for linux/arm64: cross-built as the Dockerfile does, tested under qemu.
+#   5. the same for linux/arm64: cross-built as the Dockerfile does, tested under qemu;
+#   6. the real images: built with podman from those binaries, run under runc against a real
+#      PostgreSQL (the gate image, and a stand-in app image running the rendered init
+#      container), and published as a multi-arch list to a registry on loopback.
 # For a quick loop while coding, plain `cargo test` is step 1 alone.
 #
 #   ./scripts/test.sh            (as root it installs what is missing: apt-get, pip, rustup)
@@ -17,7 +20,8 @@ need=()
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
 command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || need+=(pgbouncer)
 for tool in openssl:openssl setpriv:util-linux shellcheck:shellcheck musl-gcc:musl-tools \
-            readelf:binutils file:file kubectl:kubectl; do
+            readelf:binutils file:file kubectl:kubectl podman:podman skopeo:skopeo umoci:umoci \
+            runc:runc docker-registry:docker-registry; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || need+=("${tool##*:}")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -45,3 +49,5 @@ echo "== static binary"
 ./scripts/check-static.sh
 echo "== arm64 static binary"
 ./scripts/check-arm64.sh
+echo "== images: podman build, runc, publish to a registry on loopback"
+python3 scripts/check-image.py

@@ -290,7 +290,7 @@ mod tests {
                 "goose_db_version".into(),
                 None,
             ))),
-            metrics: Arc::new(Metrics::new(2)),
+            metrics: Arc::new(Metrics::new(&expectation(), "goose_db_version", None)),
         }
     }
 

@@ -12,16 +12,23 @@
 //! | `schema_gate_check_duration_seconds` | histogram | one check: connect + query |
 //! | `schema_gate_last_success_timestamp_seconds` | gauge | Unix time of the last check that reached the database |
 //! | `schema_gate_consecutive_errors` | gauge | failed checks since the last one that reached the database |
+//! | `schema_gate_state{state="ready\|behind\|no_table\|ahead\|db_error"}` | gauge | 1 for the latest check's state, 0 for the others |
+//! | `schema_gate_ahead_migrations` | gauge | applied versions the build does not know |
+//! | `schema_gate_ready_changed_timestamp_seconds` | gauge | Unix time `schema_gate_ready` last changed (process start at first): how long a pod has waited |
+//! | `schema_gate_recheck_interval_seconds` | gauge | `GATE_RECHECK_INTERVAL` (0: never re-check, readiness latches) |
+//! | `schema_gate_build_info{version}` | info | the gate's own version |
+//! | `schema_gate_expectation_info{expected, policy, table}` | info | what this pod waits for: which release |
 //!
 //! Values are updated by the checker; a scrape only encodes them (it never touches the database).
 
 use crate::readiness::Failure;
-use crate::verdict::{State, Verdict};
+use crate::verdict::{Expectation, State, Verdict};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
 use std::sync::atomic::AtomicU64;
 use std::time::{Duration, SystemTime};
@@ -31,6 +38,21 @@ use std::time::{Duration, SystemTime};
 struct CheckLabels {
     result: &'static str,
 }
+
+/// The `state` label of `schema_gate_state`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabels {
+    state: &'static str,
+}
+
+/// Every state, for the one-hot `schema_gate_state`.
+const STATES: [State; 5] = [
+    State::Ready,
+    State::Behind,
+    State::NoTable,
+    State::Ahead,
+    State::DbError,
+];
 
 /// All metrics, and the registry that encodes them.
 pub struct Metrics {
@@ -43,12 +65,61 @@ pub struct Metrics {
     duration: Histogram,
     last_success: Gauge<f64, AtomicU64>,
     consecutive_errors: Gauge,
+    state: Family<StateLabels, Gauge>,
+    ahead: Gauge,
+    ready_changed: Gauge<f64, AtomicU64>,
 }
 
 impl Metrics {
-    /// Registers every metric; `expected` is fixed for the process's life.
-    pub fn new(expected: i64) -> Metrics {
+    /// Registers every metric. What the pod expects and how often it re-checks are fixed for
+    /// the process's life, and exported so that dashboards and alerts can say which release a
+    /// pod waits for and how stale "stale" is.
+    pub fn new(expect: &Expectation, table: &str, recheck: Option<Duration>) -> Metrics {
+        let expected = expect.version;
         let mut registry = Registry::default();
+        registry.register(
+            "schema_gate_build",
+            "The gate's own version",
+            Info::new(vec![("version", env!("CARGO_PKG_VERSION").to_string())]),
+        );
+        registry.register(
+            "schema_gate_expectation",
+            "What this pod waits for: the expected version, the policy and the table",
+            Info::new(vec![
+                ("expected", expected.to_string()),
+                ("policy", expect.policy.as_str().to_string()),
+                ("table", table.to_string()),
+            ]),
+        );
+        let recheck_seconds = Gauge::<f64, AtomicU64>::default();
+        recheck_seconds.set(recheck.map_or(0.0, |d| d.as_secs_f64()));
+        registry.register(
+            "schema_gate_recheck_interval_seconds",
+            "GATE_RECHECK_INTERVAL once ready (0: never re-check, readiness latches)",
+            recheck_seconds,
+        );
+        let state = Family::<StateLabels, Gauge>::default();
+        registry.register(
+            "schema_gate_state",
+            "1 for the latest check's state (ready, behind, no_table, ahead, db_error), 0 for the others",
+            state.clone(),
+        );
+        for s in STATES {
+            let _ = state.get_or_create(&StateLabels { state: s.as_str() });
+        }
+        let ahead = Gauge::default();
+        registry.register(
+            "schema_gate_ahead_migrations",
+            "Applied versions the build does not know",
+            ahead.clone(),
+        );
+        let ready_changed = Gauge::<f64, AtomicU64>::default();
+        ready_changed.set(unix_seconds(SystemTime::now()));
+        registry.register(
+            "schema_gate_ready_changed_timestamp_seconds",
+            "Unix time schema_gate_ready last changed (at first: the process start)",
+            ready_changed.clone(),
+        );
         let ready = Gauge::default();
         let version = Gauge::default();
         let max_version = Gauge::default();
@@ -124,6 +195,16 @@ impl Metrics {
             duration,
             last_success,
             consecutive_errors,
+            state,
+            ahead,
+            ready_changed,
+        }
+    }
+
+    /// Sets `schema_gate_ready` from the served readiness, noting when it changed.
+    pub fn set_ready(&self, ready: bool, wall: SystemTime) {
+        if self.ready.set(i64::from(ready)) != i64::from(ready) {
+            self.ready_changed.set(unix_seconds(wall));
         }
     }
 
@@ -144,6 +225,11 @@ impl Metrics {
             _ => "not_ready",
         };
         self.checks.get_or_create(&CheckLabels { result }).inc();
+        for s in STATES {
+            self.state
+                .get_or_create(&StateLabels { state: s.as_str() })
+                .set(i64::from(s == verdict.state));
+        }
         self.consecutive_errors
             .set(i64::try_from(consecutive_errors).unwrap_or(i64::MAX));
         if verdict.state != State::DbError {
@@ -151,23 +237,28 @@ impl Metrics {
             self.max_version.set(verdict.max_version.unwrap_or(-1));
             self.pending
                 .set(i64::try_from(verdict.pending.len()).unwrap_or(i64::MAX));
-            let unix = wall
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .unwrap_or_default();
-            self.last_success.set(unix.as_secs_f64());
+            self.ahead
+                .set(i64::try_from(verdict.ahead_total).unwrap_or(i64::MAX));
+            self.last_success.set(unix_seconds(wall));
         }
     }
 
     /// The text exposition, with `schema_gate_ready` set from the served readiness (which can
     /// change between checks when `GATE_STALE_AFTER` passes).
     pub fn encode(&self, ready: bool) -> String {
-        self.ready.set(i64::from(ready));
+        self.set_ready(ready, SystemTime::now());
         let mut text = String::with_capacity(4096);
         if prometheus_client::encoding::text::encode(&mut text, &self.registry).is_err() {
             text.clear();
         }
         text
     }
+}
+
+fn unix_seconds(wall: SystemTime) -> f64 {
+    wall.duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs_f64()
 }
 
 /// The `Content-Type` of [`Metrics::encode`]'s output.
@@ -180,12 +271,12 @@ mod tests {
 
     #[test]
     fn every_spec_metric_is_exposed() {
-        let metrics = Metrics::new(42);
         let exp = Expectation {
             version: 42,
             files: None,
             policy: Policy::AtLeast,
         };
+        let metrics = Metrics::new(&exp, "goose_db_version", Some(Duration::from_secs(30)));
         metrics.record_check(
             &Verdict::db_error(&exp, "t", "refused".into()),
             Failure::Connectivity,
@@ -205,6 +296,15 @@ mod tests {
             "schema_gate_check_duration_seconds_bucket{le=\"0.005\"} 1",
             "schema_gate_last_success_timestamp_seconds 0.0",
             "schema_gate_consecutive_errors 1",
+            "schema_gate_state{state=\"db_error\"} 1",
+            "schema_gate_state{state=\"ready\"} 0",
+            "schema_gate_ahead_migrations 0",
+            "schema_gate_recheck_interval_seconds 30.0",
+            &format!(
+                "schema_gate_build_info{{version=\"{}\"}} 1",
+                env!("CARGO_PKG_VERSION")
+            ),
+            "schema_gate_expectation_info{expected=\"42\",policy=\"at-least\",table=\"goose_db_version\"} 1",
         ] {
             assert!(text.contains(name), "missing {name:?} in:\n{text}");
         }

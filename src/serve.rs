@@ -38,7 +38,11 @@ pub async fn run(settings: &Settings, db: &Database, signals: &mut Signals) -> F
             settings.table.clone(),
             settings.stale_after,
         ))),
-        metrics: Arc::new(Metrics::new(settings.expectation.version)),
+        metrics: Arc::new(Metrics::new(
+            &settings.expectation,
+            &settings.table,
+            settings.recheck_interval,
+        )),
     };
     // The address actually bound: with port 0 the kernel picks one, and the log must say which.
     let bound = listener.local_addr().unwrap_or(settings.listen);
