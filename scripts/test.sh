@@ -2,7 +2,9 @@
 # The whole test suite, as CI runs it:
 #   1. cargo test: unit tests of the pure core, and integration tests that run the real binary
 #      against private PostgreSQL clusters and PgBouncers (transaction mode) they start themselves;
-#   2. the Kubernetes manifests: rendered, validated for 1.34, gate containers checked;
+#   2. the Kubernetes manifests and deploy.sh: rendered, validated for 1.34, gate containers
+#      checked, deploy.sh driven through every Job outcome; the monitoring kit: promtool's rule
+#      checks and unit tests, and a real Prometheus scraping real gates;
 #   3. shellcheck on every script;
 #   4. the static musl release binary: linked statically, within 4 MiB, and passing the check and
 #      wait integration tests itself;
@@ -21,7 +23,7 @@ ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
 command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || need+=(pgbouncer)
 for tool in openssl:openssl setpriv:util-linux shellcheck:shellcheck musl-gcc:musl-tools \
             readelf:binutils file:file kubectl:kubectl podman:podman skopeo:skopeo umoci:umoci \
-            runc:runc docker-registry:docker-registry; do
+            runc:runc docker-registry:docker-registry promtool:prometheus; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || need+=("${tool##*:}")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -40,8 +42,10 @@ python3 -c 'import prometheus_client, kubernetes_validate, yaml' 2>/dev/null ||
 
 echo "== cargo test"
 cargo test --locked "$@"
-echo "== Kubernetes manifests"
+echo "== Kubernetes manifests and deploy.sh"
 python3 scripts/check-manifests.py
+echo "== monitoring: alert rules (promtool) and a real Prometheus scrape"
+python3 scripts/check-monitoring.py
 echo "== shellcheck"
 shellcheck scripts/*.sh k8s/*.sh .ci/run
 echo "ok: shellcheck"

@@ -1,4 +1,4 @@
-//! The command line: `schema-gate [FLAGS] <wait|serve|check> [FLAGS] [-- CMD ARGS…]`.
+//! The command line: `schema-gate [FLAGS] <wait|serve|check|status> [FLAGS] [-- CMD ARGS…]`.
 //!
 //! Flags are the variables of [`crate::config::VARIABLES`] under another spelling; parsing only
 //! maps them to `(VARIABLE, value)` pairs, so there is a single validation path for both.
@@ -15,6 +15,8 @@ pub enum Mode {
     Serve,
     /// Check once, print, exit with the verdict's code.
     Check,
+    /// List every migration as `goose status` does, read-only; exit with the verdict's code.
+    Status,
 }
 
 /// A parsed command line.
@@ -39,11 +41,12 @@ pub enum Invocation {
 pub fn usage() -> String {
     let mut text = String::from(
         "schema-gate: keep pods from running against a stale goose schema\n\n\
-         Usage: schema-gate <wait|serve|check> [FLAGS] [-- CMD ARGS...]\n\n\
+         Usage: schema-gate <wait|serve|check|status> [FLAGS] [-- CMD ARGS...]\n\n\
          Modes:\n  \
          wait    block until the expected schema is applied (init container); exec CMD if given\n  \
          serve   keep checking; serve /readyz /livez /status /metrics (sidecar)\n  \
-         check   check once, print the verdict, exit 0 ready / 1 not ready / 3 db error / 4 ahead\n\n\
+         check   check once, print the verdict, exit 0 ready / 1 not ready / 3 db error / 4 ahead\n  \
+         status  list every migration, applied at / pending, like goose status (read-only); exit as check\n\n\
          Every flag has an environment variable; a flag wins.\n\n",
     );
     for (var, flag, help) in VARIABLES {
@@ -93,9 +96,10 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Invocation, Str
                     Some("wait") => Mode::Wait,
                     Some("serve") => Mode::Serve,
                     Some("check") => Mode::Check,
+                    Some("status") => Mode::Status,
                     _ => {
                         return Err(format!(
-                            "unknown mode {:?}: use wait, serve or check",
+                            "unknown mode {:?}: use wait, serve, check or status",
                             value.to_string_lossy()
                         ));
                     }
@@ -109,7 +113,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Invocation, Str
             }
         }
     }
-    let mode = mode.ok_or("no mode given: use wait, serve or check (see --help)")?;
+    let mode = mode.ok_or("no mode given: use wait, serve, check or status (see --help)")?;
     if !command.is_empty() && mode != Mode::Wait {
         return Err("only wait runs a command after --".to_string());
     }

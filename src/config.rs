@@ -248,6 +248,8 @@ pub struct Settings {
     pub output: Output,
     /// Termination-message file.
     pub termination_log: TerminationLog,
+    /// The migration files (version, name), ascending, when a directory was given (`status`).
+    pub migration_files: Option<Vec<(i64, String)>>,
 }
 
 /// Merged configuration values: environment, overridden by flags. Knows which flag set what, so
@@ -387,12 +389,15 @@ impl Settings {
             (None, Some(d)) => ("GOOSE_MIGRATION_DIR", Some(d)),
             (None, None) => ("GATE_MIGRATIONS_DIR", None),
         };
-        let files = dir
+        let migration_files = dir
             .map(|d| {
                 scan_migrations(Path::new(d))
                     .map_err(|why| ConfigError(format!("{}: {why}", name(dir_var))))
             })
             .transpose()?;
+        let files: Option<Vec<i64>> = migration_files
+            .as_ref()
+            .map(|files| files.iter().map(|(version, _)| *version).collect());
         let policy = match raw.gate_policy.as_deref() {
             None | Some("at-least") => Policy::AtLeast,
             Some("exact") => Policy::Exact,
@@ -531,6 +536,7 @@ impl Settings {
             listen,
             output,
             termination_log,
+            migration_files,
         })
     }
 }
@@ -752,7 +758,7 @@ const RESERVED_WORDS: &[&str] = &[
 /// counts, whatever it is (a file, a symlink as in a ConfigMap mount, a dangling symlink, a
 /// directory), and names are bytes, not UTF-8. An entry goose would see is never skipped here:
 /// its version is expected.
-pub fn scan_migrations(dir: &Path) -> Result<Vec<i64>, String> {
+pub fn scan_migrations(dir: &Path) -> Result<Vec<(i64, String)>, String> {
     use std::os::unix::ffi::OsStrExt;
     let entries =
         std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
@@ -761,8 +767,12 @@ pub fn scan_migrations(dir: &Path) -> Result<Vec<i64>, String> {
         let entry = entry.map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
         names.push(entry.file_name());
     }
-    let versions = crate::goose::migration_versions(names.iter().map(|n| n.as_bytes()))
-        .map_err(|why| format!("{}: {why}", dir.display()))?;
+    let versions: Vec<(i64, String)> =
+        crate::goose::migration_files(names.iter().map(|n| n.as_bytes()))
+            .map_err(|why| format!("{}: {why}", dir.display()))?
+            .into_iter()
+            .map(|(version, name)| (version, String::from_utf8_lossy(name).into_owned()))
+            .collect();
     if versions.is_empty() {
         return Err(format!(
             "no goose migration files (NNN_name.sql or .go) in {}",

@@ -20,6 +20,7 @@
 
 use crate::dsn::{SslMode, Target};
 use crate::goose::{Row, Scan, TableFacts};
+use crate::status::Newest;
 use crate::verdict::Expectation;
 use futures_util::StreamExt;
 use std::error::Error as _;
@@ -27,7 +28,7 @@ use std::future::Future;
 use std::pin::pin;
 use std::time::Duration;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{Client, SimpleQueryMessage};
+use tokio_postgres::{Client, SimpleQueryMessage, SimpleQueryRow};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 /// A failed check: what to tell the operator, and whether waiting could change it.
@@ -51,6 +52,8 @@ pub struct Database {
     query_timeout: Duration,
     /// The whole check transaction, built once (the table name is validated by `config`).
     sql: String,
+    /// The same for `status`, which also reads each row's `tstamp`.
+    status_sql: String,
 }
 
 /// An open connection. Dropping it closes the connection.
@@ -123,8 +126,14 @@ impl Database {
         // Last, so that no runtime parameter (statement_timeout=0 in a DSN) can lift them.
         let ms = query_timeout.as_millis().max(1);
         sql.push_str(&format!(
-            "SET LOCAL statement_timeout = '{ms}ms'; SET LOCAL lock_timeout = '{ms}ms'; \
-             SELECT version_id, id, is_applied FROM {table} ORDER BY version_id, id DESC; COMMIT"
+            "SET LOCAL statement_timeout = '{ms}ms'; SET LOCAL lock_timeout = '{ms}ms'; "
+        ));
+        let status_sql = format!(
+            "{sql}SELECT version_id, id, is_applied, to_char(tstamp, 'YYYY-MM-DD HH24:MI:SS') \
+             FROM {table} ORDER BY version_id, id DESC; COMMIT"
+        );
+        sql.push_str(&format!(
+            "SELECT version_id, id, is_applied FROM {table} ORDER BY version_id, id DESC; COMMIT"
         ));
         Ok(Database {
             target,
@@ -132,6 +141,7 @@ impl Database {
             connect_timeout,
             query_timeout,
             sql,
+            status_sql,
         })
     }
 
@@ -236,9 +246,63 @@ impl Database {
         expect: &Expectation,
         abandon: impl Future<Output = T>,
     ) -> Result<Result<Option<TableFacts>, CheckError>, T> {
+        let mut scan = Scan::new(expect.files.as_deref(), expect.version);
+        let streamed = self.stream(session, &self.sql, |row| {
+            let row = parse_row(row.get(0), row.get(1), row.get(2))?;
+            scan.push(row)
+                .map_err(|_| not_goose("rows arrived out of order"))
+        });
+        match self.guard(session, streamed, abandon).await {
+            Ok(Ok(Some(()))) => Ok(Ok(Some(scan.finish()))),
+            Ok(Ok(None)) => Ok(Ok(None)),
+            Ok(Err(e)) => Ok(Err(e)),
+            Err(abandoned) => Err(abandoned),
+        }
+    }
+
+    /// `status`'s read: the facts of [`Database::read_or_abandon`] and the newest row of each
+    /// version with its `tstamp`. `Ok(None)`: the table does not exist.
+    pub async fn read_status<T>(
+        &self,
+        session: &Session,
+        expect: &Expectation,
+        abandon: impl Future<Output = T>,
+    ) -> Result<Result<Option<(TableFacts, Vec<Newest>)>, CheckError>, T> {
+        let mut scan = Scan::new(expect.files.as_deref(), expect.version);
+        let mut newest: Vec<Newest> = Vec::new();
+        let streamed = self.stream(session, &self.status_sql, |row| {
+            let parsed = parse_row(row.get(0), row.get(1), row.get(2))?;
+            scan.push(parsed)
+                .map_err(|_| not_goose("rows arrived out of order"))?;
+            // Rows come newest first within a version: keep the first of each.
+            if newest.last().is_none_or(|n| n.version != parsed.version) {
+                newest.push(Newest {
+                    version: parsed.version,
+                    applied: parsed.applied,
+                    tstamp: row.get(3).map(str::to_string),
+                });
+            }
+            Ok(())
+        });
+        match self.guard(session, streamed, abandon).await {
+            Ok(Ok(Some(()))) => Ok(Ok(Some((scan.finish(), newest)))),
+            Ok(Ok(None)) => Ok(Ok(None)),
+            Ok(Err(e)) => Ok(Err(e)),
+            Err(abandoned) => Err(abandoned),
+        }
+    }
+
+    /// Runs `reading` within the query timeout, unless `abandon` resolves first; either way an
+    /// unfinished query is cancelled on the server.
+    async fn guard<R, T>(
+        &self,
+        session: &Session,
+        reading: impl Future<Output = Result<R, CheckError>>,
+        abandon: impl Future<Output = T>,
+    ) -> Result<Result<R, CheckError>, T> {
         // The server's statement_timeout answers first; this only catches a silent server.
         let limit = self.query_timeout + Duration::from_secs(1);
-        let reading = tokio::time::timeout(limit, self.stream(session, expect));
+        let reading = tokio::time::timeout(limit, reading);
         let outcome = tokio::select! {
             outcome = reading => outcome,
             abandoned = abandon => {
@@ -316,25 +380,23 @@ impl Database {
     }
 
     /// Runs the check transaction and streams its rows through a [`Scan`].
+    /// Runs `sql` (the check transaction) and hands each row of its `SELECT` to `on_row`, as
+    /// it streams in. `Ok(None)`: the table does not exist.
     async fn stream(
         &self,
         session: &Session,
-        expect: &Expectation,
-    ) -> Result<Option<TableFacts>, CheckError> {
-        let mut scan = Scan::new(expect.files.as_deref(), expect.version);
-        let failed = match session.client.simple_query_raw(&self.sql).await {
+        sql: &str,
+        mut on_row: impl FnMut(&SimpleQueryRow) -> Result<(), CheckError>,
+    ) -> Result<Option<()>, CheckError> {
+        let failed = match session.client.simple_query_raw(sql).await {
             Err(e) => e,
             Ok(stream) => {
                 let mut stream = pin!(stream);
                 loop {
                     match stream.next().await {
-                        None => return Ok(Some(scan.finish())),
-                        Some(Ok(SimpleQueryMessage::Row(row))) if row.len() == 3 => {
-                            let row = parse_row(row.get(0), row.get(1), row.get(2))?;
-                            if scan.push(row).is_err() {
-                                return Err(not_goose("rows arrived out of order"));
-                            }
-                        }
+                        None => return Ok(Some(())),
+                        // set_config rows have one column; the SELECT's have three or four.
+                        Some(Ok(SimpleQueryMessage::Row(row))) if row.len() >= 3 => on_row(&row)?,
                         Some(Ok(_)) => {}
                         Some(Err(e)) => break e,
                     }

@@ -281,6 +281,16 @@ pub fn show_name(name: &[u8]) -> String {
 pub fn migration_versions<'a>(
     names: impl IntoIterator<Item = &'a [u8]>,
 ) -> Result<Vec<i64>, String> {
+    Ok(migration_files(names)?
+        .into_iter()
+        .map(|(version, _)| version)
+        .collect())
+}
+
+/// Like [`migration_versions`], with each migration's name.
+pub fn migration_files<'a>(
+    names: impl IntoIterator<Item = &'a [u8]>,
+) -> Result<Vec<(i64, &'a [u8])>, String> {
     let mut seen: BTreeMap<i64, &[u8]> = BTreeMap::new();
     for name in names {
         match classify_file_name(name) {
@@ -297,7 +307,7 @@ pub fn migration_versions<'a>(
             FileName::Invalid(why) => return Err(why),
         }
     }
-    Ok(seen.into_keys().collect())
+    Ok(seen.into_iter().collect())
 }
 
 #[cfg(test)]

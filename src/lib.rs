@@ -15,7 +15,10 @@
 //! - [`db`]: the only code that talks to Postgres: connect, one read-only transaction, error
 //!   classification (transient or fatal).
 //! - [`cli`]: argv → mode and flag values.
-//! - [`check`], [`wait`], [`serve`]: the modes, and [`check::Finish`], how a mode ends.
+//! - [`check`], [`wait`], [`serve`]: the modes, and [`check::Finish`], how a mode ends;
+//!   `check` also runs `status`.
+//! - [`status`]: `schema-gate status`'s listing, like `goose status` but read-only. Pure.
+//! - [`files`]: reading the files a user names: capped, regular files only, never blocking.
 //! - [`readiness`]: `serve`'s cached verdict and its rules (outage keeps, staleness fails). Pure.
 //! - [`http`]: `serve`'s endpoints, routed by one `match`, and the hardened listener.
 //! - [`metrics`]: `serve`'s Prometheus metrics.
@@ -35,6 +38,7 @@ pub mod metrics;
 pub mod readiness;
 pub mod serve;
 pub mod signals;
+pub mod status;
 pub mod termination;
 pub mod tls;
 pub mod verdict;

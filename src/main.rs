@@ -98,6 +98,7 @@ fn main() -> ExitCode {
             Mode::Check => check::run(&settings, &db, &mut signals).await,
             Mode::Wait => wait::run(&settings, &db, &mut signals).await,
             Mode::Serve => serve::run(&settings, &db, &mut signals).await,
+            Mode::Status => check::status(&settings, &db, &mut signals).await,
         }
     });
     drop(runtime);
