@@ -49,8 +49,12 @@ pub fn usage() -> String {
          status  list every migration, applied at / pending, like goose status (read-only); exit as check\n\n\
          Every flag has an environment variable; a flag wins.\n\n",
     );
-    for (var, flag, help) in VARIABLES {
-        text.push_str(&format!("  {flag:<24} {var:<22} {help}\n"));
+    for v in VARIABLES {
+        let default = v.default.map(|d| format!(" [{d}]")).unwrap_or_default();
+        text.push_str(&format!(
+            "  {:<24} {:<22} {}{default}\n",
+            v.flag, v.name, v.help
+        ));
     }
     text.push_str("  --json                   GATE_OUTPUT=json\n");
     text.push_str("  -h, --help / -V, --version\n");
@@ -79,8 +83,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Invocation, Str
             lexopt::Arg::Long("json") => flags.push(("GATE_OUTPUT", "json".to_string())),
             lexopt::Arg::Long(name) => {
                 let spelled = format!("--{name}");
-                let Some((var, _, _)) = VARIABLES.iter().find(|(_, flag, _)| *flag == spelled)
-                else {
+                let Some(var) = VARIABLES.iter().find(|v| v.flag == spelled) else {
                     return Err(format!("unknown flag {spelled} (see --help)"));
                 };
                 let value = parser
@@ -88,7 +91,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Invocation, Str
                     .map_err(|_| format!("{spelled} needs a value"))?
                     .into_string()
                     .map_err(|_| format!("{spelled}: the value is not valid UTF-8"))?;
-                flags.push((*var, value));
+                flags.push((var.name, value));
             }
             lexopt::Arg::Short(c) => return Err(format!("unknown flag -{c} (see --help)")),
             lexopt::Arg::Value(value) if mode.is_none() => {
@@ -194,10 +197,13 @@ mod tests {
 
     #[test]
     fn every_variable_has_a_distinct_flag() {
-        let mut flags: Vec<&str> = VARIABLES.iter().map(|(_, f, _)| *f).collect();
+        let mut flags: Vec<&str> = VARIABLES.iter().map(|v| v.flag).collect();
         flags.sort();
         flags.dedup();
         assert_eq!(flags.len(), VARIABLES.len());
         assert!(usage().contains("GATE_STALE_AFTER"));
+        assert!(usage().contains(
+            "--query-timeout          GATE_QUERY_TIMEOUT     bound on one check query [5s]"
+        ));
     }
 }

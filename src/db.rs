@@ -166,7 +166,7 @@ impl Database {
                     CheckError {
                         message: format!(
                             "timed out after {} connecting to the database",
-                            crate::config::show_duration(self.connect_timeout)
+                            crate::time::show_duration(self.connect_timeout)
                         ),
                         rejected: false,
                     },
@@ -317,7 +317,7 @@ impl Database {
                 Err(CheckError {
                     message: format!(
                         "timed out after {} waiting for the check query",
-                        crate::config::show_duration(self.query_timeout)
+                        crate::time::show_duration(self.query_timeout)
                     ),
                     rejected: false,
                 })

@@ -40,6 +40,7 @@ pub mod serve;
 pub mod signals;
 pub mod status;
 pub mod termination;
+pub mod time;
 pub mod tls;
 pub mod verdict;
 pub mod wait;

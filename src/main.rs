@@ -36,7 +36,7 @@ fn main() -> ExitCode {
         let Ok(key) = key.into_string() else { continue };
         match value.into_string() {
             Ok(value) => env.push((key, value)),
-            Err(_) if config::VARIABLES.iter().any(|(var, _, _)| *var == key) => {
+            Err(_) if config::variables::variable(&key).is_some() => {
                 eprintln!("schema-gate: configuration error: {key}: the value is not valid UTF-8");
                 return ExitCode::from(2);
             }
@@ -139,11 +139,7 @@ fn configuration_error(sources: &Sources, message: &str, logging: bool) -> ExitC
     } else {
         eprintln!("schema-gate: {line}");
     }
-    let target = match sources.get("GATE_TERMINATION_LOG") {
-        Some(path) => TerminationLog::Path(path.into()),
-        None => TerminationLog::Default,
-    };
-    termination::write(&target, &line);
+    termination::write(&TerminationLog::from_sources(sources), &line);
     ExitCode::from(2)
 }
 

@@ -11,6 +11,7 @@
 //!   database answered and refused: authentication, unknown database, permission denied, a table
 //!   that is not goose's, syntax), which no amount of waiting fixes, and **connectivity** errors.
 
+use crate::time::rfc3339;
 use crate::verdict::{Expectation, State, Verdict};
 use serde::Serialize;
 use std::time::{Duration, Instant, SystemTime};
@@ -158,7 +159,7 @@ impl Readiness {
                 self.last_success
                     .map_or(0, |(at, _)| now.saturating_duration_since(at).as_secs()),
                 self.stale_after
-                    .map(crate::config::show_duration)
+                    .map(crate::time::show_duration)
                     .unwrap_or_default(),
                 self.failing
                     .as_ref()
@@ -223,41 +224,15 @@ impl Readiness {
                     "note: readiness rests on the last verified answer; {}\n",
                     match (streak.kind, self.stale_after) {
                         (Failure::Rejected, None) => "the database rejects the gate's checks, so a rollback would not be seen: fix the gate's credentials or grant (GATE_STALE_AFTER bounds how long this is trusted)".to_string(),
-                        (Failure::Rejected, Some(limit)) => format!("the database rejects the gate's checks, so a rollback would not be seen; readiness fails after {} without a verified check (GATE_STALE_AFTER)", crate::config::show_duration(limit)),
+                        (Failure::Rejected, Some(limit)) => format!("the database rejects the gate's checks, so a rollback would not be seen; readiness fails after {} without a verified check (GATE_STALE_AFTER)", crate::time::show_duration(limit)),
                         (Failure::Connectivity, None) => "the database cannot be reached; the verdict is kept until it can (GATE_STALE_AFTER bounds this)".to_string(),
-                        (Failure::Connectivity, Some(limit)) => format!("the database cannot be reached; readiness fails after {} without a verified check (GATE_STALE_AFTER)", crate::config::show_duration(limit)),
+                        (Failure::Connectivity, Some(limit)) => format!("the database cannot be reached; readiness fails after {} without a verified check (GATE_STALE_AFTER)", crate::time::show_duration(limit)),
                     }
                 ));
             }
         }
         text
     }
-}
-
-/// Formats a time as RFC 3339 UTC with milliseconds (`2026-11-25T19:40:27.559Z`).
-pub fn rfc3339(time: SystemTime) -> String {
-    let since = time
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default();
-    let secs = since.as_secs();
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        since.subsec_millis()
-    )
 }
 
 #[cfg(test)]
@@ -474,14 +449,5 @@ mod tests {
                 .as_deref(),
             Some("2025-11-25T19:41:29.000Z")
         );
-    }
-
-    #[test]
-    fn rfc3339_dates() {
-        assert_eq!(rfc3339(SystemTime::UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
-        let leap = SystemTime::UNIX_EPOCH + Duration::from_millis(951_782_400_123);
-        assert_eq!(rfc3339(leap), "2000-02-29T00:00:00.123Z");
-        let end = SystemTime::UNIX_EPOCH + Duration::from_secs(4_102_444_799);
-        assert_eq!(rfc3339(end), "2099-12-31T23:59:59.000Z");
     }
 }

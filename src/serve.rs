@@ -7,13 +7,14 @@
 //! the cache. SIGTERM/SIGINT: stop accepting, finish in-flight requests, exit 0.
 
 use crate::check::{Finish, verdict_of};
-use crate::config::{Settings, show_duration};
+use crate::config::Settings;
 use crate::db::Database;
 use crate::http::{self, View};
 use crate::jitter::jittered;
 use crate::metrics::Metrics;
 use crate::readiness::{Failure, Readiness};
 use crate::signals::Signals;
+use crate::time::show_duration;
 use crate::verdict::{State, Verdict};
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};

@@ -6,10 +6,11 @@
 //! (143/130). Logs the first verdict, each change, and a progress line at most every 30 s.
 
 use crate::check::{Finish, verdict_of};
-use crate::config::{Settings, show_duration};
+use crate::config::Settings;
 use crate::db::{CheckError, Database, Session};
 use crate::jitter::jittered;
 use crate::signals::{Signals, Stop};
+use crate::time::show_duration;
 use crate::verdict::{State, Verdict};
 use std::time::{Duration, Instant};
 

@@ -477,6 +477,8 @@ fn reserved_table_names_are_refused() {
 /// Peak resident memory (KiB) of a finished child, from the kernel's own account (reaped here
 /// with wait4, which std's `Child` cannot report).
 #[allow(clippy::zombie_processes)]
+// wait4 is the only way to read a child's own peak RSS; std's Child cannot.
+#[allow(unsafe_code)]
 fn run_measuring_peak(mut cmd: Command) -> (i32, u64) {
     let child = cmd
         .stdout(Stdio::null())

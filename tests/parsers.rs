@@ -3,7 +3,8 @@
 //! what they accept, and must never put a password into an error message.
 
 use proptest::prelude::*;
-use schema_gate::config::{parse_duration, show_duration, validate_table};
+use schema_gate::config::{parse_duration, validate_table};
+use schema_gate::time::show_duration;
 use schema_gate::dsn::Params;
 use schema_gate::goose::{FileName, classify_file_name, migration_versions};
 use std::time::Duration;
