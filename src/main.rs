@@ -2,9 +2,10 @@
 
 use schema_gate::cli::{self, Invocation, Mode};
 use schema_gate::config::{self, Settings, Sources, TerminationLog};
-use schema_gate::db::Database;
+use schema_gate::modes::{self, check, serve, status, wait};
+use schema_gate::postgres::db::Database;
 use schema_gate::signals::Signals;
-use schema_gate::{check, logging, serve, termination, wait};
+use schema_gate::{logging, termination};
 use std::ffi::OsString;
 use std::process::ExitCode;
 
@@ -19,11 +20,11 @@ fn main() -> ExitCode {
             command,
         }) => (mode, flags, command),
         Ok(Invocation::Help) => {
-            check::print_line(cli::usage().trim_end());
+            modes::print_line(cli::usage().trim_end());
             return ExitCode::SUCCESS;
         }
         Ok(Invocation::Version) => {
-            check::print_line(&format!("schema-gate {}", env!("CARGO_PKG_VERSION")));
+            modes::print_line(&format!("schema-gate {}", env!("CARGO_PKG_VERSION")));
             return ExitCode::SUCCESS;
         }
         Err(e) => {
@@ -87,7 +88,7 @@ fn main() -> ExitCode {
             Ok(signals) => signals,
             Err(e) => {
                 tracing::error!(error = %e, "cannot install signal handlers");
-                return check::Finish {
+                return modes::Finish {
                     code: 3,
                     message: None,
                     exec: false,
@@ -98,7 +99,7 @@ fn main() -> ExitCode {
             Mode::Check => check::run(&settings, &db, &mut signals).await,
             Mode::Wait => wait::run(&settings, &db, &mut signals).await,
             Mode::Serve => serve::run(&settings, &db, &mut signals).await,
-            Mode::Status => check::status(&settings, &db, &mut signals).await,
+            Mode::Status => status::run(&settings, &db, &mut signals).await,
         }
     });
     drop(runtime);

@@ -4,9 +4,9 @@
 
 use proptest::prelude::*;
 use schema_gate::config::{parse_duration, validate_table};
+use schema_gate::core::goose::{FileName, classify_file_name, migration_versions};
+use schema_gate::postgres::dsn::Params;
 use schema_gate::time::show_duration;
-use schema_gate::dsn::Params;
-use schema_gate::goose::{FileName, classify_file_name, migration_versions};
 use std::time::Duration;
 
 /// A password-looking secret that is unlikely to occur by chance in a message.

@@ -3,7 +3,7 @@
 
 use super::ConfigError;
 use super::variables::{Sources, VARIABLES};
-use crate::dsn::{Params, Target};
+use crate::postgres::dsn::{Params, Target};
 use std::path::Path;
 
 /// The connection target, or the configuration mistake that prevents one.

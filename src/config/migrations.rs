@@ -18,7 +18,7 @@ pub fn scan_migrations(dir: &Path) -> Result<Vec<(i64, String)>, String> {
         names.push(entry.file_name());
     }
     let versions: Vec<(i64, String)> =
-        crate::goose::migration_files(names.iter().map(|n| n.as_bytes()))
+        crate::core::goose::migration_files(names.iter().map(|n| n.as_bytes()))
             .map_err(|why| format!("{}: {why}", dir.display()))?
             .into_iter()
             .map(|(version, name)| (version, String::from_utf8_lossy(name).into_owned()))

@@ -20,8 +20,8 @@ pub use migrations::scan_migrations;
 pub use values::{parse_duration, validate_table};
 pub use variables::{Sources, VARIABLES, Variable};
 
-use crate::dsn::Target;
-use crate::verdict::{Expectation, Policy};
+use crate::core::verdict::{Expectation, Policy};
+use crate::postgres::dsn::Target;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;

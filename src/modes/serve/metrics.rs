@@ -21,8 +21,8 @@
 //!
 //! Values are updated by the checker; a scrape only encodes them (it never touches the database).
 
-use crate::readiness::Failure;
-use crate::verdict::{Expectation, State, Verdict};
+use crate::core::verdict::{Expectation, State, Verdict};
+use crate::modes::serve::readiness::Failure;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -267,7 +267,7 @@ pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; cha
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::verdict::{Expectation, Policy};
+    use crate::core::verdict::{Expectation, Policy};
 
     #[test]
     fn every_spec_metric_is_exposed() {

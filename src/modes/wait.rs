@@ -5,13 +5,13 @@
 //! errors waiting cannot fix (exit 3); gives up at `GATE_TIMEOUT` (124); stops on SIGTERM/SIGINT
 //! (143/130). Logs the first verdict, each change, and a progress line at most every 30 s.
 
-use crate::check::{Finish, verdict_of};
 use crate::config::Settings;
-use crate::db::{CheckError, Database, Session};
+use crate::core::verdict::{State, Verdict};
 use crate::jitter::jittered;
+use crate::modes::{Finish, verdict_of};
+use crate::postgres::db::{CheckError, Database, Session};
 use crate::signals::{Signals, Stop};
 use crate::time::show_duration;
-use crate::verdict::{State, Verdict};
 use std::time::{Duration, Instant};
 
 /// At most one "still waiting" line per this period.

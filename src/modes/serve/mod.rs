@@ -3,19 +3,24 @@
 //! Two tasks share one [`Readiness`]: the checker (the only database user) polls every
 //! `GATE_INTERVAL` until the schema is ready, then re-checks every `GATE_RECHECK_INTERVAL` (or
 //! never, when it is 0), each time on a fresh connection that is closed right after (hundreds of
-//! pods must not hold `max_connections`); the HTTP server ([`crate::http`]) answers probes from
+//! pods must not hold `max_connections`); the HTTP server ([`crate::modes::serve::routes`]) answers probes from
 //! the cache. SIGTERM/SIGINT: stop accepting, finish in-flight requests, exit 0.
 
-use crate::check::{Finish, verdict_of};
+pub mod listener;
+pub mod metrics;
+pub mod readiness;
+pub mod routes;
+
 use crate::config::Settings;
-use crate::db::Database;
-use crate::http::{self, View};
+use crate::core::verdict::{State, Verdict};
 use crate::jitter::jittered;
-use crate::metrics::Metrics;
-use crate::readiness::{Failure, Readiness};
+use crate::modes::serve::metrics::Metrics;
+use crate::modes::serve::readiness::{Failure, Readiness};
+use crate::modes::serve::routes::View;
+use crate::modes::{Finish, verdict_of};
+use crate::postgres::db::Database;
 use crate::signals::Signals;
 use crate::time::show_duration;
-use crate::verdict::{State, Verdict};
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
@@ -60,7 +65,7 @@ pub async fn run(settings: &Settings, db: &Database, signals: &mut Signals) -> F
     };
     let stop = tokio::select! {
         _ = checking => unreachable!("the checker never returns"),
-        stop = http::serve(listener, view.clone(), signals) => stop,
+        stop = listener::serve(listener, view.clone(), signals) => stop,
     };
     tracing::info!("stopped by {}", stop.name());
     Finish {

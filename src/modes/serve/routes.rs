@@ -5,39 +5,20 @@
 //! | `GET /livez` | 200 `ok` while the process runs |
 //! | `GET /readyz` | 200 `ok` when the cached verdict is ready, else 503 and the reason; `?verbose` explains |
 //! | `GET /status` | 200, JSON: the `check --json` object plus `checked_at`, `last_success_at`, `consecutive_errors`, `stale` |
-//! | `GET /metrics` | Prometheus metrics (see [`crate::metrics`]) |
+//! | `GET /metrics` | Prometheus metrics (see [`crate::modes::serve::metrics`]) |
 //!
 //! `HEAD` works wherever `GET` does; other methods get 405, unknown paths 404. Every answer comes
 //! from the cached [`Readiness`]: a probe never touches the database. [`route`] is a plain
-//! function (tested without a socket); [`serve`] adds the socket, a header-read timeout, a cap on
-//! concurrent connections and graceful shutdown.
+//! function, tested without a socket; `listener` adds the socket.
 
-use crate::metrics::{CONTENT_TYPE, Metrics};
-use crate::readiness::Readiness;
-use crate::signals::{Signals, Stop};
+use crate::modes::serve::metrics::{CONTENT_TYPE, Metrics};
+use crate::modes::serve::readiness::Readiness;
 use http_body_util::Full;
 use hyper::body::Bytes;
 use hyper::header::{ALLOW, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE as CT, HeaderValue};
-use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
-use std::convert::Infallible;
+use hyper::{Method, Response, StatusCode};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-use tokio::net::TcpListener;
-
-/// At most this many connections are open at once (fewer if the open-file limit is lower), so a
-/// flood cannot exhaust memory or file descriptors. A new connection beyond it evicts the oldest
-/// one instead of being refused: a kubelet probe is always the newest, so a flood of idle or
-/// slow connections cannot lock the probes out.
-pub const MAX_CONNECTIONS: usize = 1024;
-/// A client must send its request headers within this time, also on an idle keep-alive
-/// connection, so slow or silent connections give their slot back (slowloris). Kubelet probes
-/// send their request at once.
-pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(3);
-/// Descriptors kept free for the database connection, stderr and the listener.
-const SPARE_FDS: u64 = 32;
-/// After SIGTERM, in-flight requests get this long before the process exits anyway.
-pub const DRAIN: Duration = Duration::from_millis(800);
+use std::time::Instant;
 
 /// What every handler reads: the cached verdict and the metrics.
 #[derive(Clone)]
@@ -144,138 +125,14 @@ fn without_body(response: Response<Body>) -> Response<Body> {
     Response::from_parts(parts, Full::new(Bytes::new()))
 }
 
-/// Serves until SIGTERM/SIGINT, then stops accepting, lets in-flight requests finish (at most
-/// [`DRAIN`]) and returns the signal.
-pub async fn serve(listener: TcpListener, view: View, signals: &mut Signals) -> Stop {
-    let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
-        .max_buf_size(16 * 1024);
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let slots = Arc::new(Slots::new(connection_cap()));
-    let stop = loop {
-        let (stream, _) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(pair) => pair,
-                Err(e) => {
-                    // EMFILE and friends: back off briefly instead of spinning.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                    continue;
-                }
-            },
-            stop = signals.recv() => break stop,
-        };
-        let (id, evicted) = slots.admit();
-        let view = view.clone();
-        let service = hyper::service::service_fn(move |request: Request<hyper::body::Incoming>| {
-            let response = route(
-                request.method(),
-                request.uri().path(),
-                request.uri().query(),
-                &view,
-                Instant::now(),
-            );
-            async move { Ok::<_, Infallible>(response) }
-        });
-        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
-        let slots = slots.clone();
-        tokio::spawn(async move {
-            tokio::select! {
-                _ = connection => {}
-                _ = evicted => tracing::debug!("connection evicted by a newer one"),
-            }
-            slots.release(id);
-        });
-    };
-    drop(listener);
-    tracing::info!("{}: finishing in-flight requests", stop.name());
-    tokio::select! {
-        _ = graceful.shutdown() => {}
-        _ = tokio::time::sleep(DRAIN) => tracing::debug!("drain time over"),
-    }
-    stop
-}
-
-/// Open connections, oldest first, each with the means to close it.
-struct Slots {
-    cap: usize,
-    open: Mutex<(
-        u64,
-        std::collections::BTreeMap<u64, tokio::sync::oneshot::Sender<()>>,
-    )>,
-}
-
-impl Slots {
-    fn new(cap: usize) -> Slots {
-        tracing::debug!(cap, "connection cap");
-        Slots {
-            cap,
-            open: Mutex::new((0, std::collections::BTreeMap::new())),
-        }
-    }
-
-    /// Registers a new connection, evicting the oldest when full. The receiver fires on eviction.
-    fn admit(&self) -> (u64, tokio::sync::oneshot::Receiver<()>) {
-        let mut guard = self.open.lock().unwrap_or_else(|p| p.into_inner());
-        let (next, open) = &mut *guard;
-        while open.len() >= self.cap {
-            match open.pop_first() {
-                Some((_, evict)) => {
-                    let _ = evict.send(());
-                }
-                None => break,
-            }
-        }
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        *next += 1;
-        open.insert(*next, tx);
-        (*next, rx)
-    }
-
-    fn release(&self, id: u64) {
-        let mut guard = self.open.lock().unwrap_or_else(|p| p.into_inner());
-        guard.1.remove(&id);
-    }
-}
-
-/// Raises the open-file soft limit to the hard limit (as Go's runtime does: container runtimes
-/// often start processes at 1024) and returns the connection cap that leaves room for.
-// The one place `serve` needs libc: std has no setrlimit. Allowed here, denied everywhere else.
-#[allow(unsafe_code)]
-fn connection_cap() -> usize {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit and setrlimit only read and write the struct passed to them.
-    let soft = unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
-            return 256;
-        }
-        if limit.rlim_cur < limit.rlim_max {
-            let raised = libc::rlimit {
-                rlim_cur: limit.rlim_max,
-                rlim_max: limit.rlim_max,
-            };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
-                limit.rlim_cur = limit.rlim_max;
-            }
-        }
-        limit.rlim_cur
-    };
-    let room = usize::try_from(soft.saturating_sub(SPARE_FDS)).unwrap_or(MAX_CONNECTIONS);
-    room.clamp(16, MAX_CONNECTIONS)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::goose::{Row, TableFacts};
-    use crate::readiness::Failure;
-    use crate::verdict::{Expectation, Policy, Verdict, judge};
+    use crate::core::goose::{Row, TableFacts};
+    use crate::core::verdict::{Expectation, Policy, Verdict, judge};
+    use crate::modes::serve::readiness::Failure;
     use http_body_util::BodyExt;
-    use std::time::SystemTime;
+    use std::time::{Duration, SystemTime};
 
     fn expectation() -> Expectation {
         Expectation {
@@ -401,7 +258,7 @@ mod tests {
         assert_eq!(response.headers()[CT], "application/json");
         let json: serde_json::Value = serde_json::from_str(&body).expect("JSON");
         let extra = ["checked_at", "last_success_at", "consecutive_errors"];
-        for key in crate::verdict::JSON_KEYS.iter().chain(&extra) {
+        for key in crate::core::verdict::JSON_KEYS.iter().chain(&extra) {
             assert!(json.get(key).is_some(), "missing {key}: {json}");
         }
         assert_eq!(json["ready"], true);

@@ -11,7 +11,7 @@
 //! - File names are classified byte by byte ([`classify_file_name`]), exactly as goose's
 //!   `collectMigrationsFS` and `NumericComponent` do.
 //!
-//! Deciding whether the facts are *enough* is [`crate::verdict`]'s job.
+//! Deciding whether the facts are *enough* is [`crate::core::verdict`]'s job.
 
 use std::collections::BTreeMap;
 

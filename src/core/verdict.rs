@@ -5,7 +5,7 @@
 //! verdict renders itself as the one-line text and the JSON object of `docs/contract.md`, and maps to the
 //! process exit code, so `check`, `wait` and `serve` can never disagree.
 
-use crate::goose::TableFacts;
+use crate::core::goose::TableFacts;
 use serde::Serialize;
 use std::fmt;
 
@@ -297,7 +297,7 @@ impl fmt::Display for Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::goose::Row;
+    use crate::core::goose::Row;
 
     fn rows(spec: &[(i64, i64, bool)]) -> Vec<Row> {
         spec.iter()

@@ -18,10 +18,10 @@
 //! No named prepared statement, no session state, no startup parameter beyond user, database and
 //! `application_name`: it works unchanged through PgBouncer (and Neon's pooler) in transaction mode.
 
-use crate::dsn::{SslMode, Target};
-use crate::goose::{Row, Scan, TableFacts};
-use crate::status::Newest;
-use crate::verdict::Expectation;
+use crate::core::goose::{Row, Scan, TableFacts};
+use crate::core::status::Newest;
+use crate::core::verdict::Expectation;
+use crate::postgres::dsn::{SslMode, Target};
 use futures_util::StreamExt;
 use std::error::Error as _;
 use std::future::Future;
@@ -114,7 +114,7 @@ impl Database {
         connect_timeout: Duration,
         query_timeout: Duration,
     ) -> Result<Database, String> {
-        let tls = crate::tls::connector(&target.tls)?;
+        let tls = crate::postgres::tls::connector(&target.tls)?;
         let mut sql = "BEGIN READ ONLY; ".to_string();
         for (name, value) in &target.runtime_params {
             // Names are validated identifiers; values are literal-quoted and backslash-free.
@@ -578,7 +578,7 @@ pub fn classify(error: &tokio_postgres::Error) -> CheckError {
 
 /// Whether the other side answered and refused (see [`CheckError::rejected`]).
 fn is_rejection(error: &tokio_postgres::Error, message: &str) -> bool {
-    if crate::tls::is_certificate_rejection(error) {
+    if crate::postgres::tls::is_certificate_rejection(error) {
         return true;
     }
     if let Some(db) = error.as_db_error() {

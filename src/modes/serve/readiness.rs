@@ -11,8 +11,8 @@
 //!   database answered and refused: authentication, unknown database, permission denied, a table
 //!   that is not goose's, syntax), which no amount of waiting fixes, and **connectivity** errors.
 
+use crate::core::verdict::{Expectation, State, Verdict};
 use crate::time::rfc3339;
-use crate::verdict::{Expectation, State, Verdict};
 use serde::Serialize;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -238,8 +238,8 @@ impl Readiness {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::goose::{Row, TableFacts};
-    use crate::verdict::{Policy, judge};
+    use crate::core::goose::{Row, TableFacts};
+    use crate::core::verdict::{Policy, judge};
 
     fn expectation() -> Expectation {
         Expectation {

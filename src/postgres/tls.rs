@@ -12,7 +12,7 @@
 //! Handshake signatures are always checked; "not verified" skips only the certificate's trust.
 //! SNI is sent (Neon routes on it) unless `sslsni=0`; rustls never sends it for an IP literal.
 
-use crate::dsn::{RootCerts, TlsSettings};
+use crate::postgres::dsn::{RootCerts, TlsSettings};
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::WebPkiSupportedAlgorithms;

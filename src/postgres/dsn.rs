@@ -42,7 +42,7 @@ impl fmt::Debug for Params {
     }
 }
 
-/// libpq's `sslmode`, all six (tokio-postgres knows three; see `crate::tls`).
+/// libpq's `sslmode`, all six (tokio-postgres knows three; see `crate::postgres::tls`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SslMode {
     /// Plain connection only.

@@ -1,0 +1,12 @@
+//! The pure core: goose's semantics and the verdict, free of I/O, so every rule is a fast unit
+//! test (`docs/goose.md` lists the rules and the goose source they come from).
+//!
+//! - [`goose`]: rows of the version table → [`goose::TableFacts`] (one streaming pass); migration
+//!   file names → versions.
+//! - [`verdict`]: [`verdict::Expectation`] + facts → [`verdict::Verdict`]; its text, JSON and exit
+//!   code.
+//! - [`status`]: `schema-gate status`'s listing.
+
+pub mod goose;
+pub mod status;
+pub mod verdict;

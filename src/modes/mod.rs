@@ -1,0 +1,71 @@
+//! The four modes, and what they share: [`Finish`] (how a mode ends), [`verdict_of`] (a database
+//! read judged against the settings) and [`print_line`] (stdout that survives a closed pipe).
+//!
+//! - [`check`]: one check, one line, an exit code.
+//! - [`status`]: `goose status`, read-only.
+//! - [`wait`]: block until ready (init container), then exit 0 or exec a command.
+//! - [`serve`]: the readiness sidecar.
+
+pub mod check;
+pub mod serve;
+pub mod status;
+pub mod wait;
+
+use crate::config::Settings;
+use crate::core::goose::TableFacts;
+use crate::core::verdict::{Verdict, judge};
+use crate::postgres::db::CheckError;
+use crate::signals::Stop;
+use std::io::Write;
+
+/// How a mode ended: the exit code, the line for the termination-message file (non-zero exits
+/// only), and whether `wait` should now exec its command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finish {
+    /// Process exit code (`docs/contract.md`'s table).
+    pub code: u8,
+    /// Final one-line verdict, written to the termination-message file.
+    pub message: Option<String>,
+    /// `wait` is ready and has a command to become.
+    pub exec: bool,
+}
+
+impl Finish {
+    /// Ended by a signal: 143/130.
+    pub fn stopped(stop: Stop, last: Option<&Verdict>) -> Finish {
+        let message = match last {
+            Some(verdict) => format!("stopped by {}: {verdict}", stop.name()),
+            None => format!(
+                "stopped by {} before the first check completed",
+                stop.name()
+            ),
+        };
+        tracing::info!("{message}");
+        Finish {
+            code: stop.exit_code(),
+            message: Some(message),
+            exec: false,
+        }
+    }
+}
+
+/// The verdict for one read of the table (or the error that prevented it).
+pub fn verdict_of(read: &Result<Option<TableFacts>, CheckError>, settings: &Settings) -> Verdict {
+    match read {
+        Ok(table) => judge(table.as_ref(), &settings.expectation, &settings.table),
+        Err(e) => Verdict::db_error(&settings.expectation, &settings.table, e.message.clone()),
+    }
+}
+
+/// Writes one line to stdout. A closed stdout (`schema-gate check | true`) is not a reason to
+/// abort or to change the exit code: the verdict's code still says what the gate found.
+pub fn print_line(line: &str) {
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = writeln!(out, "{line}").and_then(|()| out.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            tracing::debug!("stdout is closed; the exit code carries the verdict");
+        } else {
+            tracing::warn!(error = %e, "cannot write to stdout; the exit code carries the verdict");
+        }
+    }
+}

@@ -1,0 +1,60 @@
+//! `schema-gate status`: every migration as `goose status` lists it, from one read-only query.
+
+use super::{Finish, print_line, verdict_of};
+use crate::config::{Output, Settings};
+use crate::core::status::listing;
+use crate::postgres::db::Database;
+use crate::signals::Signals;
+
+/// Runs `status`: lists every migration as `goose status` does (text, or JSON with the verdict),
+/// from one read-only query, and exits with the verdict's code, as `check`.
+pub async fn run(settings: &Settings, db: &Database, signals: &mut Signals) -> Finish {
+    let session = tokio::select! {
+        session = db.connect() => session,
+        stop = signals.recv() => return Finish::stopped(stop, None),
+    };
+    let read = match session {
+        Err(e) => Err(e),
+        Ok(session) => {
+            match db
+                .read_status(&session, &settings.expectation, signals.recv())
+                .await
+            {
+                Ok(read) => read,
+                Err(stop) => return Finish::stopped(stop, None),
+            }
+        }
+    };
+    let (facts, listing) = match read {
+        Ok(Some((facts, newest))) => {
+            let files = settings.migration_files.as_deref();
+            (
+                Ok(Some(facts)),
+                Some(listing(&settings.table, &newest, files)),
+            )
+        }
+        Ok(None) => (Ok(None), None),
+        Err(e) => (Err(e), None),
+    };
+    let verdict = verdict_of(&facts, settings);
+    let text = match settings.output {
+        Output::Text => match &listing {
+            Some(listing) => format!("{listing}\n{verdict}"),
+            None => verdict.to_string(),
+        },
+        Output::Json => serde_json::json!({
+            "table": settings.table,
+            "migrations": listing.as_ref().map(|l| &l.migrations),
+            "without_file": listing.as_ref().map(|l| &l.without_file),
+            "verdict": verdict,
+        })
+        .to_string(),
+    };
+    print_line(&text);
+    let code = verdict.state.exit_code();
+    Finish {
+        code,
+        message: (code != 0).then(|| verdict.to_string()),
+        exec: false,
+    }
+}
