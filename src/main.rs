@@ -32,77 +32,11 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mut env = Vec::new();
-    for (key, value) in std::env::vars_os() {
-        let Ok(key) = key.into_string() else { continue };
-        match value.into_string() {
-            Ok(value) => env.push((key, value)),
-            Err(_) if config::variables::variable(&key).is_some() => {
-                eprintln!("schema-gate: configuration error: {key}: the value is not valid UTF-8");
-                return ExitCode::from(2);
-            }
-            Err(_) => {}
-        }
-    }
-    let sources = Sources::new(env, &flags);
-    let log = match config::log_settings(&sources) {
-        Ok(log) => log,
-        Err(e) => return configuration_error(&sources, &e.0, false),
+    let (settings, db) = match configure(&flags, mode) {
+        Ok(configured) => configured,
+        Err(code) => return code,
     };
-    logging::init(&log);
-    for var in sources.unknown_gate_variables() {
-        tracing::warn!("{var} is not a schema-gate variable and is ignored (a typo?)");
-    }
-    let settings = match Settings::load(&sources) {
-        Ok(settings) => settings,
-        Err(e) => return configuration_error(&sources, &e.0, true),
-    };
-    tracing::debug!(?settings, "configuration");
-    let db = match Database::new(
-        settings.target.clone(),
-        &settings.table,
-        settings.connect_timeout,
-        settings.query_timeout,
-    ) {
-        Ok(db) => db,
-        Err(why) => return configuration_error(&sources, &format!("TLS: {why}"), true),
-    };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot start the runtime");
-            return ExitCode::from(3);
-        }
-    };
-    if mode == Mode::Serve && settings.timeout.is_some() {
-        tracing::warn!(
-            "GATE_TIMEOUT applies to wait only; serve ignores it (GATE_STALE_AFTER bounds how long serve trusts an unverified answer)"
-        );
-    }
-    let finish = runtime.block_on(async {
-        schema_gate::signals::default_disposition();
-        let mut signals = match Signals::install() {
-            Ok(signals) => signals,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot install signal handlers");
-                return modes::Finish {
-                    code: 3,
-                    message: None,
-                    exec: false,
-                };
-            }
-        };
-        match mode {
-            Mode::Check => check::run(&settings, &db, &mut signals).await,
-            Mode::Wait => wait::run(&settings, &db, &mut signals).await,
-            Mode::Serve => serve::run(&settings, &db, &mut signals).await,
-            Mode::Status => status::run(&settings, &db, &mut signals).await,
-        }
-    });
-    drop(runtime);
+    let finish = run(mode, &settings, &db);
     // The runtime's handler outlives the runtime and would swallow a signal from here on.
     schema_gate::signals::exit_on_signal();
     if let Some(message) = &finish.message {
@@ -112,6 +46,80 @@ fn main() -> ExitCode {
         return exec(&command, &settings.termination_log);
     }
     ExitCode::from(finish.code)
+}
+
+/// Environment and flags → logging, settings and the database handle; exit 2 on any mistake.
+fn configure(
+    flags: &[(&'static str, String)],
+    mode: Mode,
+) -> Result<(Settings, Database), ExitCode> {
+    let mut env = Vec::new();
+    for (key, value) in std::env::vars_os() {
+        let Ok(key) = key.into_string() else { continue };
+        match value.into_string() {
+            Ok(value) => env.push((key, value)),
+            Err(_) if config::variables::variable(&key).is_some() => {
+                eprintln!("schema-gate: configuration error: {key}: the value is not valid UTF-8");
+                return Err(ExitCode::from(2));
+            }
+            Err(_) => {}
+        }
+    }
+    let sources = Sources::new(env, flags);
+    let log =
+        config::log_settings(&sources).map_err(|e| configuration_error(&sources, &e.0, false))?;
+    logging::init(&log);
+    for var in sources.unknown_gate_variables() {
+        tracing::warn!("{var} is not a schema-gate variable and is ignored (a typo?)");
+    }
+    let settings =
+        Settings::load(&sources).map_err(|e| configuration_error(&sources, &e.0, true))?;
+    tracing::debug!(?settings, "configuration");
+    if mode == Mode::Serve && settings.timeout.is_some() {
+        tracing::warn!(
+            "GATE_TIMEOUT applies to wait only; serve ignores it (GATE_STALE_AFTER bounds how long serve trusts an unverified answer)"
+        );
+    }
+    let db = Database::new(
+        settings.target.clone(),
+        &settings.table,
+        settings.connect_timeout,
+        settings.query_timeout,
+    )
+    .map_err(|why| configuration_error(&sources, &format!("TLS: {why}"), true))?;
+    Ok((settings, db))
+}
+
+/// Runs `mode` on a current-thread runtime, with the signal handlers it listens to.
+fn run(mode: Mode, settings: &Settings, db: &Database) -> modes::Finish {
+    let failed = |why: String| {
+        tracing::error!("{why}");
+        modes::Finish {
+            code: 3,
+            message: None,
+            exec: false,
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => return failed(format!("cannot start the runtime: {e}")),
+    };
+    runtime.block_on(async {
+        schema_gate::signals::default_disposition();
+        let mut signals = match Signals::install() {
+            Ok(signals) => signals,
+            Err(e) => return failed(format!("cannot install signal handlers: {e}")),
+        };
+        match mode {
+            Mode::Check => check::run(settings, db, &mut signals).await,
+            Mode::Wait => wait::run(settings, db, &mut signals).await,
+            Mode::Serve => serve::run(settings, db, &mut signals).await,
+            Mode::Status => status::run(settings, db, &mut signals).await,
+        }
+    })
 }
 
 /// A panic is a bug; its report must still never carry a secret. Only a literal message (which

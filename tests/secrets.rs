@@ -7,7 +7,7 @@ mod support;
 
 use std::process::Command;
 use std::time::Duration;
-use support::{PASSWORD, Postgres, Sidecar, free_port, gate, gate_for, run, temp_dir};
+use support::{PASSWORD, Postgres, Sidecar, eventually, free_port, gate, gate_for, run, temp_dir};
 
 const LIMIT: Duration = Duration::from_secs(30);
 
@@ -54,9 +54,86 @@ fn refused(vars: &[(&str, &str)], args: &[&str], expect_name: &str) {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// (variable, bad value): each refused at start-up, naming the variable.
+const BAD_VALUES: &[(&str, &str)] = &[
+    ("GATE_EXPECT_VERSION", "9223372036854775808"),
+    ("GATE_EXPECT_VERSION", "-1"),
+    ("GATE_EXPECT_VERSION", "1.5"),
+    ("GATE_EXPECT_VERSION", "0x10"),
+    ("GATE_POLICY", "latest"),
+    ("GATE_TIMEOUT", "-5s"),
+    ("GATE_TIMEOUT", "99999999999999999999999s"),
+    ("GATE_TIMEOUT", "1e9"),
+    ("GATE_INTERVAL", "0"),
+    ("GATE_INTERVAL", "1 s"),
+    ("GATE_RECHECK_INTERVAL", "forever"),
+    ("GATE_STALE_AFTER", "5s"),
+    ("GATE_CONNECT_TIMEOUT", "2y"),
+    ("GATE_QUERY_TIMEOUT", "\u{1F600}"),
+    ("GATE_LISTEN", "999.1.1.1:80"),
+    ("GATE_LISTEN", "127.0.0.1:99999"),
+    ("GATE_LOG_FORMAT", "xml"),
+    ("GATE_LOG", "info,[[["),
+    ("GATE_OUTPUT", "yaml"),
+    ("GOOSE_DRIVER", "mysql"),
+    ("GOOSE_TABLE", "goose'; DROP TABLE x; --"),
+    ("GOOSE_TABLE", "a.b.c"),
+    ("GOOSE_TABLE", "\"Quoted\""),
+    ("GOOSE_TABLE", "order"),
+    ("GOOSE_MIGRATION_DIR", "/nonexistent"),
+];
+
+/// Bad DSNs (with the password in them) and bad libpq variables: (variables, the one named).
+fn bad_connection_cases(dir: &str) -> Vec<(Vec<(&'static str, String)>, &'static str)> {
+    let pw = PASSWORD;
+    let url = |tail: &str| format!("postgres://gate:{pw}@127.0.0.1:5432/app{tail}");
+    let dsn = |value: String| (vec![("DATABASE_URL", value)], "DATABASE_URL");
+    let with_url = |var: &'static str, value: &str| {
+        (
+            vec![
+                (var, value.to_string()),
+                ("DATABASE_URL", format!("postgres://gate:{pw}@h/app")),
+            ],
+            var,
+        )
+    };
+    vec![
+        dsn(format!("postgres://gate:{pw}@127.0.0.1:99999/app")),
+        dsn(format!("postgres://gate:{pw}@127.0.0.1:-1/app")),
+        dsn(format!("postgres://gate:{pw}@[::1/app")),
+        dsn(url("?sslmode=verify-fool")),
+        dsn(url("?sslrootcert=/nonexistent/ca.pem")),
+        dsn(url("?sslcert=/etc/hostname")),
+        dsn(url("?sslpassword=x")),
+        dsn(format!("mysql://gate:{pw}@h/app")),
+        dsn(format!("host=h password='{pw}")),
+        dsn(format!("host=h {pw}")),
+        (
+            vec![("DATABASE_URL_FILE", dir.to_string())],
+            "DATABASE_URL_FILE",
+        ),
+        with_url("PGPORT", "-1"),
+        with_url("PGSSLMODE", "verify-fool"),
+        with_url("PGCONNECT_TIMEOUT", "soon"),
+        (
+            vec![
+                ("PGSSLROOTCERT", "/nonexistent".into()),
+                ("PGSSLMODE", "verify-full".into()),
+            ],
+            "PGSSLROOTCERT",
+        ),
+        (
+            vec![
+                ("PGPASSFILE", dir.to_string()),
+                ("DATABASE_URL", "postgres://gate@h/app".into()),
+            ],
+            "PGPASSFILE",
+        ),
+    ]
+}
+
 #[test]
 fn every_variable_refuses_bad_values_by_name() {
-    let pw = PASSWORD;
     let dir = temp_dir("bad-migrations");
     let dup = dir.join("dup");
     std::fs::create_dir_all(&dup).expect("mkdir");
@@ -67,170 +144,17 @@ fn every_variable_refuses_bad_values_by_name() {
     std::fs::write(misnamed.join("init.sql"), "").expect("write");
     let empty = dir.join("empty");
     std::fs::create_dir_all(&empty).expect("mkdir");
-    let (dup, misnamed, empty) = (
-        dup.to_string_lossy(),
-        misnamed.to_string_lossy(),
-        empty.to_string_lossy(),
-    );
-    let dir_s = dir.to_string_lossy().to_string();
-    let url_with = |tail: &str| format!("postgres://gate:{pw}@127.0.0.1:5432/app{tail}");
-    let cases: Vec<(Vec<(&str, String)>, &str)> = vec![
-        (
-            vec![("GATE_EXPECT_VERSION", "9223372036854775808".into())],
-            "GATE_EXPECT_VERSION",
-        ),
-        (
-            vec![("GATE_EXPECT_VERSION", "-1".into())],
-            "GATE_EXPECT_VERSION",
-        ),
-        (
-            vec![("GATE_EXPECT_VERSION", "1.5".into())],
-            "GATE_EXPECT_VERSION",
-        ),
-        (
-            vec![("GATE_EXPECT_VERSION", "0x10".into())],
-            "GATE_EXPECT_VERSION",
-        ),
-        (vec![("GATE_POLICY", "latest".into())], "GATE_POLICY"),
-        (vec![("GATE_TIMEOUT", "-5s".into())], "GATE_TIMEOUT"),
-        (
-            vec![("GATE_TIMEOUT", "99999999999999999999999s".into())],
-            "GATE_TIMEOUT",
-        ),
-        (vec![("GATE_TIMEOUT", "1e9".into())], "GATE_TIMEOUT"),
-        (vec![("GATE_INTERVAL", "0".into())], "GATE_INTERVAL"),
-        (vec![("GATE_INTERVAL", "1 s".into())], "GATE_INTERVAL"),
-        (
-            vec![("GATE_RECHECK_INTERVAL", "forever".into())],
-            "GATE_RECHECK_INTERVAL",
-        ),
-        (vec![("GATE_STALE_AFTER", "5s".into())], "GATE_STALE_AFTER"),
-        (
-            vec![("GATE_CONNECT_TIMEOUT", "2y".into())],
-            "GATE_CONNECT_TIMEOUT",
-        ),
-        (
-            vec![("GATE_QUERY_TIMEOUT", "\u{1F600}".into())],
-            "GATE_QUERY_TIMEOUT",
-        ),
-        (vec![("GATE_LISTEN", "999.1.1.1:80".into())], "GATE_LISTEN"),
-        (
-            vec![("GATE_LISTEN", "127.0.0.1:99999".into())],
-            "GATE_LISTEN",
-        ),
-        (vec![("GATE_LOG_FORMAT", "xml".into())], "GATE_LOG_FORMAT"),
-        (vec![("GATE_LOG", "info,[[[".into())], "GATE_LOG"),
-        (vec![("GATE_OUTPUT", "yaml".into())], "GATE_OUTPUT"),
-        (vec![("GOOSE_DRIVER", "mysql".into())], "GOOSE_DRIVER"),
-        (
-            vec![("GOOSE_TABLE", "goose'; DROP TABLE x; --".into())],
-            "GOOSE_TABLE",
-        ),
-        (vec![("GOOSE_TABLE", "a.b.c".into())], "GOOSE_TABLE"),
-        (vec![("GOOSE_TABLE", "\"Quoted\"".into())], "GOOSE_TABLE"),
-        (vec![("GOOSE_TABLE", "x".repeat(100))], "GOOSE_TABLE"),
-        (
-            vec![("GATE_MIGRATIONS_DIR", dup.to_string())],
-            "GATE_MIGRATIONS_DIR",
-        ),
-        (
-            vec![("GATE_MIGRATIONS_DIR", misnamed.to_string())],
-            "GATE_MIGRATIONS_DIR",
-        ),
-        (
-            vec![("GATE_MIGRATIONS_DIR", empty.to_string())],
-            "GATE_MIGRATIONS_DIR",
-        ),
-        (
-            vec![("GOOSE_MIGRATION_DIR", "/nonexistent".into())],
-            "GOOSE_MIGRATION_DIR",
-        ),
-        (
-            vec![(
-                "DATABASE_URL",
-                format!("postgres://gate:{pw}@127.0.0.1:99999/app"),
-            )],
-            "DATABASE_URL",
-        ),
-        (
-            vec![(
-                "DATABASE_URL",
-                format!("postgres://gate:{pw}@127.0.0.1:-1/app"),
-            )],
-            "DATABASE_URL",
-        ),
-        (
-            vec![("DATABASE_URL", format!("postgres://gate:{pw}@[::1/app"))],
-            "DATABASE_URL",
-        ),
-        (
-            vec![("DATABASE_URL", url_with("?sslmode=verify-fool"))],
-            "DATABASE_URL",
-        ),
-        (
-            vec![("DATABASE_URL", url_with("?sslrootcert=/nonexistent/ca.pem"))],
-            "DATABASE_URL",
-        ),
-        (
-            vec![("DATABASE_URL", url_with("?sslcert=/etc/hostname"))],
-            "DATABASE_URL",
-        ),
-        (
-            vec![("DATABASE_URL", url_with("?sslpassword=x"))],
-            "DATABASE_URL",
-        ),
-        (
-            vec![("DATABASE_URL", format!("mysql://gate:{pw}@h/app"))],
-            "DATABASE_URL",
-        ),
-        (
-            vec![("DATABASE_URL", format!("host=h password='{pw}"))],
-            "DATABASE_URL",
-        ),
-        (
-            vec![("DATABASE_URL", format!("host=h {pw}"))],
-            "DATABASE_URL",
-        ),
-        (
-            vec![("DATABASE_URL_FILE", dir_s.clone())],
-            "DATABASE_URL_FILE",
-        ),
-        (
-            vec![
-                ("PGPORT", "-1".into()),
-                ("DATABASE_URL", format!("postgres://gate:{pw}@h/app")),
-            ],
-            "PGPORT",
-        ),
-        (
-            vec![
-                ("PGSSLMODE", "verify-fool".into()),
-                ("DATABASE_URL", format!("postgres://gate:{pw}@h/app")),
-            ],
-            "PGSSLMODE",
-        ),
-        (
-            vec![
-                ("PGSSLROOTCERT", "/nonexistent".into()),
-                ("PGSSLMODE", "verify-full".into()),
-            ],
-            "PGSSLROOTCERT",
-        ),
-        (
-            vec![
-                ("PGCONNECT_TIMEOUT", "soon".into()),
-                ("DATABASE_URL", format!("postgres://gate:{pw}@h/app")),
-            ],
-            "PGCONNECT_TIMEOUT",
-        ),
-        (
-            vec![
-                ("PGPASSFILE", dir_s.clone()),
-                ("DATABASE_URL", "postgres://gate@h/app".into()),
-            ],
-            "PGPASSFILE",
-        ),
-    ];
+    let long_name = "x".repeat(100);
+    let mut cases: Vec<(Vec<(&str, String)>, &str)> = BAD_VALUES
+        .iter()
+        .map(|(var, value)| (vec![(*var, value.to_string())], *var))
+        .collect();
+    cases.push((vec![("GOOSE_TABLE", long_name)], "GOOSE_TABLE"));
+    for bad in [&dup, &misnamed, &empty] {
+        let value = bad.to_string_lossy().to_string();
+        cases.push((vec![("GATE_MIGRATIONS_DIR", value)], "GATE_MIGRATIONS_DIR"));
+    }
+    cases.extend(bad_connection_cases(&dir.to_string_lossy()));
     for (vars, name) in &cases {
         let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
         refused(&vars, &["check"], name);
@@ -268,7 +192,10 @@ fn serve_outputs(vars: &[(String, String)]) -> String {
     settings.extend(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     // The DSN comes from `vars` (some sources use no DATABASE_URL at all): start with an empty one.
     let mut sidecar = Sidecar::start("", &settings);
-    std::thread::sleep(Duration::from_millis(800));
+    // Its first check is done (and logged) once /status has a checked_at.
+    eventually(Duration::from_secs(30), "serve has checked", || {
+        sidecar.status()["checked_at"].is_string().then_some(())
+    });
     let mut answers = String::new();
     for path in ["/status", "/metrics", "/readyz?verbose", "/readyz"] {
         let (status, body) = sidecar.get(path);
@@ -279,23 +206,18 @@ fn serve_outputs(vars: &[(String, String)]) -> String {
     format!("{answers}\n{log}")
 }
 
-#[test]
-fn the_password_never_appears_in_any_output() {
-    let pg = Postgres::start();
-    pg.create_db_and_role("app", "gate");
-    pg.goose_table("app", "goose_db_version", &[(1, true)], Some("gate"));
-    let dir = temp_dir("secrets");
-    let url_file = dir.join("url");
-    let passfile = dir.join("pgpass");
-    let term = dir.join("termination-log");
-    let port = pg.port;
-    let closed = free_port();
+/// Each way to give the password, as a function of (port, database): (name, variables).
+type Source = Box<dyn Fn(u16, &str) -> Vec<(String, String)>>;
 
-    // Each way to give the password, as a function of (port, database).
-    type Source = Box<dyn Fn(u16, &str) -> Vec<(String, String)>>;
-    let url_file_for = url_file.clone();
-    let passfile_for = passfile.clone();
-    let sources: Vec<(&str, Source)> = vec![
+/// The five ways a password reaches the gate: URL, key=value, PGPASSWORD, PGPASSFILE and
+/// DATABASE_URL_FILE (the last two write their files when called).
+fn password_sources(
+    url_file: &std::path::Path,
+    passfile: &std::path::Path,
+) -> Vec<(&'static str, Source)> {
+    let url_file_for = url_file.to_path_buf();
+    let passfile_for = passfile.to_path_buf();
+    vec![
         (
             "URL",
             Box::new(|p, db| {
@@ -356,7 +278,22 @@ fn the_password_never_appears_in_any_output() {
                 )]
             }),
         ),
-    ];
+    ]
+}
+
+#[test]
+fn the_password_never_appears_in_any_output() {
+    let pg = Postgres::start();
+    pg.create_db_and_role("app", "gate");
+    pg.goose_table("app", "goose_db_version", &[(1, true)], Some("gate"));
+    let dir = temp_dir("secrets");
+    let url_file = dir.join("url");
+    let passfile = dir.join("pgpass");
+    let term = dir.join("termination-log");
+    let port = pg.port;
+    let closed = free_port();
+
+    let sources = password_sources(&url_file, &passfile);
     // Failure paths: (name, port, database, extra variables).
     type Path<'a> = (&'a str, u16, &'a str, Vec<(&'a str, &'a str)>);
     let paths: Vec<Path> = vec![

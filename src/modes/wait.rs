@@ -6,6 +6,7 @@
 //! (143/130). Logs the first verdict, each change, and a progress line at most every 30 s.
 
 use crate::config::Settings;
+use crate::core::goose::TableFacts;
 use crate::core::verdict::{State, Verdict};
 use crate::jitter::jittered;
 use crate::modes::{Finish, verdict_of};
@@ -26,51 +27,17 @@ pub async fn run(settings: &Settings, db: &Database, signals: &mut Signals) -> F
     let mut last_line = Instant::now();
     let mut checks: u64 = 0;
     loop {
-        let open = match session.take() {
-            Some(open) if open.is_usable() => Ok(open),
-            _ => tokio::select! {
-                open = db.connect() => open,
-                stop = signals.recv() => return Finish::stopped(stop, last.as_ref()),
-                _ = until(deadline) => return timed_out(settings, last.as_ref()),
-            },
-        };
-        let read = match open {
-            Err(e) => Err(e),
-            Ok(open) => {
-                // Abandoning a query (signal, GATE_TIMEOUT) cancels it on the server.
-                let abandon = async {
-                    tokio::select! {
-                        stop = signals.recv() => Abandon::Stop(stop),
-                        _ = until(deadline) => Abandon::Deadline,
-                    }
-                };
-                match db
-                    .read_or_abandon(&open, &settings.expectation, abandon)
-                    .await
-                {
-                    Err(Abandon::Stop(stop)) => return Finish::stopped(stop, last.as_ref()),
-                    Err(Abandon::Deadline) => return timed_out(settings, last.as_ref()),
-                    Ok(read) => {
-                        // A failed read drops the session, so the next poll reconnects.
-                        if read.is_ok() {
-                            session = Some(open);
-                        }
-                        read
-                    }
-                }
-            }
+        let read = match poll(db, settings, signals, &mut session, deadline).await {
+            Ok(read) => read,
+            Err(Abandon::Stop(stop)) => return Finish::stopped(stop, last.as_ref()),
+            Err(Abandon::Deadline) => return timed_out(settings, last.as_ref()),
         };
         checks += 1;
         let verdict = verdict_of(&read, settings);
         let fatal = matches!(&read, Err(CheckError { rejected: true, .. }));
         let changed = last.as_ref().is_none_or(|prev| !prev.same_answer(&verdict));
         if changed || last_line.elapsed() >= PROGRESS_EVERY {
-            let waited = show_duration(Duration::from_secs(started.elapsed().as_secs()));
-            if verdict.state == State::DbError {
-                tracing::warn!(state = verdict.state.as_str(), checks, waited = %waited, "{verdict}");
-            } else {
-                tracing::info!(state = verdict.state.as_str(), checks, waited = %waited, "{verdict}");
-            }
+            log_verdict(&verdict, checks, started);
             last_line = Instant::now();
         }
         match verdict.state {
@@ -101,6 +68,55 @@ pub async fn run(settings: &Settings, db: &Database, signals: &mut Signals) -> F
             stop = signals.recv() => return Finish::stopped(stop, last.as_ref()),
             _ = until(deadline) => return timed_out(settings, last.as_ref()),
         }
+    }
+}
+
+/// One poll: reuse the open session (or connect), read the table. A signal or the deadline
+/// abandons it, cancelling a query in flight on the server; a failed read drops the session,
+/// so the next poll reconnects.
+async fn poll(
+    db: &Database,
+    settings: &Settings,
+    signals: &mut Signals,
+    session: &mut Option<Session>,
+    deadline: Option<tokio::time::Instant>,
+) -> Result<Result<Option<TableFacts>, CheckError>, Abandon> {
+    let open = match session.take() {
+        Some(open) if open.is_usable() => open,
+        _ => {
+            let connected = tokio::select! {
+                open = db.connect() => open,
+                stop = signals.recv() => return Err(Abandon::Stop(stop)),
+                _ = until(deadline) => return Err(Abandon::Deadline),
+            };
+            match connected {
+                Ok(open) => open,
+                Err(e) => return Ok(Err(e)),
+            }
+        }
+    };
+    let abandon = async {
+        tokio::select! {
+            stop = signals.recv() => Abandon::Stop(stop),
+            _ = until(deadline) => Abandon::Deadline,
+        }
+    };
+    let read = db
+        .read_or_abandon(&open, &settings.expectation, abandon)
+        .await?;
+    if read.is_ok() {
+        *session = Some(open);
+    }
+    Ok(read)
+}
+
+/// The first verdict, every change, and a progress line at most every [`PROGRESS_EVERY`].
+fn log_verdict(verdict: &Verdict, checks: u64, started: Instant) {
+    let waited = show_duration(Duration::from_secs(started.elapsed().as_secs()));
+    if verdict.state == State::DbError {
+        tracing::warn!(state = verdict.state.as_str(), checks, waited = %waited, "{verdict}");
+    } else {
+        tracing::info!(state = verdict.state.as_str(), checks, waited = %waited, "{verdict}");
     }
 }
 

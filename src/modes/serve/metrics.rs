@@ -75,116 +75,71 @@ impl Metrics {
     /// the process's life, and exported so that dashboards and alerts can say which release a
     /// pod waits for and how stale "stale" is.
     pub fn new(expect: &Expectation, table: &str, recheck: Option<Duration>) -> Metrics {
-        let expected = expect.version;
         let mut registry = Registry::default();
-        registry.register(
-            "schema_gate_build",
-            "The gate's own version",
-            Info::new(vec![("version", env!("CARGO_PKG_VERSION").to_string())]),
+        register_fixed(&mut registry, expect, table, recheck);
+        let mut gauge = |name: &str, help: &str, initial: i64| {
+            let gauge = Gauge::default();
+            gauge.set(initial);
+            registry.register(name, help, gauge.clone());
+            gauge
+        };
+        let ready = gauge("schema_gate_ready", "1 when /readyz answers 200", 0);
+        let version = gauge(
+            "schema_gate_version",
+            "goose's current version (-1: none)",
+            -1,
         );
-        registry.register(
-            "schema_gate_expectation",
-            "What this pod waits for: the expected version, the policy and the table",
-            Info::new(vec![
-                ("expected", expected.to_string()),
-                ("policy", expect.policy.as_str().to_string()),
-                ("table", table.to_string()),
-            ]),
+        let max_version = gauge(
+            "schema_gate_max_version",
+            "Highest applied version (-1: none)",
+            -1,
         );
-        let recheck_seconds = Gauge::<f64, AtomicU64>::default();
-        recheck_seconds.set(recheck.map_or(0.0, |d| d.as_secs_f64()));
-        registry.register(
-            "schema_gate_recheck_interval_seconds",
-            "GATE_RECHECK_INTERVAL once ready (0: never re-check, readiness latches)",
-            recheck_seconds,
+        gauge(
+            "schema_gate_expected_version",
+            "The version this build expects",
+            expect.version,
         );
-        let state = Family::<StateLabels, Gauge>::default();
-        registry.register(
-            "schema_gate_state",
-            "1 for the latest check's state (ready, behind, no_table, ahead, db_error), 0 for the others",
-            state.clone(),
+        let pending = gauge(
+            "schema_gate_pending_migrations",
+            "Migrations still to apply",
+            0,
         );
-        for s in STATES {
-            let _ = state.get_or_create(&StateLabels { state: s.as_str() });
-        }
-        let ahead = Gauge::default();
-        registry.register(
+        let consecutive_errors = gauge(
+            "schema_gate_consecutive_errors",
+            "Failed checks since the last one that reached the database",
+            0,
+        );
+        let ahead = gauge(
             "schema_gate_ahead_migrations",
             "Applied versions the build does not know",
-            ahead.clone(),
+            0,
         );
-        let ready_changed = Gauge::<f64, AtomicU64>::default();
-        ready_changed.set(unix_seconds(SystemTime::now()));
-        registry.register(
-            "schema_gate_ready_changed_timestamp_seconds",
-            "Unix time schema_gate_ready last changed (at first: the process start)",
-            ready_changed.clone(),
-        );
-        let ready = Gauge::default();
-        let version = Gauge::default();
-        let max_version = Gauge::default();
-        let expected_version: Gauge = Gauge::default();
-        let pending = Gauge::default();
-        let checks = Family::<CheckLabels, Counter>::default();
+        let state = state_family(&mut registry);
+        let checks = checks_family(&mut registry);
         // 5 ms … ~10 s: a local check takes milliseconds, a cross-ocean TLS connect ~0.5 s.
         let duration = Histogram::new([
             0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
         ]);
-        let last_success = Gauge::<f64, AtomicU64>::default();
-        let consecutive_errors = Gauge::default();
-        version.set(-1);
-        max_version.set(-1);
-        expected_version.set(expected);
-        registry.register(
-            "schema_gate_ready",
-            "1 when /readyz answers 200",
-            ready.clone(),
-        );
-        registry.register(
-            "schema_gate_version",
-            "goose's current version (-1: none)",
-            version.clone(),
-        );
-        registry.register(
-            "schema_gate_max_version",
-            "Highest applied version (-1: none)",
-            max_version.clone(),
-        );
-        registry.register(
-            "schema_gate_expected_version",
-            "The version this build expects",
-            expected_version,
-        );
-        registry.register(
-            "schema_gate_pending_migrations",
-            "Migrations still to apply",
-            pending.clone(),
-        );
-        // prometheus-client appends _total: exposed as schema_gate_checks_total.
-        registry.register(
-            "schema_gate_checks",
-            "Checks by result (ready, not_ready, error: unreachable, rejected: refused by the database)",
-            checks.clone(),
-        );
         registry.register(
             "schema_gate_check_duration_seconds",
             "Duration of one check (connect and query)",
             duration.clone(),
         );
-        registry.register(
+        let mut seconds = |name: &str, help: &str| {
+            let gauge = Gauge::<f64, AtomicU64>::default();
+            gauge.set(unix_seconds(SystemTime::now()));
+            registry.register(name, help, gauge.clone());
+            gauge
+        };
+        let ready_changed = seconds(
+            "schema_gate_ready_changed_timestamp_seconds",
+            "Unix time schema_gate_ready last changed (at first: the process start)",
+        );
+        let last_success = seconds(
             "schema_gate_last_success_timestamp_seconds",
             "Unix time of the last check that reached the database",
-            last_success.clone(),
         );
-        registry.register(
-            "schema_gate_consecutive_errors",
-            "Failed checks since the last one that reached the database",
-            consecutive_errors.clone(),
-        );
-        for result in ["ready", "not_ready", "error", "rejected"] {
-            // Present from the start, so rate() sees the first increment.
-            let _ = checks.get_or_create(&CheckLabels { result });
-        }
+        last_success.set(0.0);
         Metrics {
             registry,
             ready,
@@ -253,6 +208,66 @@ impl Metrics {
         }
         text
     }
+}
+
+/// `schema_gate_state`, one gauge per state, all present from the start.
+fn state_family(registry: &mut Registry) -> Family<StateLabels, Gauge> {
+    let state = Family::<StateLabels, Gauge>::default();
+    registry.register(
+        "schema_gate_state",
+        "1 for the latest check's state (ready, behind, no_table, ahead, db_error), 0 for the others",
+        state.clone(),
+    );
+    for s in STATES {
+        let _ = state.get_or_create(&StateLabels { state: s.as_str() });
+    }
+    state
+}
+
+/// `schema_gate_checks_total` (prometheus-client appends `_total`), every result present from
+/// the start so that `rate()` sees the first increment.
+fn checks_family(registry: &mut Registry) -> Family<CheckLabels, Counter> {
+    let checks = Family::<CheckLabels, Counter>::default();
+    registry.register(
+        "schema_gate_checks",
+        "Checks by result (ready, not_ready, error: unreachable, rejected: refused by the database)",
+        checks.clone(),
+    );
+    for result in ["ready", "not_ready", "error", "rejected"] {
+        let _ = checks.get_or_create(&CheckLabels { result });
+    }
+    checks
+}
+
+/// What is fixed for the process's life: the gate's version, what the pod expects, and how
+/// often it re-checks once ready.
+fn register_fixed(
+    registry: &mut Registry,
+    expect: &Expectation,
+    table: &str,
+    recheck: Option<Duration>,
+) {
+    registry.register(
+        "schema_gate_build",
+        "The gate's own version",
+        Info::new(vec![("version", env!("CARGO_PKG_VERSION").to_string())]),
+    );
+    registry.register(
+        "schema_gate_expectation",
+        "What this pod waits for: the expected version, the policy and the table",
+        Info::new(vec![
+            ("expected", expect.version.to_string()),
+            ("policy", expect.policy.as_str().to_string()),
+            ("table", table.to_string()),
+        ]),
+    );
+    let recheck_seconds = Gauge::<f64, AtomicU64>::default();
+    recheck_seconds.set(recheck.map_or(0.0, |d| d.as_secs_f64()));
+    registry.register(
+        "schema_gate_recheck_interval_seconds",
+        "GATE_RECHECK_INTERVAL once ready (0: never re-check, readiness latches)",
+        recheck_seconds,
+    );
 }
 
 fn unix_seconds(wall: SystemTime) -> f64 {

@@ -18,31 +18,24 @@
 //! No named prepared statement, no session state, no startup parameter beyond user, database and
 //! `application_name`: it works unchanged through PgBouncer (and Neon's pooler) in transaction mode.
 
+mod cancel;
+mod errors;
+
+pub use errors::{CheckError, classify};
+
 use crate::core::goose::{Row, Scan, TableFacts};
 use crate::core::status::Newest;
 use crate::core::verdict::Expectation;
 use crate::postgres::dsn::{SslMode, Target};
+use cancel::Endpoint;
+use errors::{combine, host_name};
 use futures_util::StreamExt;
-use std::error::Error as _;
 use std::future::Future;
 use std::pin::pin;
 use std::time::Duration;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, SimpleQueryMessage, SimpleQueryRow};
 use tokio_postgres_rustls::MakeRustlsConnect;
-
-/// A failed check: what to tell the operator, and whether waiting could change it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CheckError {
-    /// Human-readable cause (server message and SQLSTATE, or the I/O error); never a secret.
-    pub message: String,
-    /// True when the database (or the pooler, or TLS) answered and refused: authentication,
-    /// unknown database, permission denied, rejected certificate, a table that is not goose's,
-    /// a syntax error. Waiting cannot fix these: `wait` exits 3 at once, `serve` counts them as
-    /// `rejected`. False for connectivity errors (refused, reset, timeout, DNS, starting up, too
-    /// many connections, pooler without a server), which are retried.
-    pub rejected: bool,
-}
 
 /// How to reach the database and what to read there. Built once at start-up.
 pub struct Database {
@@ -62,42 +55,6 @@ pub struct Session {
     task: tokio::task::JoinHandle<()>,
     /// Where it is connected: where its cancel request goes.
     endpoint: Endpoint,
-}
-
-/// The host a session reached, for its cancel request.
-#[derive(Debug, Clone)]
-enum Endpoint {
-    Tcp {
-        host: String,
-        addr: Option<std::net::IpAddr>,
-        port: u16,
-    },
-    Unix {
-        dir: std::path::PathBuf,
-        port: u16,
-    },
-}
-
-impl Endpoint {
-    fn of(config: &tokio_postgres::Config) -> Endpoint {
-        use tokio_postgres::config::Host;
-        let port = config.get_ports().first().copied().unwrap_or(5432);
-        match config.get_hosts().first() {
-            Some(Host::Unix(dir)) => Endpoint::Unix {
-                dir: dir.clone(),
-                port,
-            },
-            Some(Host::Tcp(host)) => Endpoint::Tcp {
-                host: host.clone(),
-                addr: config.get_hostaddrs().first().copied(),
-                port,
-            },
-            None => Endpoint::Unix {
-                dir: "/var/run/postgresql".into(),
-                port,
-            },
-        }
-    }
 }
 
 impl Drop for Session {
@@ -325,61 +282,6 @@ impl Database {
         })
     }
 
-    /// Sends a cancel request for whatever `session` is running (through a pooler, the pooler
-    /// forwards it), then waits, bounded by the connect timeout, for the cancelled query to end
-    /// and rolls its transaction back. Closing the connection early is not enough: a backend
-    /// waiting on a lock does not notice its client has gone. Best effort.
-    async fn cancel(&self, session: &Session) {
-        let sent = tokio::time::timeout(self.connect_timeout, self.send_cancel(session));
-        match sent.await {
-            Ok(Ok(())) => tracing::debug!("cancelled the abandoned check query"),
-            Ok(Err(why)) => tracing::debug!(error = %why, "cancel request failed"),
-            Err(_) => tracing::debug!("cancel request timed out"),
-        }
-        // Answered only after the cancelled query's own answer: the connection ends idle.
-        let _ = tokio::time::timeout(
-            self.connect_timeout,
-            session.client.simple_query("ROLLBACK"),
-        )
-        .await;
-    }
-
-    /// The cancel request itself, on a new connection to the session's host, which (as libpq
-    /// does) stays open until the server closes it: PgBouncer 1.18 mishandles a cancel whose
-    /// connection is closed first, and may then never forward it.
-    async fn send_cancel(&self, session: &Session) -> Result<(), String> {
-        use tokio_postgres::tls::MakeTlsConnect;
-        let token = session.client.cancel_token();
-        match &session.endpoint {
-            Endpoint::Tcp { host, addr, port } => {
-                let stream = match addr {
-                    Some(ip) => tokio::net::TcpStream::connect((*ip, *port)).await,
-                    None => tokio::net::TcpStream::connect((host.as_str(), *port)).await,
-                }
-                .map_err(|e| e.to_string())?;
-                let mut make = self.tls.clone();
-                let tls = MakeTlsConnect::<Lingering<tokio::net::TcpStream>>::make_tls_connect(
-                    &mut make, host,
-                )
-                .map_err(|e| e.to_string())?;
-                token
-                    .cancel_query_raw(Lingering(stream), tls)
-                    .await
-                    .map_err(|e| classify(&e).message)
-            }
-            Endpoint::Unix { dir, port } => {
-                let stream = tokio::net::UnixStream::connect(dir.join(format!(".s.PGSQL.{port}")))
-                    .await
-                    .map_err(|e| e.to_string())?;
-                token
-                    .cancel_query_raw(Lingering(stream), tokio_postgres::NoTls)
-                    .await
-                    .map_err(|e| classify(&e).message)
-            }
-        }
-    }
-
-    /// Runs the check transaction and streams its rows through a [`Scan`].
     /// Runs `sql` (the check transaction) and hands each row of its `SELECT` to `on_row`, as
     /// it streams in. `Ok(None)`: the table does not exist.
     async fn stream(
@@ -430,96 +332,10 @@ impl Database {
     }
 }
 
-/// How a host is named in a connection error (never with a password: hosts carry none).
-fn host_name(config: &tokio_postgres::Config) -> String {
-    match config.get_hosts().first() {
-        Some(tokio_postgres::config::Host::Tcp(host)) => host.clone(),
-        Some(tokio_postgres::config::Host::Unix(path)) => path.display().to_string(),
-        None => String::new(),
-    }
-}
-
-/// One error for a failed connection attempt over every host: the single host's error as is;
-/// for several, each host's, and rejected only when every host rejected.
-fn combine(failures: Vec<(String, CheckError)>) -> CheckError {
-    if failures.len() == 1 {
-        if let Some((_, only)) = failures.into_iter().next() {
-            return only;
-        }
-        unreachable!("one element");
-    }
-    let rejected = !failures.is_empty() && failures.iter().all(|(_, e)| e.rejected);
-    let message = failures
-        .iter()
-        .map(|(host, e)| format!("host {host}: {}", e.message))
-        .collect::<Vec<_>>()
-        .join("; ");
-    CheckError {
-        message: if message.is_empty() {
-            "no host to connect to".to_string()
-        } else {
-            message
-        },
-        rejected,
-    }
-}
-
 impl Session {
     /// Whether the connection can carry another check.
     pub fn is_usable(&self) -> bool {
         !self.client.is_closed()
-    }
-}
-
-/// A stream whose shutdown waits for the peer to close (reading until EOF) instead of closing
-/// its own side: how libpq sends a cancel request.
-struct Lingering<S>(S);
-
-impl<S: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Lingering<S> {
-    fn poll_read(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.0).poll_read(cx, buf)
-    }
-}
-
-impl<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite
-    for Lingering<S>
-{
-    fn poll_write(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &[u8],
-    ) -> std::task::Poll<std::io::Result<usize>> {
-        std::pin::Pin::new(&mut self.0).poll_write(cx, buf)
-    }
-
-    fn poll_flush(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.0).poll_flush(cx)
-    }
-
-    fn poll_shutdown(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        let mut scratch = [0u8; 64];
-        loop {
-            let mut buf = tokio::io::ReadBuf::new(&mut scratch);
-            match std::pin::Pin::new(&mut self.0).poll_read(cx, &mut buf) {
-                std::task::Poll::Ready(Ok(())) if buf.filled().is_empty() => {
-                    return std::task::Poll::Ready(Ok(()));
-                }
-                std::task::Poll::Ready(Ok(())) => continue,
-                // A reset also means the server is done with it.
-                std::task::Poll::Ready(Err(_)) => return std::task::Poll::Ready(Ok(())),
-                std::task::Poll::Pending => return std::task::Poll::Pending,
-            }
-        }
     }
 }
 
@@ -552,66 +368,6 @@ fn parse_row(
             _ => return Err(not_goose("is_applied is not a boolean")),
         },
     })
-}
-
-/// Turns a driver error into a message (with the causes tokio-postgres's `Display` hides) and
-/// decides whether waiting could help.
-pub fn classify(error: &tokio_postgres::Error) -> CheckError {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !message.contains(&text) {
-            message.push_str(": ");
-            message.push_str(&text);
-        }
-        source = cause.source();
-    }
-    if let Some(db) = error.as_db_error() {
-        message = format!("{} (SQLSTATE {})", db.message(), db.code().code());
-    }
-    CheckError {
-        rejected: is_rejection(error, &message),
-        message,
-    }
-}
-
-/// Whether the other side answered and refused (see [`CheckError::rejected`]).
-fn is_rejection(error: &tokio_postgres::Error, message: &str) -> bool {
-    if crate::postgres::tls::is_certificate_rejection(error) {
-        return true;
-    }
-    if let Some(db) = error.as_db_error() {
-        let code = db.code();
-        if [
-            SqlState::INVALID_PASSWORD,
-            SqlState::INVALID_AUTHORIZATION_SPECIFICATION,
-            SqlState::INVALID_CATALOG_NAME,
-            SqlState::INSUFFICIENT_PRIVILEGE,
-            SqlState::UNDEFINED_COLUMN,
-            SqlState::UNDEFINED_OBJECT,
-            SqlState::DATATYPE_MISMATCH,
-            SqlState::CANT_CHANGE_RUNTIME_PARAM,
-            SqlState::INVALID_PARAMETER_VALUE,
-            SqlState::SYNTAX_ERROR,
-            SqlState::WRONG_OBJECT_TYPE,
-            SqlState::UNDEFINED_FUNCTION,
-        ]
-        .contains(code)
-        {
-            return true;
-        }
-        // PgBouncer before 1.21 reports its own refusals as 08P01; tell them apart by text.
-        let text = db.message();
-        return text.contains("password authentication failed")
-            || text.starts_with("no such user")
-            || text.starts_with("no such database")
-            || text.contains("SASL authentication failed");
-    }
-    // Client-side refusals that a retry repeats identically.
-    message.contains("server does not support TLS")
-        || message.contains("password missing")
-        || message.contains("channel binding")
 }
 
 #[cfg(test)]
