@@ -7,8 +7,8 @@ mod support;
 use std::process::Child;
 use std::time::Duration;
 use support::{
-    Bouncer, FakeServer, Fault, PASSWORD, Postgres, Sidecar, finish, gate, gate_for, run, signal,
-    signalled, spawn,
+    Bouncer, FakeServer, Fault, PASSWORD, Postgres, Sidecar, eventually, finish, gate, gate_for,
+    run, signal, signalled, spawn,
 };
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -184,14 +184,21 @@ fn signals_while_querying_stop_within_a_second() {
         ("wait", "INT", 130),
         ("wait", "TERM", 143),
     ] {
-        let (r, took) = signalled(
-            gate(&[mode])
-                .env("DATABASE_URL", pg.url("gate", "app", ""))
-                .env("GATE_EXPECT_VERSION", "1")
-                .env("GATE_QUERY_TIMEOUT", "30s"),
-            Duration::from_millis(600), // connected, the query blocked on the lock
-            sig,
+        let mut cmd = gate(&[mode]);
+        cmd.env("DATABASE_URL", pg.url("gate", "app", ""))
+            .env("GATE_EXPECT_VERSION", "1")
+            .env("GATE_QUERY_TIMEOUT", "30s");
+        let (mut child, started) = spawn(&mut cmd);
+        // Observed, not assumed: the gate's query waits on the lock.
+        eventually(
+            Duration::from_secs(30),
+            "the query blocks on the lock",
+            || (pg.lock_waiters("schema-gate") > 0).then_some(()),
         );
+        let sent = std::time::Instant::now();
+        signal(&child, sig);
+        let r = finish(&mut child, started, LIMIT);
+        let took = sent.elapsed();
         assert_eq!(r.code, Some(code), "{mode} SIG{sig}: {r:?}");
         assert!(
             took < Duration::from_secs(1),

@@ -39,8 +39,9 @@ fn app() -> Postgres {
     Postgres::app(&[(1, true)])
 }
 
-/// Generous bound on one probe's latency on a busy 2-core machine; kubelet's default is 1 s.
-const PROMPT: Duration = Duration::from_millis(500);
+/// A probe must be answered within the kubelet's default probe timeout (1 s), flood or not:
+/// that is the requirement itself, not a latency target (BENCHMARKS.md has those).
+const PROMPT: Duration = Duration::from_secs(1);
 
 #[test]
 fn slowloris_does_not_starve_probes() {

@@ -6,8 +6,11 @@ mod support;
 use std::io::Write;
 use std::net::TcpStream;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
-use support::{Bouncer, PASSWORD, Postgres, Sidecar, gate_for};
+use std::time::Duration;
+use support::{Bouncer, PASSWORD, Postgres, Sidecar, eventually, gate_for};
+
+/// Generous: these are states on a possibly busy CI host; latencies are benchmarked.
+const DEADLINE: Duration = Duration::from_secs(30);
 
 fn app_at_1() -> Postgres {
     Postgres::app(&[(1, true)])
@@ -15,8 +18,10 @@ fn app_at_1() -> Postgres {
 
 fn opens_when_the_row_lands(url: &str, pg: &Postgres) {
     let sidecar = Sidecar::start(url, &[]);
-    sidecar.until_ready_is(503, Duration::from_secs(5));
-    std::thread::sleep(Duration::from_millis(600));
+    // A check has reached the database and found it behind.
+    eventually(DEADLINE, "a check finds the schema behind", || {
+        (sidecar.status()["state"] == "behind").then_some(())
+    });
     let (status, body) = sidecar.get("/readyz");
     assert_eq!(status, 503, "{body}");
     assert!(
@@ -24,12 +29,8 @@ fn opens_when_the_row_lands(url: &str, pg: &Postgres) {
         "{body}"
     );
     pg.apply("app", "goose_db_version", 2);
-    let took = sidecar.until_ready_is(200, Duration::from_secs(10));
-    // One jittered interval (200 ms + 10%) plus a check; generous for a noisy host.
-    assert!(
-        took < Duration::from_millis(900),
-        "ready {took:?} after the row landed"
-    );
+    // How fast is a benchmark's question (BENCHMARKS.md, detection latency); here: it opens.
+    sidecar.until_ready_is(200, DEADLINE);
     assert_eq!(sidecar.get("/readyz").1, "ok\n");
 }
 
@@ -69,10 +70,11 @@ fn outage_keeps_readiness_and_stale_after_fails_it_then_recovers() {
     stales.until_ready_is(200, Duration::from_secs(5));
 
     pg.stop();
-    let stopped = Instant::now();
     // Without GATE_STALE_AFTER: errors are reported, readiness stays.
-    std::thread::sleep(Duration::from_millis(800));
-    let status = keeps.status();
+    let status = eventually(DEADLINE, "a failed check is reported", || {
+        let status = keeps.status();
+        (status["consecutive_errors"].as_u64().unwrap_or(0) >= 1).then_some(status)
+    });
     assert_eq!(keeps.get("/readyz").0, 200);
     assert!(
         status["consecutive_errors"].as_u64().unwrap_or(0) >= 1,
@@ -88,14 +90,12 @@ fn outage_keeps_readiness_and_stale_after_fails_it_then_recovers() {
         verbose.contains("last error (connectivity, since "),
         "{verbose}"
     );
-    // With GATE_STALE_AFTER=1s: 503 once a second has passed without a successful check.
-    let took = stales.until_ready_is(503, Duration::from_secs(5));
-    assert!(
-        stopped.elapsed() >= Duration::from_millis(800),
-        "stale too early: {took:?}"
-    );
+    // With GATE_STALE_AFTER=1s: 503 once a second has passed without a successful check, and
+    // for that reason (not for another).
+    stales.until_ready_is(503, DEADLINE);
     let (_, body) = stales.get("/readyz");
     assert!(body.contains("stale"), "{body}");
+    assert_eq!(stales.status()["stale"], true);
     assert_eq!(
         keeps.get("/readyz").0,
         200,
@@ -126,11 +126,8 @@ fn a_rollback_fails_readiness_at_once() {
     );
     sidecar.until_ready_is(200, Duration::from_secs(5));
     pg.sql("app", "DELETE FROM goose_db_version WHERE version_id = 2");
-    let took = sidecar.until_ready_is(503, Duration::from_secs(5));
-    assert!(
-        took < Duration::from_millis(1200),
-        "rollback noticed after {took:?}"
-    );
+    // At the next re-check (how soon is BENCHMARKS.md's detection latency).
+    sidecar.until_ready_is(503, DEADLINE);
     assert!(sidecar.get("/readyz").1.contains("at version 1"));
 }
 
@@ -199,6 +196,7 @@ fn recheck_zero_latches_so_the_database_can_sleep() {
     );
     sidecar.until_ready_is(200, Duration::from_secs(5));
     pg.stop();
+    // Nothing happens, by design: give three polling intervals for a check that must not come.
     std::thread::sleep(Duration::from_millis(700));
     assert_eq!(sidecar.get("/readyz").0, 200);
     let status = sidecar.status();
@@ -213,7 +211,10 @@ fn metrics_parse_with_the_prometheus_parser() {
     let pg = app_at_1();
     let sidecar = Sidecar::start(&pg.url("gate", "app", ""), &[]);
     sidecar.until_ready_is(503, Duration::from_secs(5));
-    std::thread::sleep(Duration::from_millis(500));
+    // The not_ready counter has moved once a check found the schema behind.
+    eventually(DEADLINE, "a check finds the schema behind", || {
+        (sidecar.status()["state"] == "behind").then_some(())
+    });
     let (status, text) = sidecar.get("/metrics");
     assert_eq!(status, 200);
     let script = r#"
