@@ -1,0 +1,348 @@
+//! A private PostgreSQL cluster per test, copied from a template made once with `initdb`.
+
+use super::*;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// The initdb'ed template data directory, made once per machine (atomic rename, so parallel
+/// test binaries agree).
+fn template() -> PathBuf {
+    static TEMPLATE: OnceLock<PathBuf> = OnceLock::new();
+    TEMPLATE
+        .get_or_init(|| {
+            let version = pg_bin("postgres")
+                .parent()
+                .and_then(|p| p.parent())
+                .map(|p| {
+                    p.file_name()
+                        .map(|n| n.to_string_lossy().to_string())
+                        .unwrap_or_default()
+                });
+            let final_dir = std::env::temp_dir().join(format!(
+                "schema-gate-pg-template-v2-{}",
+                version.unwrap_or_default()
+            ));
+            if final_dir.join("PG_VERSION").exists() {
+                return final_dir;
+            }
+            let work = temp_dir("initdb");
+            chown_to_server_user(&work);
+            let data = work.join("data");
+            let out = as_server_user(&pg_bin("initdb"))
+                .args([
+                    "-A",
+                    "trust",
+                    "-U",
+                    "postgres",
+                    "-E",
+                    "UTF8",
+                    "--locale=C",
+                    "--no-sync",
+                    "-D",
+                ])
+                .arg(&data)
+                .output()
+                .expect("run initdb");
+            assert!(
+                out.status.success(),
+                "initdb failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            if std::fs::rename(&data, &final_dir).is_err() {
+                // Another process won the race; theirs is as good as ours.
+                assert!(final_dir.join("PG_VERSION").exists());
+            }
+            let _ = std::fs::remove_dir_all(&work);
+            final_dir
+        })
+        .clone()
+}
+
+/// TLS material for a server: a CA and a server certificate for `localhost` / 127.0.0.1.
+/// Options for a cluster.
+#[derive(Default)]
+pub struct PgOptions {
+    /// Serve TLS with these certificates.
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// Refuse unencrypted TCP connections (`hostssl` lines only in pg_hba.conf).
+    pub tls_only: bool,
+}
+
+/// A private PostgreSQL cluster on a loopback port.
+pub struct Postgres {
+    pub dir: PathBuf,
+    pub port: u16,
+    child: Option<Child>,
+    options_args: Vec<String>,
+}
+
+impl Postgres {
+    /// A fresh cluster with default options.
+    pub fn start() -> Postgres {
+        Postgres::start_with(PgOptions::default())
+    }
+
+    /// A fresh cluster.
+    pub fn start_with(options: PgOptions) -> Postgres {
+        let dir = temp_dir("pg");
+        let data = dir.join("data");
+        let status = Command::new("cp")
+            .arg("-a")
+            .arg(template())
+            .arg(&data)
+            .status()
+            .expect("cp");
+        assert!(status.success(), "copy template");
+        let tcp = if options.tls_only { "hostssl" } else { "host" };
+        std::fs::write(
+            data.join("pg_hba.conf"),
+            format!(
+                "local all all trust\n\
+                 {tcp} all all 127.0.0.1/32 scram-sha-256\n\
+                 {tcp} all all ::1/128 scram-sha-256\n"
+            ),
+        )
+        .expect("pg_hba");
+        let mut args = vec![
+            "-c".to_string(),
+            "listen_addresses=127.0.0.1".to_string(),
+            "-c".to_string(),
+            "fsync=off".to_string(),
+            "-c".to_string(),
+            "full_page_writes=off".to_string(),
+            "-c".to_string(),
+            "synchronous_commit=off".to_string(),
+            "-c".to_string(),
+            "max_connections=100".to_string(),
+            "-c".to_string(),
+            "shared_buffers=16MB".to_string(),
+        ];
+        if let Some((cert, key)) = &options.tls {
+            std::fs::copy(cert, data.join("server.crt")).expect("copy cert");
+            std::fs::copy(key, data.join("server.key")).expect("copy key");
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(
+                data.join("server.key"),
+                std::fs::Permissions::from_mode(0o600),
+            )
+            .expect("chmod key");
+            args.extend(["-c".into(), "ssl=on".into()]);
+        }
+        chown_to_server_user(&dir);
+        let mut pg = Postgres {
+            dir,
+            port: free_port(),
+            child: None,
+            options_args: args,
+        };
+        pg.boot();
+        pg
+    }
+
+    fn socket_dir(&self) -> PathBuf {
+        self.dir.clone()
+    }
+
+    /// Starts the server process and waits until it accepts connections.
+    pub fn boot(&mut self) {
+        assert!(self.child.is_none(), "already running");
+        let log = std::fs::File::create(self.dir.join("postgres.log")).expect("log file");
+        let child = as_server_user(&pg_bin("postgres"))
+            .arg("-D")
+            .arg(self.dir.join("data"))
+            .arg("-p")
+            .arg(self.port.to_string())
+            .arg("-k")
+            .arg(self.socket_dir())
+            .args(&self.options_args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start postgres");
+        self.child = Some(child);
+        let started = Instant::now();
+        loop {
+            let ok = Command::new(pg_bin("pg_isready"))
+                .arg("-q")
+                .arg("-h")
+                .arg(self.socket_dir())
+                .arg("-p")
+                .arg(self.port.to_string())
+                .status()
+                .map(|s| s.success())
+                .unwrap_or(false);
+            if ok {
+                return;
+            }
+            if started.elapsed() > Duration::from_secs(30) {
+                let log =
+                    std::fs::read_to_string(self.dir.join("postgres.log")).unwrap_or_default();
+                panic!("postgres did not start on port {}: {log}", self.port);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Stops the server (fast shutdown) and waits for it to exit.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            // SIGINT = fast shutdown. setpriv execs postgres, so the pid is postgres's.
+            let _ = Command::new("kill")
+                .args(["-INT", &child.id().to_string()])
+                .status();
+            exit_or_kill(&mut child, Instant::now() + Duration::from_secs(20));
+        }
+    }
+
+    /// Runs SQL as the superuser over the Unix socket; panics on error; returns psql's output.
+    pub fn sql(&self, db: &str, sql: &str) -> String {
+        let out = self.psql(db, sql);
+        assert!(
+            out.status.success(),
+            "psql failed on {sql:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// Runs SQL as the superuser; returns the raw output (for statements expected to fail).
+    pub fn psql(&self, db: &str, sql: &str) -> Output {
+        Command::new(pg_bin("psql"))
+            .arg("-h")
+            .arg(self.socket_dir())
+            .args(["-p", &self.port.to_string(), "-U", "postgres", "-d", db])
+            .args(["-v", "ON_ERROR_STOP=1", "-qAtX", "-c", sql])
+            .output()
+            .expect("run psql")
+    }
+
+    /// A fresh cluster with database `app`, login role `gate`, and a goose table holding goose's
+    /// initial row plus `rows` (`(version, is_applied)`), readable by `gate`: most tests' start.
+    pub fn app(rows: &[(i64, bool)]) -> Postgres {
+        let pg = Postgres::start();
+        pg.create_db_and_role("app", "gate");
+        pg.goose_table("app", "goose_db_version", rows, Some("gate"));
+        pg
+    }
+
+    /// Creates database `db` and login role `user` (password [`PASSWORD`]) that owns nothing.
+    pub fn create_db_and_role(&self, db: &str, user: &str) {
+        self.sql("postgres", &format!("CREATE DATABASE {db}"));
+        self.create_role(user);
+    }
+
+    /// Creates a login role with [`PASSWORD`] (idempotent).
+    pub fn create_role(&self, user: &str) {
+        self.sql(
+            "postgres",
+            &format!(
+                "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{user}') THEN \
+                 CREATE ROLE {user} LOGIN PASSWORD '{PASSWORD}'; END IF; END $$"
+            ),
+        );
+    }
+
+    /// Creates a goose v3.22-shaped version table with goose's initial `(0, true)` row, then the
+    /// given `(version, is_applied)` rows in order, and grants SELECT on it to `reader`.
+    pub fn goose_table(&self, db: &str, table: &str, rows: &[(i64, bool)], reader: Option<&str>) {
+        let mut sql = format!(
+            "CREATE TABLE {table} (id integer PRIMARY KEY GENERATED BY DEFAULT AS IDENTITY, \
+             version_id bigint NOT NULL, is_applied boolean NOT NULL, \
+             tstamp timestamp NOT NULL DEFAULT now()); \
+             INSERT INTO {table} (version_id, is_applied) VALUES (0, true);"
+        );
+        for (version, applied) in rows {
+            sql.push_str(&format!(
+                "INSERT INTO {table} (version_id, is_applied) VALUES ({version}, {applied});"
+            ));
+        }
+        if let Some(reader) = reader {
+            sql.push_str(&format!("GRANT SELECT ON {table} TO {reader};"));
+        }
+        self.sql(db, &sql);
+    }
+
+    /// Applies migration `version` the way `goose up` records it.
+    pub fn apply(&self, db: &str, table: &str, version: i64) {
+        self.sql(
+            db,
+            &format!("INSERT INTO {table} (version_id, is_applied) VALUES ({version}, true)"),
+        );
+    }
+
+    /// `postgres://user:PASSWORD@127.0.0.1:port/db` plus extra query parameters.
+    pub fn url(&self, user: &str, db: &str, extra: &str) -> String {
+        let sep = if extra.is_empty() { "" } else { "?" };
+        format!(
+            "postgres://{user}:{PASSWORD}@127.0.0.1:{}/{db}{sep}{extra}",
+            self.port
+        )
+    }
+
+    /// Server-side count of committed transactions in `db` (after a stats flush).
+    pub fn xact_commit(&self, db: &str) -> i64 {
+        self.sql(
+            "postgres",
+            &format!("SELECT pg_stat_force_next_flush(); SELECT xact_commit FROM pg_stat_database WHERE datname = '{db}'"),
+        )
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or(-1)
+    }
+
+    /// Holds an ACCESS EXCLUSIVE lock on `table` for `secs` seconds from a separate session, so
+    /// that the gate's read blocks (a very slow query). Returns once the lock is held; the
+    /// caller reaps the returned child.
+    #[allow(clippy::zombie_processes)]
+    pub fn hold_lock(&self, db: &str, table: &str, secs: u32) -> Child {
+        let mut child = Command::new(pg_bin("psql"))
+            .arg("-h")
+            .arg(self.socket_dir())
+            .args(["-p", &self.port.to_string(), "-U", "postgres", "-d", db, "-qAtX", "-c"])
+            .arg(format!("BEGIN; LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep({secs}); COMMIT;"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("psql");
+        let started = Instant::now();
+        loop {
+            let held = self.sql(
+                db,
+                &format!("SELECT count(*) FROM pg_locks WHERE relation = '{table}'::regclass AND mode = 'AccessExclusiveLock' AND granted"),
+            );
+            if held == "1" {
+                return child;
+            }
+            if started.elapsed() > Duration::from_secs(10) {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("lock not taken");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Backends of `application_name` that wait on a lock right now.
+    pub fn lock_waiters(&self, application_name: &str) -> i64 {
+        self.sql(
+            "postgres",
+            &format!(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = '{application_name}' \
+                 AND wait_event_type = 'Lock'"
+            ),
+        )
+        .parse()
+        .unwrap_or(-1)
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
