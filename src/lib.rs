@@ -17,14 +17,14 @@
 //!   blocking), [`signals`], [`termination`] (the Kubernetes termination message), [`logging`],
 //!   [`jitter`] (randomness without a crate), [`time`] (durations and times for people).
 //!
-//! Errors: configuration mistakes are [`config::ConfigError`] (exit 2), database failures
-//! [`postgres::db::CheckError`] (exit 3, or kept by `serve`), and a mode's end is a
-//! [`modes::Finish`] whose code comes from [`core::verdict::State::exit_code`]: the exit-code
-//! table of `docs/contract.md` lives in those three places only.
+//! Errors and exit codes: [`exit`] holds every exit code of `docs/contract.md` and [`exit::Error`],
+//! why the gate stopped short of an answer (a [`config::ConfigError`], exit 2; a
+//! [`postgres::db::CheckError`], exit 3); a verdict's code is [`core::verdict::State::exit_code`].
 
 pub mod cli;
 pub mod config;
 pub mod core;
+pub mod exit;
 pub mod files;
 pub mod jitter;
 pub mod logging;

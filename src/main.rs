@@ -5,7 +5,7 @@ use schema_gate::config::{self, Settings, Sources, TerminationLog};
 use schema_gate::modes::{self, check, serve, status, wait};
 use schema_gate::postgres::db::Database;
 use schema_gate::signals::Signals;
-use schema_gate::{logging, termination};
+use schema_gate::{exit, logging, termination};
 use std::ffi::OsString;
 use std::process::ExitCode;
 
@@ -29,7 +29,7 @@ fn main() -> ExitCode {
         }
         Err(e) => {
             eprintln!("schema-gate: {e}");
-            return ExitCode::from(2);
+            return ExitCode::from(exit::CONFIGURATION);
         }
     };
     let (settings, db) = match configure(&flags, mode) {
@@ -60,20 +60,18 @@ fn configure(
             Ok(value) => env.push((key, value)),
             Err(_) if config::variables::variable(&key).is_some() => {
                 eprintln!("schema-gate: configuration error: {key}: the value is not valid UTF-8");
-                return Err(ExitCode::from(2));
+                return Err(ExitCode::from(exit::CONFIGURATION));
             }
             Err(_) => {}
         }
     }
     let sources = Sources::new(env, flags);
-    let log =
-        config::log_settings(&sources).map_err(|e| configuration_error(&sources, &e.0, false))?;
+    let log = config::log_settings(&sources).map_err(|e| failed(&sources, e.into(), false))?;
     logging::init(&log);
     for var in sources.unknown_gate_variables() {
         tracing::warn!("{var} is not a schema-gate variable and is ignored (a typo?)");
     }
-    let settings =
-        Settings::load(&sources).map_err(|e| configuration_error(&sources, &e.0, true))?;
+    let settings = Settings::load(&sources).map_err(|e| failed(&sources, e.into(), true))?;
     tracing::debug!(?settings, "configuration");
     if mode == Mode::Serve && settings.timeout.is_some() {
         tracing::warn!(
@@ -86,16 +84,20 @@ fn configure(
         settings.connect_timeout,
         settings.query_timeout,
     )
-    .map_err(|why| configuration_error(&sources, &format!("TLS: {why}"), true))?;
+    .map_err(|why| {
+        let error = config::ConfigError(format!("TLS: {why}"));
+        failed(&sources, error.into(), true)
+    })?;
     Ok((settings, db))
 }
 
 /// Runs `mode` on a current-thread runtime, with the signal handlers it listens to.
 fn run(mode: Mode, settings: &Settings, db: &Database) -> modes::Finish {
     let failed = |why: String| {
-        tracing::error!("{why}");
+        let error = exit::Error::Setup(why);
+        tracing::error!("{error}");
         modes::Finish {
-            code: 3,
+            code: error.exit_code(),
             message: None,
             exec: false,
         }
@@ -139,17 +141,18 @@ fn install_panic_hook() {
     }));
 }
 
-/// Exit 2: the message already names the variable; it goes to the log (or stderr before logging
-/// is set up) and to the termination-message file.
-fn configuration_error(sources: &Sources, message: &str, logging: bool) -> ExitCode {
-    let line = format!("configuration error: {message}");
+/// Reports an error that stopped the gate short of an answer (the message already names the
+/// variable) to the log, or stderr before logging is set up, and to the termination-message
+/// file; returns its exit code.
+fn failed(sources: &Sources, error: exit::Error, logging: bool) -> ExitCode {
+    let line = error.to_string();
     if logging {
         tracing::error!("{line}");
     } else {
         eprintln!("schema-gate: {line}");
     }
     termination::write(&TerminationLog::from_sources(sources), &line);
-    ExitCode::from(2)
+    ExitCode::from(error.exit_code())
 }
 
 /// Replaces the process with `command` (`wait -- CMD ARGS…`). Returns only on failure:
@@ -162,9 +165,9 @@ fn exec(command: &[OsString], termination_log: &TerminationLog) -> ExitCode {
     let error = std::process::Command::new(program).args(args).exec();
     tracing::error!(command = %program.to_string_lossy(), error = %error, "cannot run the command");
     let code = if error.kind() == std::io::ErrorKind::NotFound {
-        127
+        exit::NOT_FOUND
     } else {
-        126
+        exit::CANNOT_RUN
     };
     termination::write(
         termination_log,

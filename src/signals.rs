@@ -25,8 +25,8 @@ impl Stop {
     /// 143 for SIGTERM, 130 for SIGINT.
     pub fn exit_code(self) -> u8 {
         match self {
-            Stop::Term => 143,
-            Stop::Int => 130,
+            Stop::Term => crate::exit::SIGTERM,
+            Stop::Int => crate::exit::SIGINT,
         }
     }
 

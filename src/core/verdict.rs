@@ -73,10 +73,10 @@ impl State {
     /// The exit code `check` (and a failing `wait`) uses for this state.
     pub fn exit_code(self) -> u8 {
         match self {
-            State::Ready => 0,
-            State::Behind | State::NoTable => 1,
-            State::DbError => 3,
-            State::Ahead => 4,
+            State::Ready => crate::exit::READY,
+            State::Behind | State::NoTable => crate::exit::NOT_READY,
+            State::DbError => crate::exit::DATABASE,
+            State::Ahead => crate::exit::AHEAD,
         }
     }
 }

@@ -150,7 +150,7 @@ fn timed_out(settings: &Settings, last: Option<&Verdict>) -> Finish {
     };
     tracing::error!("{message}");
     Finish {
-        code: 124,
+        code: crate::exit::TIMED_OUT,
         message: Some(message),
         exec: false,
     }

@@ -32,7 +32,7 @@ pub async fn run(settings: &Settings, db: &Database, signals: &mut Signals) -> F
             let message = format!("cannot listen on {} (GATE_LISTEN): {e}", settings.listen);
             tracing::error!("{message}");
             return Finish {
-                code: 2,
+                code: crate::exit::CONFIGURATION,
                 message: Some(message),
                 exec: false,
             };

@@ -18,6 +18,14 @@ pub struct CheckError {
     pub rejected: bool,
 }
 
+impl std::fmt::Display for CheckError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for CheckError {}
+
 /// How a host is named in a connection error (never with a password: hosts carry none).
 pub(super) fn host_name(config: &tokio_postgres::Config) -> String {
     match config.get_hosts().first() {

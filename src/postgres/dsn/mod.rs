@@ -133,6 +133,8 @@ impl fmt::Display for DsnError {
     }
 }
 
+impl std::error::Error for DsnError {}
+
 fn err(origin: &str, message: impl fmt::Display) -> DsnError {
     DsnError(format!("{origin}: {message}"))
 }
