@@ -13,9 +13,9 @@
 //! - [`modes`]: `check`, `status`, `wait`, `serve` (with its cached readiness, routes, listener
 //!   and metrics), and [`modes::Finish`], how a mode ends.
 //! - [`cli`]: argv → mode and flag values.
-//! - The thin edges: [`files`] (reading what a user names: capped, regular files, never
+//! - The thin edges: `files` (reading what a user names: capped, regular files, never
 //!   blocking), [`signals`], [`termination`] (the Kubernetes termination message), [`logging`],
-//!   [`jitter`] (randomness without a crate), [`time`] (durations and times for people).
+//!   `jitter` (randomness without a crate), [`time`] (durations and times for people).
 //!
 //! Errors and exit codes: [`exit`] holds every exit code of `docs/contract.md` and [`exit::Error`],
 //! why the gate stopped short of an answer (a [`config::ConfigError`], exit 2; a
@@ -25,8 +25,8 @@ pub mod cli;
 pub mod config;
 pub mod core;
 pub mod exit;
-pub mod files;
-pub mod jitter;
+pub(crate) mod files;
+pub(crate) mod jitter;
 pub mod logging;
 pub mod modes;
 pub mod postgres;

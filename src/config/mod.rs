@@ -3,8 +3,8 @@
 //!
 //! - [`variables`]: every variable defined once (name, flag, help, default), and [`Sources`],
 //!   the environment merged with flags (a flag wins).
-//! - [`values`]: parsers for durations, the table name, listen addresses.
-//! - [`migrations`]: the migrations directory, listed by goose's rules.
+//! - `values`: parsers for durations, the table name, listen addresses.
+//! - `migrations`: the migrations directory, listed by goose's rules.
 //! - `database`: the DSN and libpq's variables, resolved into a [`Target`].
 //!
 //! Every value is parsed here, so each mistake is refused at start-up (exit 2) with a message
@@ -12,8 +12,8 @@
 //! is never part of a message.
 
 mod database;
-pub mod migrations;
-pub mod values;
+pub(crate) mod migrations;
+pub(crate) mod values;
 pub mod variables;
 
 pub use migrations::scan_migrations;

@@ -1,15 +1,16 @@
 //! `schema-gate serve`: the readiness sidecar.
 //!
-//! Two tasks share one [`Readiness`]: the checker (the only database user) polls every
-//! `GATE_INTERVAL` until the schema is ready, then re-checks every `GATE_RECHECK_INTERVAL` (or
-//! never, when it is 0), each time on a fresh connection that is closed right after (hundreds of
-//! pods must not hold `max_connections`); the HTTP server ([`crate::modes::serve::routes`]) answers probes from
-//! the cache. SIGTERM/SIGINT: stop accepting, finish in-flight requests, exit 0.
+//! Two tasks share one cached verdict (`readiness`): the checker (the only database user) polls
+//! every `GATE_INTERVAL` until the schema is ready, then re-checks every `GATE_RECHECK_INTERVAL`
+//! (or never, when it is 0), each time on a fresh connection that is closed right after
+//! (hundreds of pods must not hold `max_connections`); the HTTP server (`listener`, `routes`)
+//! answers probes from the cache, and `metrics` exports what the checker saw. SIGTERM/SIGINT:
+//! stop accepting, finish in-flight requests, exit 0.
 
-pub mod listener;
-pub mod metrics;
-pub mod readiness;
-pub mod routes;
+pub(crate) mod listener;
+pub(crate) mod metrics;
+pub(crate) mod readiness;
+pub(crate) mod routes;
 
 use crate::config::Settings;
 use crate::core::verdict::{State, Verdict};
