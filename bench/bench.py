@@ -76,7 +76,7 @@ def as_postgres(cmd):
 def ensure_tools():
     need = []
     for tool, pkg in (("hyperfine", "hyperfine"), ("wrk", "wrk"), ("nginx", "nginx"), ("pgbouncer", "pgbouncer"),
-                      ("musl-gcc", "musl-tools")):
+                      ("musl-gcc", "musl-tools"), ("time", "time")):
         if not shutil.which(tool) and not Path(f"/usr/sbin/{tool}").exists():
             need.append(pkg)
     if not list(Path("/usr/lib/postgresql").glob("*/bin/postgres")):
@@ -402,11 +402,12 @@ def bench_fleet(work, size, steady_seconds, through_bouncer):
 
 
 def peak_rss_kib(cmd, env):
-    """Runs `cmd` once (stdout discarded); returns its peak resident memory in KiB (wait4)."""
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, _, usage = os.wait4(proc.pid, 0)
-    proc.returncode = 0
-    return usage.ru_maxrss
+    """Runs `cmd` once (stdout discarded); returns its peak resident memory in KiB, as GNU time
+    reports it. Not os.wait4 from here: a child forked from this Python process starts with
+    Python's resident memory in its high-water mark, exec or not; one forked from `time` does not."""
+    r = subprocess.run(["/usr/bin/time", "-f", "%M", *cmd], env=env, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE, text=True)
+    return int(r.stderr.strip().splitlines()[-1])
 
 
 def bench_growth(pg, runs):
@@ -510,7 +511,7 @@ def report(r, m, full_args):
         "## Cost as the version table grows", "",
         "One cold `check`, median of hyperfine runs, against version tables of 10 to 1,000,000 rows (every",
         "version distinct); `psql` running the gate's query, and `psql` running goose's own read",
-        "(`" + GOOSE_SQL.format(table="t") + "`). Peak RSS from `wait4` of one run each; the manifests",
+        "(`" + GOOSE_SQL.format(table="t") + "`). Peak RSS from GNU `time -f %M`, one run each; the manifests",
         "limit the gate to 32 Mi.", "",
         "| rows | schema-gate check | psql, same query | psql, goose's query | peak RSS: gate | peak RSS: psql |",
         "|---|---|---|---|---|---|",

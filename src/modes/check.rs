@@ -1,7 +1,7 @@
 //! `schema-gate check`: one check, one line (or JSON object) on stdout, an exit code that says
 //! which verdict.
 
-use super::{Finish, print_line, verdict_of};
+use super::{Finish, once, print_line, verdict_of};
 use crate::config::{Output, Settings};
 use crate::postgres::db::Database;
 use crate::signals::Signals;
@@ -9,21 +9,14 @@ use crate::signals::Signals;
 /// Runs `check`: prints the verdict and returns its exit code. A signal while the query runs
 /// cancels it on the server before the gate exits.
 pub async fn run(settings: &Settings, db: &Database, signals: &mut Signals) -> Finish {
-    let session = tokio::select! {
-        session = db.connect() => session,
-        stop = signals.recv() => return Finish::stopped(stop, None),
-    };
-    let read = match session {
-        Err(e) => Err(e),
-        Ok(session) => {
-            match db
-                .read_or_abandon(&session, &settings.expectation, signals.recv())
-                .await
-            {
-                Ok(read) => read,
-                Err(stop) => return Finish::stopped(stop, None),
-            }
-        }
+    let read = once(db, signals, async |session, signals| {
+        db.read_or_abandon(session, &settings.expectation, signals.recv())
+            .await
+    })
+    .await;
+    let read = match read {
+        Ok(read) => read,
+        Err(stop) => return Finish::stopped(stop, None),
     };
     let verdict = verdict_of(&read, settings);
     let line = match settings.output {

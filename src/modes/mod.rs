@@ -14,8 +14,8 @@ pub mod wait;
 use crate::config::Settings;
 use crate::core::goose::TableFacts;
 use crate::core::verdict::{Verdict, judge};
-use crate::postgres::db::CheckError;
-use crate::signals::Stop;
+use crate::postgres::db::{CheckError, Database, Session};
+use crate::signals::{Signals, Stop};
 use std::io::Write;
 
 /// How a mode ended: the exit code, the line for the termination-message file (non-zero exits
@@ -54,6 +54,24 @@ pub fn verdict_of(read: &Result<Option<TableFacts>, CheckError>, settings: &Sett
     match read {
         Ok(table) => judge(table.as_ref(), &settings.expectation, &settings.table),
         Err(e) => Verdict::db_error(&settings.expectation, &settings.table, e.message.clone()),
+    }
+}
+
+/// A one-shot mode's database work: connect, then `read` the session, unless a signal comes
+/// first (`Err(stop)`; a query in flight is cancelled on the server by `read`, which gets the
+/// signals to abandon on).
+pub(crate) async fn once<R>(
+    db: &Database,
+    signals: &mut Signals,
+    read: impl AsyncFnOnce(&Session, &mut Signals) -> Result<Result<R, CheckError>, Stop>,
+) -> Result<Result<R, CheckError>, Stop> {
+    let session = tokio::select! {
+        session = db.connect() => session,
+        stop = signals.recv() => return Err(stop),
+    };
+    match session {
+        Err(e) => Ok(Err(e)),
+        Ok(session) => read(&session, signals).await,
     }
 }
 

@@ -1,6 +1,6 @@
 //! `schema-gate status`: every migration as `goose status` lists it, from one read-only query.
 
-use super::{Finish, print_line, verdict_of};
+use super::{Finish, once, print_line, verdict_of};
 use crate::config::{Output, Settings};
 use crate::core::status::listing;
 use crate::postgres::db::Database;
@@ -9,21 +9,14 @@ use crate::signals::Signals;
 /// Runs `status`: lists every migration as `goose status` does (text, or JSON with the verdict),
 /// from one read-only query, and exits with the verdict's code, as `check`.
 pub async fn run(settings: &Settings, db: &Database, signals: &mut Signals) -> Finish {
-    let session = tokio::select! {
-        session = db.connect() => session,
-        stop = signals.recv() => return Finish::stopped(stop, None),
-    };
-    let read = match session {
-        Err(e) => Err(e),
-        Ok(session) => {
-            match db
-                .read_status(&session, &settings.expectation, signals.recv())
-                .await
-            {
-                Ok(read) => read,
-                Err(stop) => return Finish::stopped(stop, None),
-            }
-        }
+    let read = once(db, signals, async |session, signals| {
+        db.read_status(session, &settings.expectation, signals.recv())
+            .await
+    })
+    .await;
+    let read = match read {
+        Ok(read) => read,
+        Err(stop) => return Finish::stopped(stop, None),
     };
     let (facts, listing) = match read {
         Ok(Some((facts, newest))) => {
