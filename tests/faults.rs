@@ -4,11 +4,10 @@
 
 mod support;
 
-use std::process::Child;
 use std::time::Duration;
 use support::{
-    Bouncer, FakeServer, Fault, PASSWORD, Postgres, Sidecar, eventually, finish, gate, gate_for,
-    run, signal, signalled, spawn,
+    Bouncer, FakeServer, Fault, Logged, PASSWORD, Postgres, STATE, Sidecar, eventually, finish,
+    gate, gate_for, run, signal, signalled, spawn,
 };
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -17,12 +16,15 @@ fn fake_url(port: u16) -> String {
     format!("postgres://gate:{PASSWORD}@127.0.0.1:{port}/app")
 }
 
-/// `wait` must still be running (retrying) after `for_at_least`.
-fn still_waiting(child: &mut Child, for_at_least: Duration) {
-    std::thread::sleep(for_at_least);
+/// `wait` against a fake server is still retrying once it has made `attempts` attempts.
+fn still_retrying(waiter: &mut Logged, fake: &FakeServer, attempts: usize) {
+    eventually(STATE, &format!("{attempts} attempts"), || {
+        (fake.accepted() >= attempts).then_some(())
+    });
     assert!(
-        child.try_wait().expect("poll").is_none(),
-        "wait gave up on a transient fault"
+        waiter.child.try_wait().expect("poll").is_none(),
+        "wait gave up on a transient fault: {}",
+        waiter.log()
     );
 }
 
@@ -49,13 +51,13 @@ fn server_closing_at_once_is_exit_3_for_check_and_transient_for_wait() {
     let r = run(gate_for("check", fake_url(fake.port), "1"), LIMIT);
     assert_eq!(r.code, Some(3), "{r:?}");
     assert!(r.elapsed < Duration::from_secs(3), "{:?}", r.elapsed);
-    let (mut child, started) =
-        spawn(gate_for("wait", fake_url(fake.port), "1").env("GATE_INTERVAL", "100ms"));
-    still_waiting(&mut child, Duration::from_millis(1200));
-    signal(&child, "TERM");
-    let r = finish(&mut child, started, LIMIT);
+    let mut waiter =
+        Logged::spawn(gate_for("wait", fake_url(fake.port), "1").env("GATE_INTERVAL", "100ms"));
+    still_retrying(&mut waiter, &fake, 11);
+    signal(&waiter.child, "TERM");
+    let r = waiter.finish(LIMIT);
     assert_eq!(r.code, Some(143), "{r:?}");
-    // Logged once and on change, not once per poll (about ten polls happened).
+    // Logged once and on change, not once per poll (ten polls happened).
     assert!(r.stderr.lines().count() <= 3, "{}", r.stderr);
 }
 
@@ -69,11 +71,11 @@ fn starting_up_is_transient() {
             .contains("the database system is starting up (SQLSTATE 57P03)"),
         "{r:?}"
     );
-    let (mut child, started) =
-        spawn(gate_for("wait", fake_url(fake.port), "1").env("GATE_INTERVAL", "100ms"));
-    still_waiting(&mut child, Duration::from_millis(1000));
-    signal(&child, "INT");
-    let r = finish(&mut child, started, LIMIT);
+    let mut waiter =
+        Logged::spawn(gate_for("wait", fake_url(fake.port), "1").env("GATE_INTERVAL", "100ms"));
+    still_retrying(&mut waiter, &fake, 5);
+    signal(&waiter.child, "INT");
+    let r = waiter.finish(LIMIT);
     assert_eq!(r.code, Some(130), "{r:?}");
     assert!(r.stderr.contains("starting up"), "{}", r.stderr);
 }
@@ -85,26 +87,31 @@ fn too_many_connections_is_transient() {
     let r = run(gate_for("check", pg.url("gate", "app", ""), "1"), LIMIT);
     assert_eq!(r.code, Some(3), "{r:?}");
     assert!(r.stdout.contains("too many connections"), "{r:?}");
-    let (mut child, started) =
-        spawn(gate_for("wait", pg.url("gate", "app", ""), "1").env("GATE_INTERVAL", "200ms"));
-    still_waiting(&mut child, Duration::from_millis(800));
+    let mut waiter = Logged::spawn(
+        gate_for("wait", pg.url("gate", "app", ""), "1").env("GATE_INTERVAL", "200ms"),
+    );
+    waiter.keeps_running_after("too many connections");
     pg.sql("postgres", "ALTER ROLE gate CONNECTION LIMIT -1");
-    let r = finish(&mut child, started, LIMIT);
+    let r = waiter.finish(LIMIT);
     assert_eq!(r.code, Some(0), "{r:?}");
 }
 
 #[test]
 fn postgres_restarted_during_wait() {
     let mut pg = Postgres::app(&[(1, true)]);
-    let (mut child, started) =
-        spawn(gate_for("wait", pg.url("gate", "app", ""), "2").env("GATE_INTERVAL", "200ms"));
-    still_waiting(&mut child, Duration::from_millis(600));
+    let mut waiter = Logged::spawn(
+        gate_for("wait", pg.url("gate", "app", ""), "2").env("GATE_INTERVAL", "200ms"),
+    );
+    waiter.keeps_running_after("not ready: goose_db_version at version 1");
     pg.stop(); // the connection wait keeps open between polls breaks
-    still_waiting(&mut child, Duration::from_millis(600));
+    waiter.keeps_running_after("database error");
     pg.boot();
-    still_waiting(&mut child, Duration::from_millis(600));
+    // Back: the verdict changes from the error to behind again (a second "at version 1").
+    eventually(STATE, "the verdict after the restart", || {
+        (waiter.log().matches("at version 1").count() >= 2).then_some(())
+    });
     pg.apply("app", "goose_db_version", 2);
-    let r = finish(&mut child, started, LIMIT);
+    let r = waiter.finish(LIMIT);
     assert_eq!(r.code, Some(0), "{r:?}");
 }
 
@@ -114,15 +121,15 @@ fn pgbouncer_restarted_during_wait_and_serve() {
     let mut bouncer = Bouncer::start(&pg, &["gate"]);
     let port = bouncer.port;
     let url = bouncer.url("gate", "app", "");
-    let (mut child, started) = spawn(gate_for("wait", &url, "2").env("GATE_INTERVAL", "200ms"));
+    let mut waiter = Logged::spawn(gate_for("wait", &url, "2").env("GATE_INTERVAL", "200ms"));
     let sidecar = Sidecar::start(&url, &[("GATE_RECHECK_INTERVAL", "200ms")]);
-    still_waiting(&mut child, Duration::from_millis(600));
+    waiter.keeps_running_after("not ready: goose_db_version at version 1");
     bouncer.stop();
-    still_waiting(&mut child, Duration::from_millis(600));
+    waiter.keeps_running_after("database error");
     drop(bouncer);
     let _bouncer = Bouncer::start_on(&pg, &["gate"], port);
     pg.apply("app", "goose_db_version", 2);
-    let r = finish(&mut child, started, LIMIT);
+    let r = waiter.finish(LIMIT);
     assert_eq!(r.code, Some(0), "{r:?}");
     // serve recovers through the restarted PgBouncer.
     sidecar.until_ready_is(200, Duration::from_secs(10));
@@ -139,13 +146,14 @@ fn table_dropped_and_recreated() {
     pg.sql("app", "DROP TABLE goose_db_version");
     // A dropped table fails readiness.
     sidecar.until_ready_is(503, Duration::from_secs(5));
-    let (mut waiter, started) =
-        spawn(gate_for("wait", pg.url("gate", "app", ""), "2").env("GATE_INTERVAL", "200ms"));
-    still_waiting(&mut waiter, Duration::from_millis(600));
+    let mut waiter = Logged::spawn(
+        gate_for("wait", pg.url("gate", "app", ""), "2").env("GATE_INTERVAL", "200ms"),
+    );
+    waiter.keeps_running_after("does not exist");
     pg.goose_table("app", "goose_db_version", &[(1, true)], Some("gate"));
-    still_waiting(&mut waiter, Duration::from_millis(600));
+    waiter.keeps_running_after("at version 1");
     pg.apply("app", "goose_db_version", 2);
-    let r = finish(&mut waiter, started, LIMIT);
+    let r = waiter.finish(LIMIT);
     assert_eq!(r.code, Some(0), "{r:?}");
     assert!(r.stderr.contains("does not exist"), "{}", r.stderr);
     // serve recovers.
@@ -214,7 +222,8 @@ fn signal_while_check_connects() {
     let fake = FakeServer::start(Fault::Silent);
     let (r, took) = signalled(
         gate_for("check", fake_url(fake.port), "1").env("GATE_CONNECT_TIMEOUT", "30s"),
-        Duration::from_millis(400),
+        "the connection attempt",
+        |_| fake.accepted() > 0,
         "TERM",
     );
     assert_eq!(r.code, Some(143), "{r:?}");
@@ -226,7 +235,10 @@ fn serve_stops_within_a_second_at_every_stage() {
     // While its checker is blocked connecting (silent server) and while it sleeps between checks.
     let fake = FakeServer::start(Fault::Silent);
     let pg = Postgres::app(&[(1, true)]);
-    for url in [fake_url(fake.port), pg.url("gate", "app", "")] {
+    for (url, silent) in [
+        (fake_url(fake.port), true),
+        (pg.url("gate", "app", ""), false),
+    ] {
         let mut sidecar = Sidecar::start(
             &url,
             &[
@@ -234,7 +246,15 @@ fn serve_stops_within_a_second_at_every_stage() {
                 ("GATE_CONNECT_TIMEOUT", "30s"),
             ],
         );
-        std::thread::sleep(Duration::from_millis(500));
+        // Blocked connecting (the fake accepted it), or sleeping after a completed check.
+        eventually(STATE, "the stage to interrupt", || {
+            let reached = if silent {
+                fake.accepted() > 0
+            } else {
+                sidecar.status()["checked_at"].is_string()
+            };
+            reached.then_some(())
+        });
         let (code, took, log) = sidecar.stop_with("TERM");
         assert_eq!(code, Some(0), "{log}");
         assert!(took < Duration::from_secs(1), "took {took:?}");

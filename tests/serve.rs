@@ -195,9 +195,11 @@ fn recheck_zero_latches_so_the_database_can_sleep() {
         &[("GATE_RECHECK_INTERVAL", "0")],
     );
     sidecar.until_ready_is(200, Duration::from_secs(5));
+    // The checker has returned: no check can come any more.
+    eventually(DEADLINE, "readiness latched", || {
+        sidecar.log().contains("readiness latched").then_some(())
+    });
     pg.stop();
-    // Nothing happens, by design: give three polling intervals for a check that must not come.
-    std::thread::sleep(Duration::from_millis(700));
     assert_eq!(sidecar.get("/readyz").0, 200);
     let status = sidecar.status();
     assert_eq!(
@@ -275,12 +277,16 @@ fn sigterm_exits_0_within_a_second_with_an_idle_connection_open() {
     let pg = app_at_1();
     let mut sidecar = Sidecar::start(&pg.url("gate", "app", ""), &[]);
     sidecar.until_ready_is(503, Duration::from_secs(5));
+    let before = sidecar.open_fds();
     // An idle keep-alive connection and a half-sent request must not hold the exit.
     let mut idle = TcpStream::connect(("127.0.0.1", sidecar.port)).expect("connect");
     write!(idle, "GET /livez HTTP/1.1\r\nHost: t\r\n\r\n").expect("send");
     let mut half = TcpStream::connect(("127.0.0.1", sidecar.port)).expect("connect");
     write!(half, "GET /readyz HTTP/1.1\r\nHost:").expect("send");
-    std::thread::sleep(Duration::from_millis(100));
+    // Both are accepted and held by the gate.
+    eventually(DEADLINE, "the gate holds both connections", || {
+        (sidecar.open_fds() >= before + 2).then_some(())
+    });
     let (code, took, output) = sidecar.stop_with("TERM");
     assert_eq!(code, Some(0), "{output}");
     assert!(took < Duration::from_secs(1), "took {took:?}");

@@ -5,23 +5,28 @@ mod support;
 
 use std::time::Duration;
 use support::{
-    Bouncer, PASSWORD, PgOptions, Postgres, finish, gate, gate_for, run, signalled, spawn,
+    Bouncer, FakeServer, Fault, Logged, PASSWORD, PgOptions, Postgres, STATE, eventually, finish,
+    gate, gate_for, run, signalled, spawn,
 };
 
 const LIMIT: Duration = Duration::from_secs(60);
 
-/// Blocks while behind (polling: five intervals pass, by design, without it exiting); exits 0
+/// Blocks while behind (five polls, counted as the server's committed transactions); exits 0
 /// once the migration row commits.
 fn opens_when_row_lands(url: String, pg: &Postgres) {
-    let (mut child, started) = spawn(gate_for("wait", url, "2").env("GATE_INTERVAL", "300ms"));
-    std::thread::sleep(Duration::from_millis(1500));
+    let before = pg.xact_commit("app");
+    let mut waiter = Logged::spawn(gate_for("wait", url, "2").env("GATE_INTERVAL", "300ms"));
+    waiter.keeps_running_after("not ready");
+    eventually(STATE, "five polls", || {
+        (pg.xact_commit("app") >= before + 5).then_some(())
+    });
     assert!(
-        child.try_wait().expect("poll").is_none(),
+        waiter.child.try_wait().expect("poll").is_none(),
         "wait must block while behind"
     );
     pg.apply("app", "goose_db_version", 2);
     // It opens (how fast is BENCHMARKS.md's detection latency, not a test's bound).
-    let r = finish(&mut child, started, LIMIT);
+    let r = waiter.finish(LIMIT);
     assert_eq!(r.code, Some(0), "{r:?}");
     // Logs: the first verdict and the change, not one line per poll (5 polls happened).
     let lines = r.stderr.lines().count();
@@ -53,15 +58,13 @@ fn waits_for_the_table_to_appear() {
     let pg = Postgres::start();
     pg.create_db_and_role("app", "gate");
     let bouncer = Bouncer::start(&pg, &["gate"]);
-    let (mut child, started) =
-        spawn(gate_for("wait", bouncer.url("gate", "app", ""), "1").env("GATE_INTERVAL", "200ms"));
-    std::thread::sleep(Duration::from_millis(800));
-    assert!(
-        child.try_wait().expect("poll").is_none(),
-        "no table: keep waiting"
+    let mut waiter = Logged::spawn(
+        gate_for("wait", bouncer.url("gate", "app", ""), "1").env("GATE_INTERVAL", "200ms"),
     );
+    // No table: it says so and keeps waiting.
+    waiter.keeps_running_after("does not exist");
     pg.goose_table("app", "goose_db_version", &[(1, true)], Some("gate"));
-    let r = finish(&mut child, started, LIMIT);
+    let r = waiter.finish(LIMIT);
     assert_eq!(r.code, Some(0), "{r:?}");
     assert!(r.stderr.contains("does not exist"), "{}", r.stderr);
 }
@@ -74,15 +77,13 @@ fn retries_until_the_database_comes_up() {
     pg.create_db_and_role("app", "gate");
     pg.goose_table("app", "goose_db_version", &[(1, true)], Some("gate"));
     pg.stop();
-    let (mut child, started) =
-        spawn(gate_for("wait", pg.url("gate", "app", ""), "1").env("GATE_INTERVAL", "200ms"));
-    std::thread::sleep(Duration::from_millis(700));
-    assert!(
-        child.try_wait().expect("poll").is_none(),
-        "connection refused is transient"
+    let mut waiter = Logged::spawn(
+        gate_for("wait", pg.url("gate", "app", ""), "1").env("GATE_INTERVAL", "200ms"),
     );
+    // Connection refused is transient: it says so and keeps waiting.
+    waiter.keeps_running_after("onnection refused");
     pg.boot();
-    let r = finish(&mut child, started, LIMIT);
+    let r = waiter.finish(LIMIT);
     assert_eq!(r.code, Some(0), "{r:?}");
     assert!(
         r.stderr.to_lowercase().contains("connection refused"),
@@ -198,25 +199,26 @@ fn timeout_also_bounds_a_hanging_connection() {
 fn sigterm_and_sigint_stop_within_a_second() {
     let pg = Postgres::app(&[(1, true)]);
     for (sig, code) in [("TERM", 143), ("INT", 130)] {
-        // While sleeping between polls.
+        // While sleeping between polls: after the first verdict is logged.
         let (r, took) = signalled(
             gate_for("wait", pg.url("gate", "app", ""), "9").env("GATE_INTERVAL", "10s"),
-            Duration::from_millis(700),
+            "the first verdict",
+            |log| log.contains("not ready"),
             sig,
         );
         assert_eq!(r.code, Some(code), "SIG{sig}: {r:?}");
         assert!(took < Duration::from_secs(1), "SIG{sig} took {took:?}");
     }
-    // While connecting to a server that never answers.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("addr").port();
+    // While connecting to a server that accepts and never answers.
+    let silent = FakeServer::start(Fault::Silent);
     let (r, took) = signalled(
         gate_for(
             "wait",
-            format!("postgres://gate:{PASSWORD}@127.0.0.1:{port}/app"),
+            format!("postgres://gate:{PASSWORD}@127.0.0.1:{}/app", silent.port),
             "1",
         ),
-        Duration::from_millis(500),
+        "the connection attempt",
+        |_| silent.accepted() > 0,
         "TERM",
     );
     assert_eq!(r.code, Some(143), "{r:?}");

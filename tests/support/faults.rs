@@ -19,6 +19,7 @@ pub enum Fault {
 /// accident). Stops on drop.
 pub struct FakeServer {
     pub port: u16,
+    accepted: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -29,6 +30,8 @@ impl FakeServer {
         let port = listener.local_addr().expect("addr").port();
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let flag = stop.clone();
+        let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = accepted.clone();
         let thread = std::thread::spawn(move || {
             let mut held = Vec::new();
             for stream in listener.incoming() {
@@ -36,6 +39,7 @@ impl FakeServer {
                     break;
                 }
                 let Ok(mut stream) = stream else { continue };
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 match fault {
                     Fault::Silent => held.push(stream),
                     Fault::CloseAtOnce => drop(stream),
@@ -49,9 +53,17 @@ impl FakeServer {
         });
         FakeServer {
             port,
+            accepted,
             stop,
             thread: Some(thread),
         }
+    }
+}
+
+impl FakeServer {
+    /// How many connections it has accepted: how many attempts a gate has made.
+    pub fn accepted(&self) -> usize {
+        self.accepted.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 

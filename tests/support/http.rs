@@ -79,17 +79,13 @@ impl Sidecar {
     /// Polls `/readyz` until it answers `want`; returns how long that took; panics after `limit`.
     pub fn until_ready_is(&self, want: u16, limit: Duration) -> Duration {
         let started = Instant::now();
-        loop {
-            let (status, body) = self.get("/readyz");
-            if status == want {
-                return started.elapsed();
-            }
-            assert!(
-                started.elapsed() < limit,
-                "/readyz stayed {status} ({body}) for {limit:?}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let mut last = (0, String::new());
+        let reached = poll_until(started + limit, || {
+            last = self.get("/readyz");
+            (last.0 == want).then_some(())
+        });
+        assert!(reached.is_some(), "/readyz stayed {last:?} for {limit:?}");
+        started.elapsed()
     }
 
     /// `/status` as JSON.

@@ -163,26 +163,20 @@ impl Postgres {
             .spawn()
             .expect("start postgres");
         self.child = Some(child);
-        let started = Instant::now();
-        loop {
-            let ok = Command::new(pg_bin("pg_isready"))
+        let ready = poll_until(Instant::now() + Duration::from_secs(30), || {
+            Command::new(pg_bin("pg_isready"))
                 .arg("-q")
                 .arg("-h")
                 .arg(self.socket_dir())
                 .arg("-p")
                 .arg(self.port.to_string())
                 .status()
-                .map(|s| s.success())
-                .unwrap_or(false);
-            if ok {
-                return;
-            }
-            if started.elapsed() > Duration::from_secs(30) {
-                let log =
-                    std::fs::read_to_string(self.dir.join("postgres.log")).unwrap_or_default();
-                panic!("postgres did not start on port {}: {log}", self.port);
-            }
-            std::thread::sleep(Duration::from_millis(50));
+                .is_ok_and(|s| s.success())
+                .then_some(())
+        });
+        if ready.is_none() {
+            let log = std::fs::read_to_string(self.dir.join("postgres.log")).unwrap_or_default();
+            panic!("postgres did not start on port {}: {log}", self.port);
         }
     }
 
@@ -308,22 +302,19 @@ impl Postgres {
             .stderr(Stdio::null())
             .spawn()
             .expect("psql");
-        let started = Instant::now();
-        loop {
+        let held = poll_until(Instant::now() + Duration::from_secs(30), || {
             let held = self.sql(
                 db,
                 &format!("SELECT count(*) FROM pg_locks WHERE relation = '{table}'::regclass AND mode = 'AccessExclusiveLock' AND granted"),
             );
-            if held == "1" {
-                return child;
-            }
-            if started.elapsed() > Duration::from_secs(10) {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("lock not taken");
-            }
-            std::thread::sleep(Duration::from_millis(20));
+            (held == "1").then_some(())
+        });
+        if held.is_none() {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("lock not taken");
         }
+        child
     }
 
     /// Backends of `application_name` that wait on a lock right now.

@@ -93,27 +93,86 @@ pub fn finish(child: &mut Child, started: Instant, limit: Duration) -> Run {
 
 /// Waits until something accepts connections on `127.0.0.1:port`; panics after `limit`.
 pub fn wait_listening(port: u16, limit: Duration, what: &str) {
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(started.elapsed() < limit, "{what} did not listen on {port}");
-        std::thread::sleep(Duration::from_millis(10));
+    eventually(limit, &format!("{what} listening on {port}"), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+    });
+}
+
+/// Starts `cmd`, sends `sig` once `ready` says the state to interrupt has been reached (it sees
+/// the log so far), and returns the run and the time from the signal to the exit (which every
+/// mode promises to keep under a second).
+pub fn signalled(
+    cmd: impl std::borrow::BorrowMut<Command>,
+    what: &str,
+    mut ready: impl FnMut(&str) -> bool,
+    sig: &str,
+) -> (Run, Duration) {
+    let logged = Logged::spawn(cmd);
+    eventually(STATE, what, || ready(&logged.log()).then_some(()));
+    let sent = Instant::now();
+    signal(&logged.child, sig);
+    let r = logged.finish(Duration::from_secs(30));
+    (r, sent.elapsed())
+}
+
+/// A gate whose stderr goes to a file, so that a test can wait for what it has said before the
+/// process ends.
+pub struct Logged {
+    /// The running process.
+    pub child: Child,
+    started: Instant,
+    log: PathBuf,
+}
+
+impl Logged {
+    /// Starts `cmd` with stdout piped and stderr to a file.
+    pub fn spawn(mut cmd: impl std::borrow::BorrowMut<Command>) -> Logged {
+        let log = crate::support::temp_dir("logged").join("stderr");
+        let started = Instant::now();
+        let child = cmd
+            .borrow_mut()
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).expect("log file"))
+            .spawn()
+            .expect("spawn");
+        Logged {
+            child,
+            started,
+            log,
+        }
+    }
+
+    /// What it has logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits until its log contains `text`, then checks that it still runs: it met a state and
+    /// did not give up on it.
+    pub fn keeps_running_after(&mut self, text: &str) {
+        eventually(STATE, &format!("the log says {text:?}"), || {
+            self.log().contains(text).then_some(())
+        });
+        assert!(
+            self.child.try_wait().expect("poll").is_none(),
+            "gave up after {text:?}: {}",
+            self.log()
+        );
+    }
+
+    /// Waits for the exit (killing it after `limit`) and collects the run.
+    pub fn finish(mut self, limit: Duration) -> Run {
+        let mut r = finish(&mut self.child, self.started, limit);
+        r.stderr = self.log();
+        if let Some(dir) = self.log.parent() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+        r
     }
 }
 
-/// Starts `cmd`, sends `sig` after `after`, and returns the run and the time from the signal to
-/// the exit (which every mode promises to keep under a second).
-pub fn signalled(
-    cmd: impl std::borrow::BorrowMut<Command>,
-    after: Duration,
-    sig: &str,
-) -> (Run, Duration) {
-    let (mut child, started) = spawn(cmd);
-    std::thread::sleep(after);
-    let sent = Instant::now();
-    signal(&child, sig);
-    let r = finish(&mut child, started, Duration::from_secs(30));
-    (r, sent.elapsed())
-}
+/// How long a test waits for a state on a possibly busy CI host.
+pub const STATE: Duration = Duration::from_secs(30);
 
 /// Sends a signal to a child by name (TERM, INT).
 pub fn signal(child: &Child, sig: &str) {
@@ -124,30 +183,37 @@ pub fn signal(child: &Child, sig: &str) {
     assert!(status.success());
 }
 
-/// Polls `probe` until it answers `Some`, up to a generous `limit` (busy CI hosts are slow):
-/// the one way tests wait for a state instead of sleeping for a time. Panics naming `what`.
-pub fn eventually<T>(limit: Duration, what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
-    let started = Instant::now();
+/// Polls `probe` until it answers `Some` or `deadline` passes: the one polling loop of the
+/// support code.
+pub fn poll_until<T>(deadline: Instant, mut probe: impl FnMut() -> Option<T>) -> Option<T> {
     loop {
         if let Some(value) = probe() {
-            return value;
+            return Some(value);
         }
-        assert!(started.elapsed() < limit, "{what}: not within {limit:?}");
-        std::thread::sleep(Duration::from_millis(25));
+        if Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Polls `probe` until it answers `Some`, up to a generous `limit` (busy CI hosts are slow):
+/// the one way tests wait for a state instead of sleeping for a time. Panics naming `what`.
+pub fn eventually<T>(limit: Duration, what: &str, probe: impl FnMut() -> Option<T>) -> T {
+    match poll_until(Instant::now() + limit, probe) {
+        Some(value) => value,
+        None => panic!("{what}: not within {limit:?}"),
     }
 }
 
 /// Waits for `child` to exit until `deadline`, then kills it: a hung process fails its test, not
-/// CI. The one wait-then-kill loop of the support code.
+/// CI.
 pub fn exit_or_kill(child: &mut Child, deadline: Instant) -> std::process::ExitStatus {
-    loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            return status;
-        }
-        if Instant::now() > deadline {
+    match poll_until(deadline, || child.try_wait().expect("wait")) {
+        Some(status) => status,
+        None => {
             let _ = child.kill();
-            return child.wait().expect("wait after kill");
+            child.wait().expect("wait after kill")
         }
-        std::thread::sleep(Duration::from_millis(5));
     }
 }
