@@ -29,20 +29,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
-from bench import Postgres, free_port, pg_bin  # noqa: E402,F401
+from checklib import eventually, get, report, summary  # noqa: E402
+from bench import Postgres, free_port  # noqa: E402
 
 MONITORING = ROOT / "k8s/components/monitoring"
 RULES = MONITORING / "rules"
 DASHBOARD = MONITORING / "dashboard.json"
-DEADLINE = 60
-
-results = []
-
-
-def report(ok, what, detail=""):
-    results.append(bool(ok))
-    print(f"{'ok  ' if ok else 'FAIL'} {what}{': ' + detail if detail and not ok else ''}", flush=True)
-    return ok
 
 
 def binary():
@@ -50,28 +42,6 @@ def binary():
         return os.environ["SCHEMA_GATE_BIN"]
     subprocess.run(["cargo", "build", "--quiet", "--locked"], cwd=ROOT, check=True)
     return str(ROOT / "target/debug/schema-gate")
-
-
-def eventually(probe, limit=DEADLINE):
-    started = time.monotonic()
-    while time.monotonic() - started < limit:
-        value = probe()
-        if value is not None and value is not False:
-            return value
-        time.sleep(0.25)
-    return None
-
-
-def get(url):
-    try:
-        with urllib.request.urlopen(url, timeout=5) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
-    except OSError:
-        return 0, ""
-
-
 class Prometheus:
     def __init__(self, work, targets):
         self.port = free_port()
@@ -175,7 +145,7 @@ def scrape_checks(gate, work, png=None):
         if not report(eventually(prom.ready), "prometheus is up"):
             return
         pod = 'pod="api-7c9f-x2k4q"'
-        up = eventually(lambda: prom.value(f"sum(up{{job='schema-gate'}})") == len(specs) or None)
+        up = eventually(lambda: prom.value("sum(up{job='schema-gate'})") == len(specs) or None)
         report(up, f"all {len(specs)} gates scraped")
         report(eventually(lambda: prom.value(f"schema_gate_ready{{{pod}}}") == 0.0 or None),
                "schema_gate_ready is 0 while version 2 is missing")
@@ -275,9 +245,7 @@ def main():
         scrape_checks(binary(), work, args.png)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    passed = sum(results)
-    print(f"{passed} passed, {len(results) - passed} failed")
-    return 0 if all(results) else 1
+    return summary()
 
 
 if __name__ == "__main__":
