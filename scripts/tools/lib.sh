@@ -26,7 +26,7 @@ tools_db() {
 }
 
 rows() {
-  psql -X -At -F '|' "$DB" -c "$1" 2>&1
+  psql -X -At -F '|' "$DB" -c "$1" 2>&1 | grep -v -e '^LINE ' -e '^ *\^' || true
 }
 
 ddl() {
