@@ -8,7 +8,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 dbmate=$("$here/../peers/dbmate.sh")
 work=${1:-$(mktemp -d)}
-mkdir -p "$work/a" "$work/b"
+rm -rf "$work/a" "$work/b"; mkdir -p "$work/a" "$work/b"
 DB=$(tools_db dbmate_char)
 dirs=(-d "$work/a")
 d() { "$dbmate" --url "$DB?sslmode=disable" --no-dump-schema "${dirs[@]}" "$@"; }

@@ -9,7 +9,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 migrate=$("$here/../peers/golang-migrate.sh")
 work=${1:-$(mktemp -d)}
-mkdir -p "$work/m"
+rm -rf "$work/m"; mkdir -p "$work/m"
 DB=$(tools_db gm_char)
 src="file://$work/m"
 m() { "$migrate" -source "$src" -database "$DB?sslmode=disable" "$@"; }
