@@ -106,7 +106,7 @@ rows "DELETE FROM flyway_schema_history WHERE installed_rank = 99" >/dev/null
 
 # Baselines: a new database with a schema made by hand.
 DB=$(tools_db fw_char)
-rm -f "$work"/sql/*
+rm -rf "$work"/sql/*
 for v in 1 2 3; do printf 'CREATE TABLE t%s (id int);\n' "$v" > "$work/sql/V${v}__t$v.sql"; done
 rows 'CREATE TABLE t1 (id int); CREATE TABLE t2 (id int)' >/dev/null
 step "baseline: migrate on a non-empty schema" fw migrate
@@ -119,7 +119,7 @@ step "baseline again" fw baseline -baselineVersion=2
 
 # Versions: 1.2 and 1_2 are one version; 1.10 is above 1.9; 1.0 is 1.
 DB=$(tools_db fw_char)
-rm -f "$work"/sql/*
+rm -rf "$work"/sql/*
 printf 'SELECT 1;\n' > "$work/sql/V1.9__a.sql"
 printf 'SELECT 1;\n' > "$work/sql/V1.10__b.sql"
 printf 'SELECT 1;\n' > "$work/sql/V1_2__c.sql"
@@ -137,7 +137,7 @@ printf 'SELECT 1;\n' > "$work/sql/V1.2__dup.sql"
 step "versions: V1.2 beside V1_2" fw info
 rm "$work/sql/V1.2__dup.sql"; printf 'SELECT 1;\n' > "$work/sql/V2__dup.sql"
 step "versions: V2 beside V2.0" fw info
-rm -f "$work"/sql/*; rm -rf "$work/sql/sub"
+rm -rf "$work"/sql/*; rm -rf "$work/sql/sub"
 for f in V1__a V+2__b V-3__c V1.__d V__e V4__ R1__bad; do printf 'SELECT 1;\n' > "$work/sql/$f.sql"; done
 : > "$work/sql/V5__empty.sql"; printf 'SELECT 1;\n' > "$work/sql/B6__base.sql"
 step "names: signs, empty description, empty file, a baseline migration B6" info
