@@ -5,11 +5,17 @@
 // `-locations=filesystem:DIR`, `-outOfOrder=true`, `-baselineVersion=…`, `-table=…`,
 // `-target=…`), as the Flyway CLI spells them, and FLYWAY_* variables (`envVars()`).
 //
+// `session` reads such command lines from standard input, one per line, runs each in this one
+// JVM (a JVM start costs seconds; a differential runs hundreds of steps) and ends each answer
+// with `== exit N`.
+//
 // Output: `info` prints Flyway's own ASCII table (MigrationInfoDumper), then one line per
 // migration, `migration<TAB>category<TAB>version<TAB>description<TAB>type<TAB>state<TAB>checksum
 // <TAB>script`, and `current<TAB>version`, for scripts to compare with. Exit codes: 0 done, 1 a
 // FlywayException (validate failed, migrate failed, …: Flyway's CLI also exits 1 on every
 // error), 2 bad usage.
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
 import java.util.HashMap;
 import java.util.Map;
 import org.flywaydb.core.Flyway;
@@ -19,7 +25,27 @@ import org.flywaydb.core.api.MigrationInfoService;
 import org.flywaydb.core.internal.info.MigrationInfoDumper;
 
 public final class FlywayCli {
-    public static void main(String[] args) {
+    public static void main(String[] args) throws java.io.IOException {
+        if (args.length == 1 && args[0].equals("session")) {
+            BufferedReader in = new BufferedReader(new InputStreamReader(System.in));
+            String line;
+            while ((line = in.readLine()) != null) {
+                if (line.isBlank()) {
+                    continue;
+                }
+                int code = run(line.trim().split("\\s+"));
+                System.out.println("== exit " + code);
+                System.out.flush();
+            }
+            return;
+        }
+        System.exit(run(args));
+    }
+
+    private static final String USAGE = "usage: flyway migrate|info|validate|baseline|repair [-key=value…] | flyway session";
+
+    /** Runs one command; returns its exit code. */
+    static int run(String[] args) {
         String command = null;
         Map<String, String> props = new HashMap<>();
         for (String arg : args) {
@@ -29,13 +55,13 @@ public final class FlywayCli {
             } else if (command == null) {
                 command = arg;
             } else {
-                System.err.println("usage: flyway migrate|info|validate|baseline|repair [-key=value…]");
-                System.exit(2);
+                System.err.println(USAGE);
+                return 2;
             }
         }
         if (command == null) {
-            System.err.println("usage: flyway migrate|info|validate|baseline|repair [-key=value…]");
-            System.exit(2);
+            System.err.println(USAGE);
+            return 2;
         }
         try {
             Flyway flyway = Flyway.configure().envVars().configuration(props).load();
@@ -59,13 +85,14 @@ public final class FlywayCli {
                 }
                 default -> {
                     System.err.println("unknown command " + command);
-                    System.exit(2);
+                    return 2;
                 }
             }
         } catch (FlywayException e) {
             System.err.println("ERROR: " + e.getMessage());
-            System.exit(1);
+            return 1;
         }
+        return 0;
     }
 
     private static void info(MigrationInfoService service) {
