@@ -48,6 +48,8 @@ echo "== monitoring: alert rules (promtool) and a real Prometheus scrape"
 python3 scripts/check-monitoring.py
 echo "== shellcheck"
 shellcheck scripts/*.sh k8s/*.sh .ci/run
+# The migration tools' peer scripts and characterisation drivers (docs/tools/).
+shellcheck -x scripts/peers/*.sh scripts/tools/*.sh
 echo "ok: shellcheck"
 echo "== static binary"
 ./scripts/check-static.sh
