@@ -277,11 +277,12 @@ pub enum FileName {
     Ignored,
 }
 
-/// Classifies a file name (the last component) as `ResourceNameParser.parse` does.
+/// Classifies a file name (the last component) as `ResourceNameParser.parse` does. A name that
+/// is not UTF-8 is read with U+FFFD for the bad bytes (Java decodes names through the platform
+/// charset; not checked against it): such a script still counts, it is never skipped.
 pub fn classify_file_name(name: &[u8]) -> FileName {
-    let Ok(name) = std::str::from_utf8(name) else {
-        return FileName::Ignored;
-    };
+    let name = String::from_utf8_lossy(name);
+    let name = name.as_ref();
     if name.len() < 4 || !name[name.len() - 4..].eq_ignore_ascii_case(".sql") {
         return FileName::Ignored;
     }
@@ -512,10 +513,9 @@ fn script_of(entry: &Entry) -> Result<Option<(Kind, Script)>, String> {
     else {
         return Ok(None);
     };
-    let script = String::from_utf8(entry.path.clone())
-        .map_err(|_| format!("{} is not UTF-8", show(&entry.path)))?;
+    let script = String::from_utf8_lossy(&entry.path).into_owned();
     let version = match version {
-        Some(v) => Some(Version::parse(&v)?),
+        Some(v) => Some(Version::parse(&v).map_err(|why| format!("{}: {why}", show(&entry.path)))?),
         None => None,
     };
     Ok(Some((
@@ -943,6 +943,11 @@ mod tests {
         assert_eq!(c("V-3__c.sql"), m(Versioned, Some("-3"), "c"));
         assert_eq!(c("R__v.sql"), m(Repeatable, None, "v"));
         assert_eq!(c("B6__base.sql"), m(Baseline, Some("6"), "base"));
+        // Not UTF-8: still a migration, never silently skipped.
+        assert_eq!(
+            classify_file_name(b"V5__caf\xe9.sql"),
+            m(Versioned, Some("5"), "caf\u{fffd}")
+        );
         for skipped in [
             "v7__lower.sql",
             "V9_no_separator.sql",
