@@ -9,7 +9,7 @@
 # (`flyway migrate|info|validate|baseline|repair -url=… -user=… -locations=filesystem:DIR`).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source-path=SCRIPTDIR source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh disable=SC1091
 . "$here/lib.sh"
 
 version=13.12.0

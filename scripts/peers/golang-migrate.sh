@@ -5,7 +5,7 @@
 # ${SCHEMA_GATE_CACHE:-$HOME/.cache/schema-gate}/golang-migrate/<version>/bin/migrate.
 # Prints the binary's path. A second run only checks the cache.
 set -euo pipefail
-# shellcheck source-path=SCRIPTDIR source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh disable=SC1091
 . "$(dirname "$0")/lib.sh"
 
 version=v4.20.1

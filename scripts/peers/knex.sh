@@ -5,7 +5,7 @@
 # tarballs). Prints the path of the knex CLI (run it where a knexfile.js is, or with --knexfile).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source-path=SCRIPTDIR source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh disable=SC1091
 . "$here/lib.sh"
 
 version=3.3.0

@@ -6,7 +6,7 @@
 # the jars. Prints the path of a `liquibase` wrapper (`liquibase --url=jdbc:… status`).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source-path=SCRIPTDIR source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh disable=SC1091
 . "$here/lib.sh"
 
 version=4.33.0

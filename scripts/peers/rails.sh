@@ -9,7 +9,7 @@
 # directory made from scripts/peers/rails/app, with config/database.yml and db/migrate/).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source-path=SCRIPTDIR source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh disable=SC1091
 . "$here/lib.sh"
 
 packages=(ruby-railties ruby-activerecord ruby-pg rake)

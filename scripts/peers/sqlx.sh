@@ -7,7 +7,7 @@
 # (`sqlx migrate info|run|revert --source DIR --database-url URL`). Slow when cold: minutes.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source-path=SCRIPTDIR source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh disable=SC1091
 . "$here/lib.sh"
 
 version=0.9.0

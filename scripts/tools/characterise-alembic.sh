@@ -5,7 +5,7 @@
 # alembic_version.   scripts/tools/characterise-alembic.sh [OUT_DIR]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source-path=SCRIPTDIR source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh disable=SC1091
 . "$here/lib.sh"
 alembic=$("$here/../peers/alembic.sh")
 work=${1:-$(mktemp -d)}

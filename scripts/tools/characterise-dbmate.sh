@@ -4,7 +4,7 @@
 #   scripts/tools/characterise-dbmate.sh [OUT_DIR]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source-path=SCRIPTDIR source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh disable=SC1091
 . "$here/lib.sh"
 dbmate=$("$here/../peers/dbmate.sh")
 work=${1:-$(mktemp -d)}

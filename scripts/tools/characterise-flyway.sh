@@ -5,7 +5,7 @@
 #   scripts/tools/characterise-flyway.sh [OUT_DIR]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source-path=SCRIPTDIR source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh disable=SC1091
 . "$here/lib.sh"
 flyway=$("$here/../peers/flyway.sh")
 work=${1:-$(mktemp -d)}

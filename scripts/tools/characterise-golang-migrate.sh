@@ -5,7 +5,7 @@
 #   scripts/tools/characterise-golang-migrate.sh [OUT_DIR]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source-path=SCRIPTDIR source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh disable=SC1091
 . "$here/lib.sh"
 migrate=$("$here/../peers/golang-migrate.sh")
 work=${1:-$(mktemp -d)}
