@@ -46,7 +46,7 @@ echo "== Kubernetes manifests and deploy.sh"
 python3 scripts/check-manifests.py
 echo "== monitoring: alert rules (promtool) and a real Prometheus scrape"
 python3 scripts/check-monitoring.py
-# The migration tools' peer scripts and characterisation drivers (docs/tools/).
+echo "== shellcheck: the migration tools' peer scripts and drivers (docs/tools/)"
 shellcheck -x scripts/peers/*.sh scripts/tools/*.sh
 echo "== shellcheck"
 shellcheck scripts/*.sh k8s/*.sh .ci/run
