@@ -46,6 +46,8 @@ echo "== Kubernetes manifests and deploy.sh"
 python3 scripts/check-manifests.py
 echo "== monitoring: alert rules (promtool) and a real Prometheus scrape"
 python3 scripts/check-monitoring.py
+echo "== shellcheck: the migration tools' peer scripts and drivers (docs/tools/)"
+shellcheck -x scripts/peers/*.sh scripts/tools/*.sh
 echo "== shellcheck"
 shellcheck scripts/*.sh k8s/*.sh .ci/run
 echo "ok: shellcheck"

@@ -9,4 +9,5 @@
 
 pub mod goose;
 pub mod status;
+pub mod tools;
 pub mod verdict;

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Liquibase 4.33.0 (the last open-source line) from Maven Central: liquibase-core, which holds
+# the real command line (liquibase.integration.commandline.LiquibaseCommandLine), picocli and the
+# PostgreSQL JDBC driver, resolved by Maven (scripts/peers/liquibase/pom.xml). Cached under
+# ${SCHEMA_GATE_CACHE:-$HOME/.cache/schema-gate}/liquibase/<version>/; Maven's repository keeps
+# the jars. Prints the path of a `liquibase` wrapper (`liquibase --url=jdbc:… status`).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source-path=SCRIPTDIR source=lib.sh disable=SC1091
+. "$here/lib.sh"
+
+version=4.33.0
+pom="$here/liquibase/pom.xml"
+grep -q "<liquibase.version>$version<" "$pom"
+dir=$(peer_dir liquibase "$version")
+bin="$dir/bin/liquibase"
+stamp=$(sha256sum < "$pom" | cut -c1-16)
+if [ ! -x "$bin" ] || [ "$(cat "$dir/stamp" 2>/dev/null)" != "$stamp" ]; then
+  peer_log "resolving Liquibase $version from Maven Central"
+  tmp=$(peer_tmp "$dir")
+  trap 'rm -rf "$tmp"' EXIT
+  mvn -q -B -Dstyle.color=never -f "$pom" dependency:copy-dependencies \
+    -DoutputDirectory="$tmp/lib" -DincludeScope=runtime >&2
+  mkdir -p "$tmp/bin"
+  # shellcheck disable=SC2016 # expanded when the wrapper runs
+  printf '#!/bin/sh\nd="$(cd "$(dirname "$0")/.." && pwd)"\nexec java -cp "$d/lib/*" liquibase.integration.commandline.LiquibaseCommandLine --show-banner=false "$@"\n' \
+    > "$tmp/bin/liquibase"
+  chmod +x "$tmp/bin/liquibase"
+  "$tmp/bin/liquibase" --version >/dev/null 2>&1
+  echo "$stamp" > "$tmp/stamp"
+  rm -rf "$dir.old"
+  if [ -e "$dir" ]; then mv -T "$dir" "$dir.old"; fi
+  peer_publish "$tmp" "$dir"
+  rm -rf "$dir.old"
+  trap - EXIT
+fi
+echo "$bin"
