@@ -13,7 +13,7 @@ pub enum LibpqEffect {
     Refused,
 }
 
-/// One of libpq's environment variables that is not in [`VARIABLES`], with what it does to the
+/// One of libpq's environment variables that is not in [`super::VARIABLES`], with what it does to the
 /// gate and why (for `docs/configuration.md`, which lists each).
 #[derive(Debug)]
 pub struct LibpqVariable {

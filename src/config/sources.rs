@@ -107,7 +107,7 @@ impl Sources {
         &self.set_names
     }
 
-    /// Which variable of `group` (one of [`ALIASES`]) is used: set by a flag first, else in the
+    /// Which variable of `group` (one of [`super::variables::ALIASES`]) is used: set by a flag first, else in the
     /// environment; within one place the first of the group. Returns it with the notes to log:
     /// a flag overriding another alias from the environment (`info`), and two aliases set in
     /// the environment with different values (`warn`, naming both and the one used; never
