@@ -61,7 +61,9 @@ pub fn usage() -> String {
     text
 }
 
-/// Parses `argv` (without the program name).
+/// Parses `argv` (without the program name). Errors never echo an argument's value (a DSN
+/// typed in the wrong place would leak its password): they say the argument's position and what
+/// was expected; an unknown `--flag` without `=` is named.
 pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Invocation, String> {
     let mut args: Vec<OsString> = args.into_iter().collect();
     let command = match args.iter().position(|a| a == "--") {
@@ -71,47 +73,45 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Invocation, Str
         }
         None => Vec::new(),
     };
-    let mut parser = lexopt::Parser::from_args(args);
     let mut mode = None;
     let mut flags = Vec::new();
-    while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
-        match arg {
-            lexopt::Arg::Short('h') | lexopt::Arg::Long("help") => return Ok(Invocation::Help),
-            lexopt::Arg::Short('V') | lexopt::Arg::Long("version") => {
-                return Ok(Invocation::Version);
+    let mut args = args.into_iter().enumerate().map(|(i, a)| (i + 1, a));
+    while let Some((position, arg)) = args.next() {
+        let Some(text) = arg.to_str() else {
+            return Err(format!(
+                "argument {position} is not valid UTF-8: expected a mode or a flag (see --help)"
+            ));
+        };
+        match text {
+            "-h" | "--help" => return Ok(Invocation::Help),
+            "-V" | "--version" => return Ok(Invocation::Version),
+            "--json" => flags.push(("GATE_OUTPUT", "json".to_string())),
+            _ if text.starts_with("--") => flags.push(long_flag(text, position, &mut args)?),
+            _ if text.starts_with('-') && text.len() > 1 => {
+                return Err(if text.len() == 2 && text.is_ascii() {
+                    format!("unknown flag {text} (argument {position}; see --help)")
+                } else {
+                    format!(
+                        "argument {position} is an unknown flag (its text is not shown; see --help)"
+                    )
+                });
             }
-            lexopt::Arg::Long("json") => flags.push(("GATE_OUTPUT", "json".to_string())),
-            lexopt::Arg::Long(name) => {
-                let spelled = format!("--{name}");
-                let Some(var) = VARIABLES.iter().find(|v| v.flag == spelled) else {
-                    return Err(format!("unknown flag {spelled} (see --help)"));
-                };
-                let value = parser
-                    .value()
-                    .map_err(|_| format!("{spelled} needs a value"))?
-                    .into_string()
-                    .map_err(|_| format!("{spelled}: the value is not valid UTF-8"))?;
-                flags.push((var.name, value));
-            }
-            lexopt::Arg::Short(c) => return Err(format!("unknown flag -{c} (see --help)")),
-            lexopt::Arg::Value(value) if mode.is_none() => {
-                mode = Some(match value.to_str() {
-                    Some("wait") => Mode::Wait,
-                    Some("serve") => Mode::Serve,
-                    Some("check") => Mode::Check,
-                    Some("status") => Mode::Status,
+            _ if mode.is_none() => {
+                mode = Some(match text {
+                    "wait" => Mode::Wait,
+                    "serve" => Mode::Serve,
+                    "check" => Mode::Check,
+                    "status" => Mode::Status,
                     _ => {
                         return Err(format!(
-                            "unknown mode {:?}: use wait, serve, check or status",
-                            value.to_string_lossy()
+                            "argument {position} is not a mode (its text is not shown): use wait, serve, check or status"
                         ));
                     }
                 });
             }
-            lexopt::Arg::Value(value) => {
+            _ => {
                 return Err(format!(
-                    "unexpected argument {:?} (a command to run goes after --)",
-                    value.to_string_lossy()
+                    "unexpected argument {position} (its text is not shown): a mode takes only flags; a command to run goes after --"
                 ));
             }
         }
@@ -125,6 +125,40 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Invocation, Str
         flags,
         command,
     })
+}
+
+/// `--name value` or `--name=value` at `position` → `(VARIABLE, value)`, taking the value from
+/// `rest` when it is not inline. Never echoes a value.
+fn long_flag(
+    text: &str,
+    position: usize,
+    rest: &mut impl Iterator<Item = (usize, OsString)>,
+) -> Result<(&'static str, String), String> {
+    let (name, inline) = match text.split_once('=') {
+        Some((name, value)) => (name, Some(value.to_string())),
+        None => (text, None),
+    };
+    if ["--json", "--help", "--version"].contains(&name) {
+        return Err(format!("{name} (argument {position}) takes no value"));
+    }
+    let Some(var) = VARIABLES.iter().find(|v| v.flag == name) else {
+        return Err(match inline {
+            None => format!("unknown flag {name} (argument {position}; see --help)"),
+            Some(_) => format!(
+                "argument {position} is an unknown --flag=value (its value is not shown; see --help)"
+            ),
+        });
+    };
+    let value = match inline {
+        Some(value) => value,
+        None => match rest.next() {
+            Some((at, value)) => value
+                .into_string()
+                .map_err(|_| format!("{name}: its value (argument {at}) is not valid UTF-8"))?,
+            None => return Err(format!("{name} (argument {position}) needs a value")),
+        },
+    };
+    Ok((var.name, value))
 }
 
 #[cfg(test)]
@@ -172,7 +206,7 @@ mod tests {
     #[test]
     fn refusals() {
         assert!(parse(args(&[])).unwrap_err().contains("no mode"));
-        assert!(parse(args(&["run"])).unwrap_err().contains("unknown mode"));
+        assert!(parse(args(&["run"])).unwrap_err().contains("not a mode"));
         assert!(
             parse(args(&["check", "--nope"]))
                 .unwrap_err()
@@ -192,6 +226,52 @@ mod tests {
             parse(args(&["wait", "extra"]))
                 .unwrap_err()
                 .contains("after --")
+        );
+        assert!(
+            parse(args(&["check", "--json=yes"]))
+                .unwrap_err()
+                .contains("no value")
+        );
+    }
+
+    #[test]
+    fn errors_never_echo_an_argument_value() {
+        let secret = "postgres://gate:Zq9Secret@db/app";
+        for argv in [
+            vec![secret],
+            vec!["check", secret],
+            vec!["check", "Zq9Secret"],
+            vec!["--Zq9Secret=x", "check"],
+            vec!["check", "--datbase-url=postgres://gate:Zq9Secret@db/app"],
+            vec!["check", "--json=Zq9Secret"],
+            vec!["check", "-Zq9Secret"],
+            vec!["wait", "--timeout", "1s", "Zq9Secret"],
+        ] {
+            let e = parse(args(&argv)).expect_err(&argv.join(" "));
+            assert!(!e.contains("Zq9Secret"), "{argv:?}: {e}");
+            assert!(e.contains("argument "), "{argv:?}: {e}");
+        }
+        assert_eq!(
+            parse(args(&["check", "Zq9Secret"])).unwrap_err(),
+            "unexpected argument 2 (its text is not shown): a mode takes only flags; a command to run goes after --"
+        );
+        assert!(
+            parse(args(&["check", "--nope"]))
+                .unwrap_err()
+                .contains("--nope")
+        );
+        assert!(parse(args(&["check", "-x"])).unwrap_err().contains("-x"));
+        use std::os::unix::ffi::OsStringExt;
+        let bad = OsString::from_vec(vec![0xff, 0xfe]);
+        assert!(parse(vec![OsString::from("check"), bad.clone()]).is_err());
+        assert!(
+            parse(vec![
+                OsString::from("check"),
+                OsString::from("--database-url"),
+                bad
+            ])
+            .unwrap_err()
+            .contains("not valid UTF-8")
         );
     }
 

@@ -68,9 +68,6 @@ fn configure(
     let sources = Sources::new(env, flags);
     let log = config::log_settings(&sources).map_err(|e| failed(&sources, e.into(), false))?;
     logging::init(&log);
-    for var in sources.unknown_gate_variables() {
-        tracing::warn!("{var} is not a schema-gate variable and is ignored (a typo?)");
-    }
     let settings = Settings::load(&sources).map_err(|e| failed(&sources, e.into(), true))?;
     tracing::debug!(?settings, "configuration");
     if mode == Mode::Serve && settings.timeout.is_some() {

@@ -1,31 +1,62 @@
 //! Configuration: the environment (Kubernetes-style) and command-line flags, validated into
 //! [`Settings`] before anything is checked.
 //!
-//! - [`variables`]: every variable defined once (name, flag, help, default), and [`Sources`],
-//!   the environment merged with flags (a flag wins).
+//! - [`variables`]: every variable defined once (name, flag, help, default), libpq's other
+//!   variables, aliases, goose's own names, and [`Sources`], the environment merged with flags
+//!   (a flag wins, within each alias group too).
+//! - `names`: near misses of variable names (a misspelt variable must not be ignored).
 //! - `values`: parsers for durations, the table name, listen addresses.
+//! - `log`: `GATE_LOG`, read strictly.
 //! - `migrations`: the migrations directory, listed by goose's rules.
 //! - `database`: the DSN and libpq's variables, resolved into a [`Target`].
 //!
 //! Every value is parsed here, so each mistake is refused at start-up (exit 2) with a message
 //! that names the variable or flag and what it accepts. A password, or a DSN that may hold one,
-//! is never part of a message.
+//! is never part of a message, and neither is a flag's value. `docs/configuration.md` has the
+//! rules.
 
 mod database;
+pub mod libpq;
+pub(crate) mod log;
 pub(crate) mod migrations;
+pub(crate) mod names;
+pub mod sources;
+mod timing;
 pub(crate) mod values;
 pub mod variables;
 
+pub use log::KNOWN_TARGETS;
 pub use migrations::scan_migrations;
 pub use values::{parse_duration, validate_table};
-pub use variables::{Sources, VARIABLES, Variable};
+pub use variables::{LIBPQ_OTHERS, Sources, VARIABLES, Variable};
 
 use crate::core::verdict::{Expectation, Policy};
 use crate::postgres::dsn::Target;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use values::{parse_listen, quote};
+use timing::{Timing, default_duration};
+use values::parse_listen;
+
+/// The shortest poll and re-check period: a shorter one floods the database with checks.
+pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
+/// PostgreSQL's limit for `statement_timeout` and `lock_timeout`, in milliseconds (`INT_MAX`).
+pub const MAX_QUERY_TIMEOUT_MS: u128 = 2_147_483_647;
+
+/// Whether the variable `name` decides *what* is checked (which database, table, expectation,
+/// and every `GATE_*` setting): a near miss of one is an error, not a warning.
+pub(crate) fn decides(name: &str) -> bool {
+    name.starts_with("GATE_")
+        || matches!(
+            name,
+            "GOOSE_TABLE"
+                | "GOOSE_MIGRATION_DIR"
+                | "GOOSE_DBSTRING"
+                | "DATABASE_URL"
+                | "DATABASE_URL_FILE"
+        )
+        || variables::variable(name).is_some_and(|v| v.libpq.is_some())
+}
 
 /// A configuration mistake: the message names the variable (or flag) and what it accepts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,7 +112,8 @@ impl TerminationLog {
 pub struct LogSettings {
     /// `GATE_LOG_FORMAT`.
     pub format: LogFormat,
-    /// `GATE_LOG`, validated as an `EnvFilter`.
+    /// `GATE_LOG`, validated and normalised (`default[,target=level…]`, as
+    /// `tracing_subscriber::filter::Targets` parses it).
     pub filter: String,
 }
 
@@ -126,14 +158,10 @@ pub fn log_settings(sources: &Sources) -> Result<LogSettings, ConfigError> {
         "GATE_LOG_FORMAT",
         &[("text", LogFormat::Text), ("json", LogFormat::Json)],
     )?;
-    let filter = sources.value("GATE_LOG").unwrap_or("info").to_string();
-    if let Err(e) = tracing_subscriber::EnvFilter::builder().parse(&filter) {
-        return Err(ConfigError(format!(
-            "{}: {} is not a log filter (e.g. info, debug, schema_gate=debug): {e}",
-            sources.name("GATE_LOG"),
-            quote(&filter)
-        )));
-    }
+    let given = sources.value("GATE_LOG").unwrap_or("info");
+    let show = |word: &str| sources.show("GATE_LOG", word);
+    let filter = log::parse_log_filter(given, &show)
+        .map_err(|why| ConfigError(format!("{}: {why}", sources.name("GATE_LOG"))))?;
     Ok(LogSettings { format, filter })
 }
 
@@ -141,6 +169,7 @@ impl Settings {
     /// Validates everything. Reads `DATABASE_URL_FILE`, the password file and the migrations
     /// directory; nothing else touches the outside world.
     pub fn load(sources: &Sources) -> Result<Settings, ConfigError> {
+        check_names(sources)?;
         check_driver(sources)?;
         let table = table(sources)?;
         let (expectation, migration_files) = expectation(sources)?;
@@ -150,7 +179,7 @@ impl Settings {
             ConfigError(format!(
                 "{}: {} is not an address like 0.0.0.0:8099, [::]:8099 or :8099",
                 sources.name("GATE_LISTEN"),
-                quote(listen)
+                sources.show("GATE_LISTEN", listen)
             ))
         })?;
         let output = choice(
@@ -185,6 +214,25 @@ impl Settings {
     }
 }
 
+/// Near misses of variable names: errors for those that decide what is checked, warnings for
+/// the rest (see `names`).
+fn check_names(sources: &Sources) -> Result<(), ConfigError> {
+    let known: Vec<&str> = variables::known_names().collect();
+    let findings = names::near_misses(sources.set_names(), &known, variables::GOOSE_OWN, decides);
+    let mut errors = Vec::new();
+    for finding in findings {
+        match finding.severity {
+            names::Severity::Error => errors.push(finding.message),
+            names::Severity::Warning => tracing::warn!("{}", finding.message),
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ConfigError(errors.join("; ")))
+    }
+}
+
 /// `GOOSE_DRIVER`, if set, must name a Postgres driver.
 fn check_driver(sources: &Sources) -> Result<(), ConfigError> {
     match sources.get("GOOSE_DRIVER") {
@@ -192,7 +240,7 @@ fn check_driver(sources: &Sources) -> Result<(), ConfigError> {
         Some(other) => Err(ConfigError(format!(
             "{}: {} is not supported; schema-gate reads Postgres (postgres or pgx)",
             sources.name("GOOSE_DRIVER"),
-            quote(other)
+            sources.show("GOOSE_DRIVER", other)
         ))),
     }
 }
@@ -204,7 +252,7 @@ fn table(sources: &Sources) -> Result<String, ConfigError> {
         ConfigError(format!(
             "{}: {} {why}",
             sources.name("GOOSE_TABLE"),
-            quote(&table)
+            sources.show("GOOSE_TABLE", &table)
         ))
     })?;
     Ok(table)
@@ -227,15 +275,14 @@ fn expectation(
                     ConfigError(format!(
                         "{}: {} is not an integer >= 0",
                         name("GATE_EXPECT_VERSION"),
-                        quote(v)
+                        sources.show("GATE_EXPECT_VERSION", v)
                     ))
                 })?,
         ),
     };
-    let dir_var = match sources.get("GATE_MIGRATIONS_DIR") {
-        Some(_) => "GATE_MIGRATIONS_DIR",
-        None => "GOOSE_MIGRATION_DIR",
-    };
+    let dirs = sources.alias(&["GATE_MIGRATIONS_DIR", "GOOSE_MIGRATION_DIR"]);
+    log_alias_choice(&dirs);
+    let dir_var = dirs.used.map_or("GATE_MIGRATIONS_DIR", |(var, _)| var);
     let files = match sources.get(dir_var) {
         None => None,
         Some(dir) => Some(
@@ -275,99 +322,15 @@ fn expectation(
     Ok((expectation, files))
 }
 
-/// The durations, validated together (`GATE_STALE_AFTER` must exceed the recheck interval).
-struct Timing {
-    timeout: Option<Duration>,
-    interval: Duration,
-    recheck_interval: Option<Duration>,
-    stale_after: Option<Duration>,
-    /// `GATE_CONNECT_TIMEOUT` as given (the DSN's `connect_timeout` applies otherwise).
-    connect: Option<Duration>,
-    query_timeout: Duration,
-}
-
-impl Timing {
-    fn load(sources: &Sources) -> Result<Timing, ConfigError> {
-        let needed = |var: &str, zero_ok| {
-            duration(sources, var, sources.value(var), zero_ok)?
-                .ok_or_else(|| ConfigError(format!("{var}: no value and no default")))
-        };
-        let recheck = needed("GATE_RECHECK_INTERVAL", true)?;
-        let recheck_interval = (!recheck.is_zero()).then_some(recheck);
-        let stale_after = duration(
-            sources,
-            "GATE_STALE_AFTER",
-            sources.get("GATE_STALE_AFTER"),
-            false,
-        )?;
-        if let Some(stale) = stale_after {
-            let (stale_name, recheck_name) = (
-                sources.name("GATE_STALE_AFTER"),
-                sources.name("GATE_RECHECK_INTERVAL"),
-            );
-            match recheck_interval {
-                None => {
-                    return Err(ConfigError(format!(
-                        "{stale_name} is set but {recheck_name} is 0 (never re-check): readiness would go stale for good"
-                    )));
-                }
-                Some(recheck) if stale <= recheck => {
-                    return Err(ConfigError(format!(
-                        "{stale_name} ({}) must be longer than {recheck_name} ({})",
-                        crate::time::show_duration(stale),
-                        crate::time::show_duration(recheck)
-                    )));
-                }
-                Some(_) => {}
-            }
-        }
-        Ok(Timing {
-            timeout: duration(sources, "GATE_TIMEOUT", sources.get("GATE_TIMEOUT"), false)?,
-            interval: needed("GATE_INTERVAL", false)?,
-            recheck_interval,
-            stale_after,
-            connect: duration(
-                sources,
-                "GATE_CONNECT_TIMEOUT",
-                sources.get("GATE_CONNECT_TIMEOUT"),
-                false,
-            )?,
-            query_timeout: needed("GATE_QUERY_TIMEOUT", false)?,
-        })
+/// Logs what [`Sources::alias`] found: a flag overriding the environment at `info`, two
+/// differing aliases in one place at `warn`.
+fn log_alias_choice(choice: &variables::AliasChoice) {
+    for note in &choice.notes {
+        tracing::info!("{note}");
     }
-}
-
-/// Parses `text` (the value of `var`) as a duration; zero only where `zero_ok`.
-fn duration(
-    sources: &Sources,
-    var: &str,
-    text: Option<&str>,
-    zero_ok: bool,
-) -> Result<Option<Duration>, ConfigError> {
-    let Some(text) = text else {
-        return Ok(None);
-    };
-    match parse_duration(text) {
-        Ok(d) if d.is_zero() && !zero_ok => Err(ConfigError(format!(
-            "{}: must be greater than 0 (got {})",
-            sources.name(var),
-            quote(text)
-        ))),
-        Ok(d) => Ok(Some(d)),
-        Err(why) => Err(ConfigError(format!(
-            "{}: {} {why}",
-            sources.name(var),
-            quote(text)
-        ))),
+    for warning in &choice.warnings {
+        tracing::warn!("{warning}");
     }
-}
-
-/// A variable's default, as a duration.
-fn default_duration(var: &str) -> Result<Duration, ConfigError> {
-    variables::variable(var)
-        .and_then(|v| v.default)
-        .and_then(|d| parse_duration(d).ok())
-        .ok_or_else(|| ConfigError(format!("{var}: no usable default")))
 }
 
 /// One of a fixed set of spellings (the default when unset).
@@ -382,7 +345,7 @@ fn choice<T: Copy>(sources: &Sources, var: &str, options: &[(&str, T)]) -> Resul
             ConfigError(format!(
                 "{}: {} is not one of {}",
                 sources.name(var),
-                quote(value),
+                sources.show(var, value),
                 accepted.join(", ")
             ))
         })
@@ -680,5 +643,437 @@ mod tests {
         ])
         .expect("valid");
         assert!(!format!("{s:?}").contains("hunter2"));
+    }
+
+    fn load_with(
+        env: &[(&str, &str)],
+        flags: &[(&'static str, &str)],
+    ) -> Result<Settings, ConfigError> {
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+        let flags: Vec<(&'static str, String)> =
+            flags.iter().map(|(k, v)| (*k, v.to_string())).collect();
+        Settings::load(&Sources::new(env, &flags))
+    }
+
+    fn migrations_dir(tag: &str, versions: &[i64]) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("sg-cfg-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        for v in versions {
+            std::fs::write(dir.join(format!("{v:05}_m.sql")), "").expect("write");
+        }
+        dir
+    }
+
+    #[test]
+    fn a_flag_beats_the_environment_within_an_alias_group() {
+        let four = migrations_dir("four", &[1, 2, 3, 4]);
+        let nine = migrations_dir("nine", &[1, 9]);
+        let (four, nine) = (four.to_str().expect("utf-8"), nine.to_str().expect("utf-8"));
+        let s = load_with(
+            &[
+                ("DATABASE_URL", "postgres://u@h/d"),
+                ("GATE_MIGRATIONS_DIR", four),
+            ],
+            &[("GOOSE_MIGRATION_DIR", nine)],
+        )
+        .expect("valid");
+        assert_eq!(s.expectation.version, 9);
+        // Both in the environment: GATE_MIGRATIONS_DIR is used (and a warning names both).
+        let s = load_with(
+            &[
+                ("DATABASE_URL", "postgres://u@h/d"),
+                ("GATE_MIGRATIONS_DIR", four),
+                ("GOOSE_MIGRATION_DIR", nine),
+            ],
+            &[],
+        )
+        .expect("valid");
+        assert_eq!(s.expectation.version, 4);
+        let sources = Sources::new(
+            [
+                ("GATE_MIGRATIONS_DIR".to_string(), four.to_string()),
+                ("GOOSE_MIGRATION_DIR".to_string(), nine.to_string()),
+            ],
+            &[],
+        );
+        let choice = sources.alias(variables::ALIASES[0]);
+        assert_eq!(
+            choice.used,
+            Some(("GATE_MIGRATIONS_DIR", variables::Origin::Env))
+        );
+        assert_eq!(
+            choice.warnings,
+            vec![
+                "GOOSE_MIGRATION_DIR and GATE_MIGRATIONS_DIR are both set, to different values: GATE_MIGRATIONS_DIR is used"
+            ]
+        );
+        // --goose-dbstring beats DATABASE_URL from the environment.
+        let s = load_with(
+            &[
+                ("DATABASE_URL", "postgres://env@h/d"),
+                ("GATE_EXPECT_VERSION", "1"),
+            ],
+            &[("GOOSE_DBSTRING", "host=h user=flag")],
+        )
+        .expect("valid");
+        assert_eq!(s.target.pg.get_user(), Some("flag"));
+        // In the environment, DATABASE_URL beats GOOSE_DBSTRING (goose's own, for the Job).
+        let s = load_with(
+            &[
+                ("DATABASE_URL", "postgres://gate@h/d"),
+                ("GOOSE_DBSTRING", "host=h user=goose password=x"),
+                ("GATE_EXPECT_VERSION", "1"),
+            ],
+            &[],
+        )
+        .expect("valid");
+        assert_eq!(s.target.pg.get_user(), Some("gate"));
+        for dir in [four, nine] {
+            std::fs::remove_dir_all(dir).ok();
+        }
+    }
+
+    #[test]
+    fn pg_flags_override_the_dsn_and_pg_variables_only_fill() {
+        let s = load_with(
+            &[
+                ("DATABASE_URL", "postgres://u@h:5432/app?sslmode=require"),
+                ("PGDATABASE", "ignored"),
+                ("PGAPPNAME", "filled"),
+                ("GATE_EXPECT_VERSION", "1"),
+            ],
+            &[("PGPORT", "6543"), ("PGSSLMODE", "disable")],
+        )
+        .expect("valid");
+        assert_eq!(s.target.pg.get_ports(), &[6543]);
+        assert_eq!(s.target.pg.get_dbname(), Some("app"));
+        assert_eq!(s.target.pg.get_application_name(), Some("filled"));
+        assert_eq!(s.target.tls.mode, crate::postgres::dsn::SslMode::Disable);
+        // A flag's bad value is named by the flag.
+        let e = load_with(
+            &[
+                ("DATABASE_URL", "postgres://u@h/app"),
+                ("GATE_EXPECT_VERSION", "1"),
+            ],
+            &[("PGPORT", "0")],
+        )
+        .unwrap_err()
+        .0;
+        assert!(e.starts_with("--pgport: "), "{e}");
+    }
+
+    #[test]
+    fn new_libpq_variables_reach_the_target() {
+        use tokio_postgres::config::TargetSessionAttrs;
+        let s = load(&[
+            ("PGHOST", "db.example"),
+            ("PGHOSTADDR", "10.1.2.3"),
+            ("PGUSER", "u"),
+            ("PGTARGETSESSIONATTRS", "read-write"),
+            ("PGOPTIONS", "-c search_path=app"),
+            ("PGCHANNELBINDING", "require"),
+            ("PGLOADBALANCEHOSTS", "random"),
+            ("PGSSLSNI", "0"),
+            ("PGTZ", "UTC"),
+            ("PGDATESTYLE", "ISO"),
+            ("PGCLIENTENCODING", "UTF8"),
+            ("PGGEQO", "off"),
+            ("GATE_EXPECT_VERSION", "1"),
+        ])
+        .expect("valid");
+        let t = &s.target;
+        assert_eq!(
+            t.pg.get_target_session_attrs(),
+            TargetSessionAttrs::ReadWrite
+        );
+        assert_eq!(
+            t.per_host[0].get_hostaddrs(),
+            &["10.1.2.3".parse::<std::net::IpAddr>().expect("ip")]
+        );
+        assert_eq!(t.runtime_params, vec![("search_path".into(), "app".into())]);
+        assert_eq!(t.pg.get_options(), None);
+        assert!(!t.tls.sni);
+        assert_eq!(
+            t.pg.get_load_balance_hosts(),
+            tokio_postgres::config::LoadBalanceHosts::Random
+        );
+        // A DSN's target_session_attrs wins over the variable.
+        let s = load(&[
+            ("DATABASE_URL", "postgres://u@h/d?target_session_attrs=any"),
+            ("PGTARGETSESSIONATTRS", "read-write"),
+            ("GATE_EXPECT_VERSION", "1"),
+        ])
+        .expect("valid");
+        assert_eq!(
+            s.target.pg.get_target_session_attrs(),
+            TargetSessionAttrs::Any
+        );
+    }
+
+    #[test]
+    fn libpq_variables_the_gate_cannot_honour_are_refused_by_name() {
+        for var in [
+            "PGSSLCRL",
+            "PGSSLCRLDIR",
+            "PGREQUIRESSL",
+            "PGSERVICE",
+            "PGSERVICEFILE",
+            "PGSSLPASSWORD",
+            "PGSSLCERTMODE",
+            "PGSSLNEGOTIATION",
+            "PGREQUIREPEER",
+            "PGREQUIREAUTH",
+            "PGSSLMINPROTOCOLVERSION",
+            "PGSSLMAXPROTOCOLVERSION",
+            "PGGSSDELEGATION",
+            "PGMINPROTOCOLVERSION",
+        ] {
+            let e = load(&[
+                ("DATABASE_URL", "postgres://u@h/d"),
+                ("GATE_EXPECT_VERSION", "1"),
+                (var, "1"),
+            ])
+            .expect_err(var)
+            .0;
+            assert!(e.starts_with(&format!("{var}: ")), "{var}: {e}");
+        }
+        let e = load(&[
+            ("DATABASE_URL", "postgres://u@h/d"),
+            ("GATE_EXPECT_VERSION", "1"),
+            ("PGGSSENCMODE", "require"),
+        ])
+        .unwrap_err()
+        .0;
+        assert!(e.starts_with("PGGSSENCMODE: "), "{e}");
+        for var in LIBPQ_OTHERS {
+            let accepted = load(&[
+                ("DATABASE_URL", "postgres://u@h/d"),
+                ("GATE_EXPECT_VERSION", "1"),
+                (var.name, "1"),
+            ]);
+            let refused = match var.effect {
+                variables::LibpqEffect::Refused => true,
+                variables::LibpqEffect::NoEffect => false,
+                variables::LibpqEffect::Key(key) => {
+                    crate::postgres::dsn::key_support(key)
+                        == crate::postgres::dsn::KeySupport::Refused
+                }
+            };
+            if refused {
+                assert!(accepted.is_err(), "{} accepted", var.name);
+            } else if let Err(e) = accepted {
+                // Accepted names that validate their value (gssencmode) may refuse "1".
+                assert!(e.0.starts_with(var.name), "{}: {e}", var.name);
+            }
+        }
+    }
+
+    #[test]
+    fn every_libpq_environment_variable_is_classified() {
+        // libpq 18's documented environment variables (libpq-envars), plus pgx's PGSSLPASSWORD.
+        let libpq = [
+            "PGHOST",
+            "PGHOSTADDR",
+            "PGPORT",
+            "PGDATABASE",
+            "PGUSER",
+            "PGPASSWORD",
+            "PGPASSFILE",
+            "PGREQUIREAUTH",
+            "PGCHANNELBINDING",
+            "PGSERVICE",
+            "PGSERVICEFILE",
+            "PGOPTIONS",
+            "PGAPPNAME",
+            "PGSSLMODE",
+            "PGREQUIRESSL",
+            "PGSSLNEGOTIATION",
+            "PGSSLCOMPRESSION",
+            "PGSSLCERT",
+            "PGSSLKEY",
+            "PGSSLCERTMODE",
+            "PGSSLROOTCERT",
+            "PGSSLCRL",
+            "PGSSLCRLDIR",
+            "PGSSLSNI",
+            "PGREQUIREPEER",
+            "PGSSLMINPROTOCOLVERSION",
+            "PGSSLMAXPROTOCOLVERSION",
+            "PGGSSENCMODE",
+            "PGKRBSRVNAME",
+            "PGGSSLIB",
+            "PGGSSDELEGATION",
+            "PGCONNECT_TIMEOUT",
+            "PGCLIENTENCODING",
+            "PGTARGETSESSIONATTRS",
+            "PGLOADBALANCEHOSTS",
+            "PGMINPROTOCOLVERSION",
+            "PGMAXPROTOCOLVERSION",
+            "PGDATESTYLE",
+            "PGTZ",
+            "PGGEQO",
+            "PGSYSCONFDIR",
+            "PGLOCALEDIR",
+            "PGOAUTHDEBUG",
+            "PGSSLPASSWORD",
+        ];
+        let docs = include_str!("../../docs/configuration.md");
+        for name in libpq {
+            assert!(
+                variables::variable(name).is_some_and(|v| v.libpq.is_some())
+                    || variables::libpq_other(name).is_some(),
+                "{name} is not classified"
+            );
+            assert!(
+                docs.contains(&format!("`{name}`")),
+                "docs/configuration.md lacks {name}"
+            );
+        }
+        for var in LIBPQ_OTHERS {
+            if let variables::LibpqEffect::Key(key) = var.effect {
+                let support = crate::postgres::dsn::key_support(key);
+                assert!(
+                    matches!(
+                        support,
+                        crate::postgres::dsn::KeySupport::Refused
+                            | crate::postgres::dsn::KeySupport::NoEffect
+                    ),
+                    "{}: a supported key belongs in VARIABLES ({support:?})",
+                    var.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn near_misses_stop_the_gate_naming_both() {
+        let e = load(&[
+            ("DATABASE_URL", "postgres://u@h/d"),
+            ("GATE_EXPECT_VERSION", "1"),
+            ("GOOSE_TABLE_NAME", "lagging.goose_db_version"),
+        ])
+        .unwrap_err()
+        .0;
+        assert!(
+            e.starts_with("GOOSE_TABLE_NAME is set") && e.contains("GOOSE_TABLE"),
+            "{e}"
+        );
+        assert!(!e.contains("lagging"), "{e}");
+        assert!(
+            load(&[
+                ("DATABASE_URL", "postgres://u@h/d"),
+                ("GATE_EXPECT_VERSION", "1"),
+                ("GOOSE_VERBOSE", "true"),
+                ("NO_COLOR", "1"),
+                ("GATE_UNKNOWN_THING", "1"),
+                ("goose_table", "x"),
+            ])
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn log_filters_are_strict() {
+        let log = |value: &str| {
+            log_settings(&Sources::new(
+                [("GATE_LOG".to_string(), value.to_string())],
+                &[],
+            ))
+        };
+        assert_eq!(log("debug").expect("valid").filter, "debug");
+        assert_eq!(
+            log("schema_gate=trace").expect("valid").filter,
+            "info,schema_gate=trace"
+        );
+        for bad in ["warning", "debgu", "schema-gate=debug", "off"] {
+            let e = log(bad).expect_err(bad).0;
+            assert!(e.starts_with("GATE_LOG: "), "{e}");
+        }
+        let flag = [("GATE_LOG", "postgres://gate:Zq9@h/d".to_string())];
+        let e = log_settings(&Sources::new(Vec::new(), &flag))
+            .unwrap_err()
+            .0;
+        assert!(e.starts_with("--log: ") && !e.contains("Zq9"), "{e}");
+    }
+
+    #[test]
+    fn interval_floor_and_query_timeout_ceiling() {
+        let base = [
+            ("DATABASE_URL", "postgres://u@h/d"),
+            ("GATE_EXPECT_VERSION", "1"),
+        ];
+        let with = |var: &'static str, value: &'static str| {
+            let mut v = base.to_vec();
+            v.push((var, value));
+            load(&v)
+        };
+        for (var, value) in [
+            ("GATE_INTERVAL", "0.000001"),
+            ("GATE_INTERVAL", "99ms"),
+            ("GATE_RECHECK_INTERVAL", "10ms"),
+            ("GATE_QUERY_TIMEOUT", "2147484s"),
+            ("GATE_QUERY_TIMEOUT", "25d"),
+            ("GATE_QUERY_TIMEOUT", "0.5ms"),
+        ] {
+            let e = with(var, value).expect_err(value).0;
+            assert!(e.starts_with(var), "{var}={value}: {e}");
+        }
+        let e = with("GATE_INTERVAL", "0.000001").unwrap_err().0;
+        assert!(e.contains("100ms to 1 year"), "{e}");
+        let e = with("GATE_QUERY_TIMEOUT", "2147484s").unwrap_err().0;
+        assert!(e.contains("1ms to 2147483647ms"), "{e}");
+        assert!(with("GATE_INTERVAL", "100ms").is_ok());
+        assert!(with("GATE_RECHECK_INTERVAL", "0").is_ok());
+        assert_eq!(
+            with("GATE_QUERY_TIMEOUT", "2147483s")
+                .expect("valid")
+                .query_timeout,
+            Duration::from_secs(2_147_483)
+        );
+    }
+
+    #[test]
+    fn dsn_files_in_env_file_form_are_refused_saying_what_they_should_hold() {
+        let dir = std::env::temp_dir().join(format!("sg-cfg-envfile-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let file = dir.join("dsn");
+        let cases: [(&str, &str); 5] = [
+            ("DATABASE_URL=postgres://u:Zq9@h/d\n", "env-file line"),
+            (
+                "export DATABASE_URL=postgres://u:Zq9@h/d\n",
+                "env-file line",
+            ),
+            ("\"postgres://u:Zq9@h/d\"\n", "in quotes"),
+            ("\u{feff}postgres://u:Zq9@h/d\n", "byte-order mark"),
+            (
+                "DATABASE_URL=host=h user=u password=Zq9\n",
+                "variable DATABASE_URL",
+            ),
+        ];
+        for (content, expected) in cases {
+            std::fs::write(&file, content).expect("write");
+            let e = load(&[
+                ("DATABASE_URL_FILE", file.to_str().expect("utf-8")),
+                ("GATE_EXPECT_VERSION", "1"),
+            ])
+            .expect_err(content)
+            .0;
+            assert!(
+                e.starts_with("DATABASE_URL_FILE: ") && e.contains(expected),
+                "{content:?}: {e}"
+            );
+            assert!(!e.contains("Zq9"), "{e}");
+        }
+        // Surrounding white space (a final newline) is trimmed.
+        std::fs::write(&file, "  postgres://u:Zq9@h/d\n\n").expect("write");
+        assert!(
+            load(&[
+                ("DATABASE_URL_FILE", file.to_str().expect("utf-8")),
+                ("GATE_EXPECT_VERSION", "1"),
+            ])
+            .is_ok()
+        );
+        std::fs::remove_dir_all(&dir).ok();
     }
 }

@@ -197,7 +197,13 @@ pub(crate) fn parse_listen(text: &str) -> Option<SocketAddr> {
 }
 
 /// Quotes a user-given (non-secret) value for a message, shortened so hostile input stays short.
+/// A value that looks like it may hold a secret (a connection string given to the wrong
+/// variable: `://`, `@`, `password`) is not quoted at all.
 pub(crate) fn quote(value: &str) -> String {
+    let lower = value.to_ascii_lowercase();
+    if lower.contains("://") || lower.contains('@') || lower.contains("password") {
+        return "(a value that looks like a connection string, not shown)".to_string();
+    }
     let short: String = value.chars().take(64).collect();
     if short.len() < value.len() {
         format!("{short:?}…")

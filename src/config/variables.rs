@@ -1,9 +1,13 @@
 //! Every configuration variable, defined once ([`VARIABLES`]): its environment name, its flag,
 //! what it means, its default and, for libpq's `PG*` variables, the DSN key it fills. The flag
 //! parser, `--help`, the README check and the defaults all come from this one table.
-//! [`Sources`] merges the environment with the flags given.
+//! [`LIBPQ_OTHERS`] (in `config::libpq`) lists libpq's remaining variables (refused, or of no
+//! effect), [`ALIASES`] the names that mean one thing, [`GOOSE_OWN`] the names goose reads.
+//! [`Sources`] (in `config::sources`) merges the environment with the flags given (a flag wins,
+//! within each alias group too).
 
-use std::collections::BTreeMap;
+pub use super::libpq::{LIBPQ_OTHERS, LibpqEffect, LibpqVariable, libpq_other};
+pub use super::sources::{AliasChoice, Origin, Sources};
 
 /// One configuration variable.
 #[derive(Debug)]
@@ -144,7 +148,7 @@ pub const VARIABLES: &[Variable] = &[
     Variable {
         name: "GATE_LOG",
         flag: "--log",
-        help: "log filter, tracing EnvFilter syntax",
+        help: "log level, or level,target=level,... over the known targets",
         default: Some("info"),
         libpq: None,
     },
@@ -246,6 +250,68 @@ pub const VARIABLES: &[Variable] = &[
         default: None,
         libpq: Some("passfile"),
     },
+    Variable {
+        name: "PGHOSTADDR",
+        flag: "--pghostaddr",
+        help: "libpq: IP address(es) of the host(s), no DNS",
+        default: None,
+        libpq: Some("hostaddr"),
+    },
+    Variable {
+        name: "PGOPTIONS",
+        flag: "--pgoptions",
+        help: "libpq: options: -c name=value (applied in the check's transaction), Neon endpoint=<id>",
+        default: None,
+        libpq: Some("options"),
+    },
+    Variable {
+        name: "PGTARGETSESSIONATTRS",
+        flag: "--pgtargetsessionattrs",
+        help: "libpq: target_session_attrs: any, read-write or read-only",
+        default: None,
+        libpq: Some("target_session_attrs"),
+    },
+    Variable {
+        name: "PGCHANNELBINDING",
+        flag: "--pgchannelbinding",
+        help: "libpq: channel_binding: disable, prefer or require",
+        default: None,
+        libpq: Some("channel_binding"),
+    },
+    Variable {
+        name: "PGSSLSNI",
+        flag: "--pgsslsni",
+        help: "libpq: sslsni: 1 (default) or 0",
+        default: None,
+        libpq: Some("sslsni"),
+    },
+    Variable {
+        name: "PGLOADBALANCEHOSTS",
+        flag: "--pgloadbalancehosts",
+        help: "libpq: load_balance_hosts: disable or random",
+        default: None,
+        libpq: Some("load_balance_hosts"),
+    },
+];
+
+/// Names goose itself reads (its `internal/cfg`, v3.22 to v3.27, and the issue tracker's
+/// `GOOSE_VERBOSE`): set in a pod for the migration Job, never a near miss of the gate's.
+pub const GOOSE_OWN: &[&str] = &[
+    "GOOSE_DRIVER",
+    "GOOSE_DBSTRING",
+    "GOOSE_MIGRATION_DIR",
+    "GOOSE_TABLE",
+    "GOOSE_VERBOSE",
+    "NO_COLOR",
+];
+
+/// Names that mean one thing, the preferred first. A flag beats the environment within a
+/// group; between two of a group set in one place, the first wins and a differing second is
+/// logged at `warn`. (`DATABASE_URL` and `DATABASE_URL_FILE` both in one place is an error:
+/// see `config::database`.)
+pub const ALIASES: &[&[&str]] = &[
+    &["GATE_MIGRATIONS_DIR", "GOOSE_MIGRATION_DIR"],
+    &["DATABASE_URL", "DATABASE_URL_FILE", "GOOSE_DBSTRING"],
 ];
 
 /// The variable called `name`, if it is one.
@@ -253,69 +319,12 @@ pub fn variable(name: &str) -> Option<&'static Variable> {
     VARIABLES.iter().find(|v| v.name == name)
 }
 
-/// Merged configuration values: environment, overridden by flags. Knows which flag set what, so
-/// errors can name the spelling the user typed.
-pub struct Sources {
-    values: BTreeMap<String, String>,
-    from_flag: Vec<&'static str>,
-}
-
-impl Sources {
-    /// Merges the environment with flags given as `(VARIABLE, value)`. Empty values count as
-    /// unset (Kubernetes manifests often carry `value: ""`). Only the exact, upper-case names
-    /// count (`database_url` is not `DATABASE_URL`), plus `HOME` and `USER` for libpq's defaults
-    /// and any other `GATE_*` name (to warn about typos).
-    pub fn new(
-        env: impl IntoIterator<Item = (String, String)>,
-        flags: &[(&'static str, String)],
-    ) -> Sources {
-        let mut values: BTreeMap<String, String> = env
-            .into_iter()
-            .filter(|(k, v)| {
-                !v.is_empty()
-                    && (variable(k).is_some()
-                        || matches!(k.as_str(), "HOME" | "USER")
-                        || k.starts_with("GATE_"))
-            })
-            .collect();
-        let mut from_flag = Vec::new();
-        for (var, value) in flags {
-            values.insert(var.to_string(), value.clone());
-            from_flag.push(*var);
-        }
-        Sources { values, from_flag }
-    }
-
-    /// How to name `var` in a message: its flag if the value came from one, else the variable.
-    pub fn name(&self, var: &str) -> String {
-        match variable(var) {
-            Some(v) if self.from_flag.contains(&v.name) => v.flag.to_string(),
-            _ => var.to_string(),
-        }
-    }
-
-    /// Whether `var` was set by a flag.
-    pub fn from_flag(&self, var: &str) -> bool {
-        self.from_flag.contains(&var)
-    }
-
-    /// The value of `var` as given, if set.
-    pub fn get(&self, var: &str) -> Option<&str> {
-        self.values.get(var).map(String::as_str)
-    }
-
-    /// The value of `var` as given, else its default.
-    pub fn value(&self, var: &str) -> Option<&str> {
-        self.get(var)
-            .or_else(|| variable(var).and_then(|v| v.default))
-    }
-
-    /// `GATE_*` variables that are set but unknown (a typo silently ignored is a footgun).
-    pub fn unknown_gate_variables(&self) -> Vec<String> {
-        self.values
-            .keys()
-            .filter(|k| k.starts_with("GATE_") && variable(k).is_none())
-            .cloned()
-            .collect()
-    }
+/// Every name the gate knows, from the tables above (so that a variable added to
+/// [`VARIABLES`] is known everywhere at once: the near-miss check, reserved runtime-parameter
+/// names).
+pub fn known_names() -> impl Iterator<Item = &'static str> {
+    VARIABLES
+        .iter()
+        .map(|v| v.name)
+        .chain(LIBPQ_OTHERS.iter().map(|v| v.name))
 }

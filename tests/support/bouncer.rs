@@ -20,6 +20,16 @@ impl Bouncer {
 
     /// Same, on a given port (to restart it where clients expect it).
     pub fn start_on(pg: &Postgres, users: &[&str], port: u16) -> Bouncer {
+        Bouncer::start_configured(pg, users, port, "")
+    }
+
+    /// Starts PgBouncer with extra `[pgbouncer]` lines (e.g. `ignore_startup_parameters =
+    /// options`, which drops a client's `options` startup parameter as some poolers do).
+    pub fn start_with(pg: &Postgres, users: &[&str], extra: &str) -> Bouncer {
+        Bouncer::start_configured(pg, users, free_port(), extra)
+    }
+
+    fn start_configured(pg: &Postgres, users: &[&str], port: u16, extra: &str) -> Bouncer {
         let dir = temp_dir("bouncer");
         let userlist: String = users
             .iter()
@@ -33,7 +43,7 @@ impl Bouncer {
                  listen_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n\
                  auth_type = scram-sha-256\nauth_file = {}\npool_mode = transaction\n\
                  max_client_conn = 2000\ndefault_pool_size = 5\n\
-                 logfile = {}\n",
+                 logfile = {}\n{extra}\n",
                 pg.port,
                 dir.join("userlist.txt").display(),
                 dir.join("pgbouncer.log").display()

@@ -10,10 +10,15 @@
 //! Secrets: nothing here ever formats a password or a whole DSN. Errors name a parameter and, for
 //! parameters that are not secret, the offending value.
 
+mod hygiene;
+mod keys;
+mod options;
 mod pgpass;
 mod resolve;
+mod settings;
 mod syntax;
 
+pub use keys::{KeySupport, key_support};
 pub use pgpass::pgpass_lookup;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -27,14 +32,18 @@ struct Value {
     origin: String,
 }
 
-/// Parameters by libpq key, in the order libpq would resolve them. `Debug` hides the password.
+/// Parameters by libpq key, in the order libpq would resolve them, and the names no runtime
+/// parameter may take (the gate's own variables). `Debug` hides the password.
 #[derive(Clone, Default)]
-pub struct Params(BTreeMap<String, Value>);
+pub struct Params {
+    values: BTreeMap<String, Value>,
+    reserved: Vec<String>,
+}
 
 impl fmt::Debug for Params {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut map = f.debug_map();
-        for (key, value) in &self.0 {
+        for (key, value) in &self.values {
             if key == "password" {
                 map.entry(key, &"<redacted>");
             } else {
@@ -139,66 +148,6 @@ fn err(origin: &str, message: impl fmt::Display) -> DsnError {
     DsnError(format!("{origin}: {message}"))
 }
 
-/// libpq parameters schema-gate uses.
-const SUPPORTED: &[&str] = &[
-    "host",
-    "hostaddr",
-    "port",
-    "dbname",
-    "user",
-    "password",
-    "passfile",
-    "sslmode",
-    "sslrootcert",
-    "sslcert",
-    "sslkey",
-    "sslsni",
-    "connect_timeout",
-    "application_name",
-    "fallback_application_name",
-    "channel_binding",
-    "options",
-    "target_session_attrs",
-    "load_balance_hosts",
-    "keepalives",
-    "keepalives_idle",
-];
-
-/// libpq parameters that do not change what the gate reads or how safely: accepted, unused.
-const HARMLESS: &[&str] = &[
-    "client_encoding",
-    "gssencmode",
-    "krbsrvname",
-    "gsslib",
-    "sslcompression",
-    "keepalives_interval",
-    "keepalives_count",
-    "tcp_user_timeout",
-    // pgx-only keys a goose `pgx` DSN may carry; they steer pgx's own statement cache.
-    "default_query_exec_mode",
-    "statement_cache_capacity",
-    "description_cache_capacity",
-];
-
-/// libpq parameters whose security or routing meaning the gate cannot honour: refused rather than
-/// silently ignored.
-const UNSUPPORTED: &[&str] = &[
-    "sslpassword",
-    "sslcrl",
-    "sslcrldir",
-    "sslcertmode",
-    "ssl_min_protocol_version",
-    "ssl_max_protocol_version",
-    "sslnegotiation",
-    "requirepeer",
-    "require_auth",
-    "requiressl",
-    "service",
-    "servicefile",
-    "replication",
-    "gssdelegation",
-];
-
 /// Whether `text` starts like a URL (`scheme://`): only then is it read as one, so a key=value
 /// string whose password holds `://` stays a key=value string.
 fn has_url_scheme(text: &str) -> bool {
@@ -210,40 +159,14 @@ fn has_url_scheme(text: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
 }
 
-/// A parameter name that is most likely a misspelt `password` (`passwd`, `pwd`, `pasword`):
-/// refused, because as a runtime parameter its value (the password) would travel to the server
-/// and the intended password would be missing.
-fn looks_like_password(key: &str) -> bool {
-    let key = key.to_ascii_lowercase();
-    key.contains("pass") || key.contains("pwd") || edit_distance(&key, "password") <= 2
-}
-
-/// Levenshtein distance between two short ASCII strings.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<u8> = b.bytes().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.bytes().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, &cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = (above + 1)
-                .min(row[j] + 1)
-                .min(diagonal + usize::from(ca != cb));
-            diagonal = above;
-        }
-    }
-    row[b.len()]
-}
-
-fn is_known(key: &str) -> bool {
-    SUPPORTED.contains(&key) || HARMLESS.contains(&key) || UNSUPPORTED.contains(&key)
-}
-
 impl Params {
     /// Parses a `postgres://` / `postgresql://` URL or a libpq `key=value` string.
-    /// `origin` names the variable or flag it came from.
+    /// `origin` names the variable or flag it came from. Near misses (quotes, a JDBC URL, white
+    /// space around a URL, a byte-order mark, an env-file line) are refused, naming the fix.
     pub fn parse(dsn: &str, origin: &str) -> Result<Params, DsnError> {
+        if let Some(why) = hygiene::diagnose(dsn) {
+            return Err(err(origin, why));
+        }
         let pairs = if dsn.starts_with("postgres://") || dsn.starts_with("postgresql://") {
             syntax::parse_url(dsn).map_err(|m| err(origin, m))?
         } else if has_url_scheme(dsn) {
@@ -256,7 +179,7 @@ impl Params {
         };
         let mut params = Params::default();
         for (key, text) in pairs {
-            params.0.insert(
+            params.values.insert(
                 key,
                 Value {
                     text,
@@ -270,21 +193,41 @@ impl Params {
     /// Sets `key` from `variable`'s value unless the DSN already has it (libpq's `PG*` rule).
     pub fn fill(&mut self, key: &str, variable: &str, value: Option<&str>) {
         if let Some(text) = value
-            && !self.0.contains_key(key)
+            && !self.values.contains_key(key)
         {
-            self.0.insert(
-                key.to_string(),
-                Value {
-                    text: text.to_string(),
-                    origin: variable.to_string(),
-                },
-            );
+            self.set(key, variable, text);
         }
+    }
+
+    /// Sets `key` from `variable`'s value whatever the DSN says (a `--pg*` flag).
+    pub fn set(&mut self, key: &str, variable: &str, text: &str) {
+        self.values.insert(
+            key.to_string(),
+            Value {
+                text: text.to_string(),
+                origin: variable.to_string(),
+            },
+        );
+    }
+
+    /// `key`'s value and where it came from, for messages; never the password's.
+    pub fn shown(&self, key: &str) -> Option<(&str, &str)> {
+        if key == "password" {
+            return None;
+        }
+        self.get(key).map(|v| (v.text.as_str(), v.origin.as_str()))
+    }
+
+    /// Names no runtime parameter may take (the gate's own variables, compared
+    /// case-insensitively): `DATABASE_URL=…` read as a parameter is an env-file mistake, and its
+    /// value would travel to the server.
+    pub fn reserve(&mut self, names: impl IntoIterator<Item = String>) {
+        self.reserved.extend(names);
     }
 
     /// The value of `key`; an empty value counts as unset, as in libpq.
     fn get(&self, key: &str) -> Option<&Value> {
-        self.0.get(key).filter(|v| !v.text.is_empty())
+        self.values.get(key).filter(|v| !v.text.is_empty())
     }
 }
 
@@ -493,5 +436,332 @@ mod tests {
             Some("fallback")
         );
         assert_eq!(pgpass_lookup("h:1:d:u\n", "h", "1", "d", "u"), None);
+    }
+
+    #[test]
+    fn options_settings_are_runtime_parameters_never_startup_options() {
+        for dsn in [
+            "postgres://u@h/d?options=-c%20search_path%3Dlagging",
+            "host=h options='-c search_path=lagging'",
+            "host=h options=--search-path=lagging",
+            r"host=h options=-csearch_path=lagging",
+        ] {
+            let t = resolve(dsn).expect(dsn);
+            assert_eq!(
+                t.runtime_params,
+                vec![("search_path".into(), "lagging".into())],
+                "{dsn}"
+            );
+            assert_eq!(t.pg.get_options(), None, "{dsn}");
+            assert!(
+                t.per_host.iter().all(|c| c.get_options().is_none()),
+                "{dsn}"
+            );
+        }
+        let t = resolve(r"host=h options='-c search_path=my\\ schema,public' geqo=off")
+            .expect("escaped space");
+        assert_eq!(
+            t.runtime_params,
+            vec![
+                ("search_path".into(), "my schema,public".into()),
+                ("geqo".into(), "off".into())
+            ]
+        );
+        // Anything else in options is refused, naming options.
+        for bad in [
+            "-B 100",
+            "-c search_path",
+            "search_path=a",
+            "-c password=Zq9x",
+        ] {
+            let e = resolve(&format!("host=h options='{bad}'"))
+                .expect_err(bad)
+                .0;
+            assert!(e.starts_with("DATABASE_URL: "), "{bad}: {e}");
+            assert!(
+                e.contains("options") || e.contains("password"),
+                "{bad}: {e}"
+            );
+            assert!(!e.contains("Zq9x"), "{bad}: {e}");
+        }
+        let e = resolve("host=h search_path=a options='-c search_path=b'")
+            .unwrap_err()
+            .0;
+        assert!(e.contains("given twice"), "{e}");
+        // PGOPTIONS fills options when the DSN has none.
+        let mut p = Params::parse("host=h", "DATABASE_URL").expect("parses");
+        p.fill("options", "PGOPTIONS", Some("-c search_path=app"));
+        let t = p.resolve(None, Some("u")).expect("valid");
+        assert_eq!(t.runtime_params, vec![("search_path".into(), "app".into())]);
+        let mut p = Params::parse("host=h", "DATABASE_URL").expect("parses");
+        p.fill("options", "PGOPTIONS", Some("-e"));
+        assert!(
+            p.resolve(None, Some("u"))
+                .unwrap_err()
+                .0
+                .starts_with("PGOPTIONS: ")
+        );
+    }
+
+    #[test]
+    fn neon_endpoint_only_where_sni_does_not_name_the_host() {
+        let by_name = resolve("postgres://u@ep-x.eu-central-1.aws.neon.tech/d?sslmode=require&options=endpoint%3Dep-x")
+            .expect("valid");
+        assert_eq!(by_name.per_host[0].get_options(), None);
+        assert_eq!(by_name.pg.get_options(), None);
+        assert!(by_name.runtime_params.is_empty());
+        for dsn in [
+            "postgres://u@10.0.0.7/d?sslmode=require&options=endpoint%3Dep-x",
+            "postgres://u@[::1]/d?sslmode=require&options=project%3Dep-x",
+            "host=ep-x.neon.tech hostaddr=10.0.0.7 sslmode=require options=endpoint=ep-x",
+            "host=ep-x.neon.tech sslsni=0 sslmode=require options=endpoint=ep-x",
+        ] {
+            let t = resolve(dsn).expect(dsn);
+            assert_eq!(t.per_host[0].get_options(), Some("endpoint=ep-x"), "{dsn}");
+            assert_eq!(t.pg.get_options(), Some("endpoint=ep-x"), "{dsn}");
+        }
+        // Mixed hosts: each its own.
+        let t = resolve("postgres://u@ep-x.neon.tech,10.0.0.7/d?options=endpoint%3Dep-x&options=endpoint%3Dep-x")
+            .expect("valid");
+        assert_eq!(t.per_host[0].get_options(), None);
+        assert_eq!(t.per_host[1].get_options(), Some("endpoint=ep-x"));
+        assert_eq!(t.pg.get_options(), None);
+        let t = resolve("host=ep-x.neon.tech options='endpoint=ep-x -c search_path=app'")
+            .expect("valid");
+        assert_eq!(t.runtime_params, vec![("search_path".into(), "app".into())]);
+    }
+
+    #[test]
+    fn libpq_keys_reach_the_tokio_postgres_config() {
+        use tokio_postgres::config::TargetSessionAttrs;
+        let t = resolve("host=a,b hostaddr=10.0.0.1,10.0.0.2 target_session_attrs=read-write")
+            .expect("valid");
+        assert_eq!(
+            t.pg.get_target_session_attrs(),
+            TargetSessionAttrs::ReadWrite
+        );
+        assert!(
+            t.per_host
+                .iter()
+                .all(|c| c.get_target_session_attrs() == TargetSessionAttrs::ReadWrite)
+        );
+        assert_eq!(
+            t.per_host[1].get_hostaddrs(),
+            &["10.0.0.2".parse::<std::net::IpAddr>().expect("ip")]
+        );
+        let t = resolve("host=h target_session_attrs=any").expect("valid");
+        assert_eq!(t.pg.get_target_session_attrs(), TargetSessionAttrs::Any);
+        let mut p = Params::parse("host=h", "DATABASE_URL").expect("parses");
+        p.fill(
+            "target_session_attrs",
+            "PGTARGETSESSIONATTRS",
+            Some("read-write"),
+        );
+        p.fill("hostaddr", "PGHOSTADDR", Some("127.0.0.9"));
+        let t = p.resolve(None, Some("u")).expect("valid");
+        assert_eq!(
+            t.per_host[0].get_target_session_attrs(),
+            TargetSessionAttrs::ReadWrite
+        );
+        assert_eq!(
+            t.per_host[0].get_hostaddrs(),
+            &["127.0.0.9".parse::<std::net::IpAddr>().expect("ip")]
+        );
+        for bad in ["primary", "standby", "prefer-standby", "rw"] {
+            let mut p = Params::parse("host=h", "DATABASE_URL").expect("parses");
+            p.fill("target_session_attrs", "PGTARGETSESSIONATTRS", Some(bad));
+            let e = p.resolve(None, Some("u")).unwrap_err().0;
+            assert!(e.starts_with("PGTARGETSESSIONATTRS: "), "{e}");
+        }
+        // A --pg* flag overrides the DSN's key; a PG* variable only fills.
+        let mut p = Params::parse("postgres://u@h:5432/app", "DATABASE_URL").expect("parses");
+        p.set("port", "--pgport", "6543");
+        p.fill("dbname", "PGDATABASE", Some("other"));
+        let t = p.resolve(None, Some("u")).expect("valid");
+        assert_eq!(t.pg.get_ports(), &[6543]);
+        assert_eq!(t.pg.get_dbname(), Some("app"));
+    }
+
+    #[test]
+    fn misspelt_libpq_keys_are_refused_naming_both() {
+        for (key, meant) in [
+            ("ssl_mode", "sslmode"),
+            ("SSLMODE", "sslmode"),
+            ("sslMode", "sslmode"),
+            ("ssl-mode", "sslmode"),
+            ("sslmod", "sslmode"),
+            ("sslrootcrt", "sslrootcert"),
+            ("ssl_root_cert", "sslrootcert"),
+            ("channel_bind", "channel_binding"),
+            ("channelbinding", "channel_binding"),
+            ("target_session_attr", "target_session_attrs"),
+            ("targetsessionattrs", "target_session_attrs"),
+            ("ssl_cert", "sslcert"),
+            ("sslnegociation", "sslnegotiation"),
+            ("hostname", "host"),
+            ("username", "user"),
+            ("database", "dbname"),
+            ("Options", "options"),
+            ("ssl", "sslmode"),
+        ] {
+            let e = resolve(&format!("host=h {key}=Zq9value")).expect_err(key).0;
+            assert!(
+                e.contains(&format!("{key:?}")) && e.contains(&format!("write {meant}")),
+                "{key}: {e}"
+            );
+            assert!(!e.contains("Zq9value"), "{e}");
+        }
+        // Real settings are not mistaken for misspelt keys.
+        for setting in [
+            "search_path",
+            "statement_timeout",
+            "lock_timeout",
+            "idle_in_transaction_session_timeout",
+            "timezone",
+            "TimeZone",
+            "datestyle",
+            "geqo",
+            "role",
+            "work_mem",
+            "client_min_messages",
+            "tcp_keepalives_idle",
+            "default_transaction_isolation",
+            "extra_float_digits",
+            "intervalstyle",
+            "jit",
+            "plan_cache_mode",
+            "myext.flag",
+        ] {
+            let t = resolve(&format!("host=h {setting}=1")).expect(setting);
+            assert_eq!(t.runtime_params.len(), 1, "{setting}");
+        }
+    }
+
+    #[test]
+    fn setting_names_and_reserved_variable_names() {
+        for bad in ["a.b.c", "1abc", "a-b", "a$b", ".a", "a.", "x.1y", "é"] {
+            let e = resolve(&format!("postgres://h/d?{bad}=1"))
+                .expect_err(bad)
+                .0;
+            assert!(e.contains("not a setting name"), "{bad}: {e}");
+        }
+        for good in ["_x", "A.b_1", "search_path"] {
+            assert!(
+                resolve(&format!("postgres://h/d?{good}=1")).is_ok(),
+                "{good}"
+            );
+        }
+        let mut p = Params::parse(
+            "DATABASE_URL=host=h user=u password=Zq9secret",
+            "DATABASE_URL_FILE",
+        )
+        .expect("parses as key=value");
+        p.reserve(["DATABASE_URL".to_string(), "PGHOST".to_string()]);
+        let e = p.resolve(None, Some("u")).unwrap_err().0;
+        assert!(
+            e.starts_with("DATABASE_URL_FILE: ") && e.contains("variable DATABASE_URL"),
+            "{e}"
+        );
+        assert!(!e.contains("Zq9secret"), "{e}");
+        let mut p = Params::parse("host=h pghost=x", "DATABASE_URL").expect("parses");
+        p.reserve(["PGHOST".to_string()]);
+        assert!(
+            p.resolve(None, Some("u"))
+                .unwrap_err()
+                .0
+                .contains("variable PGHOST")
+        );
+    }
+
+    #[test]
+    fn verify_ca_needs_a_root_certificate() {
+        let e = resolve("host=h sslmode=verify-ca").unwrap_err().0;
+        assert!(
+            e.starts_with("DATABASE_URL: ")
+                && e.contains("sslrootcert")
+                && e.contains("verify-full"),
+            "{e}"
+        );
+        let mut p = Params::parse("host=h", "DATABASE_URL").expect("parses");
+        p.fill("sslmode", "PGSSLMODE", Some("verify-ca"));
+        assert!(
+            p.resolve(None, Some("u"))
+                .unwrap_err()
+                .0
+                .starts_with("PGSSLMODE: ")
+        );
+        let t = resolve("host=h sslmode=verify-ca sslrootcert=/etc/hostname").expect("valid");
+        assert_eq!(t.tls.roots, Some(RootCerts::File("/etc/hostname".into())));
+        // verify-full checks the host name: the platform's roots are a safe default.
+        let t = resolve("host=h sslmode=verify-full").expect("valid");
+        assert_eq!(t.tls.roots, Some(RootCerts::System));
+    }
+
+    #[test]
+    fn gss_encryption_cannot_be_required() {
+        assert!(resolve("host=h gssencmode=prefer").is_ok());
+        assert!(resolve("host=h gssencmode=disable").is_ok());
+        let e = resolve("host=h gssencmode=require").unwrap_err().0;
+        assert!(e.contains("GSSAPI"), "{e}");
+    }
+
+    #[test]
+    fn every_libpq_18_key_is_classified() {
+        // libpq 18's PQconninfoOptions (fe-connect.c), every keyword.
+        for key in [
+            "service",
+            "user",
+            "password",
+            "passfile",
+            "channel_binding",
+            "connect_timeout",
+            "dbname",
+            "host",
+            "hostaddr",
+            "port",
+            "client_encoding",
+            "options",
+            "application_name",
+            "fallback_application_name",
+            "keepalives",
+            "keepalives_idle",
+            "keepalives_interval",
+            "keepalives_count",
+            "tcp_user_timeout",
+            "sslmode",
+            "sslnegotiation",
+            "sslcompression",
+            "sslcert",
+            "sslkey",
+            "sslcertmode",
+            "sslpassword",
+            "sslkeylogfile",
+            "sslrootcert",
+            "sslcrl",
+            "sslcrldir",
+            "sslsni",
+            "requirepeer",
+            "require_auth",
+            "min_protocol_version",
+            "max_protocol_version",
+            "ssl_min_protocol_version",
+            "ssl_max_protocol_version",
+            "gssencmode",
+            "krbsrvname",
+            "gsslib",
+            "gssdelegation",
+            "replication",
+            "target_session_attrs",
+            "load_balance_hosts",
+            "scram_client_key",
+            "scram_server_key",
+            "servicefile",
+            "oauth_issuer",
+            "oauth_client_id",
+            "oauth_client_secret",
+            "oauth_scope",
+        ] {
+            assert_ne!(key_support(key), KeySupport::Unknown, "{key}");
+        }
     }
 }

@@ -1,9 +1,7 @@
 //! Resolving parameters into a [`Target`]: hosts and ports, identity, password, options, TLS.
 
-use super::{
-    DsnError, Params, RootCerts, SslMode, Target, TlsSettings, UNSUPPORTED, Value, err, is_known,
-    looks_like_password,
-};
+use super::options::{Options, parse_options};
+use super::{DsnError, Params, RootCerts, SslMode, Target, TlsSettings, Value, err};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -24,7 +22,11 @@ impl Params {
         home: Option<&Path>,
         os_user: Option<&str>,
     ) -> Result<Target, DsnError> {
-        let runtime_params = self.runtime_params()?;
+        let options = match self.get("options") {
+            Some(v) => parse_options(&v.text).map_err(|why| err(&v.origin, why))?,
+            None => Options::default(),
+        };
+        let runtime_params = self.runtime_params(&options.settings)?;
         let Hosts {
             names: hosts,
             addrs: hostaddrs,
@@ -51,17 +53,35 @@ impl Params {
         }
         let connect_timeout = self.options(&mut pg)?;
         let tls = self.tls_settings(home)?;
-        self.0.remove("password");
+        self.values.remove("password");
         // Everything but the hosts is set: one configuration per host, and one with them all.
         let mut per_host = Vec::new();
         let mut all = pg.clone();
+        let mut endpoint_sent = 0;
         for (i, host) in hosts.iter().enumerate() {
             let port = ports.get(i).copied().unwrap_or(ports[0]);
+            let addr = hostaddrs.get(i).copied();
             let mut one = pg.clone();
             for config in [&mut all, &mut one] {
-                add_host(config, host, port, hostaddrs.get(i).copied());
+                add_host(config, host, port, addr);
+            }
+            if let Some(id) = &options.endpoint {
+                if sni_names(host, addr, &tls) {
+                    tracing::info!(
+                        host = %host,
+                        "options endpoint={id} not sent: TLS SNI already names the endpoint (Neon routes on it)"
+                    );
+                } else {
+                    one.options(format!("endpoint={id}"));
+                    endpoint_sent += 1;
+                }
             }
             per_host.push(one);
+        }
+        if let Some(id) = &options.endpoint
+            && endpoint_sent == hosts.len()
+        {
+            all.options(format!("endpoint={id}"));
         }
         Ok(Target {
             pg: all,
@@ -70,45 +90,6 @@ impl Params {
             runtime_params,
             connect_timeout,
         })
-    }
-
-    /// Unknown keys are runtime parameters, as lib/pq and pgx treat them (sent with
-    /// `set_config`); keys the gate cannot honour, and misspelt passwords, are refused.
-    fn runtime_params(&self) -> Result<Vec<(String, String)>, DsnError> {
-        let mut runtime_params = Vec::new();
-        for (key, value) in &self.0 {
-            if UNSUPPORTED.contains(&key.as_str()) {
-                return Err(err(
-                    &value.origin,
-                    format!("parameter {key:?} is not supported by schema-gate"),
-                ));
-            }
-            if is_known(key) {
-                continue;
-            }
-            if looks_like_password(key) {
-                return Err(err(
-                    &value.origin,
-                    format!(
-                        "parameter {key:?} looks like a misspelt \"password\" (its value is not shown): name it password"
-                    ),
-                ));
-            }
-            if !valid_guc_name(key) {
-                return Err(err(
-                    &value.origin,
-                    "a parameter name is not a valid setting name",
-                ));
-            }
-            if value.text.contains(['\\', '\0']) {
-                return Err(err(
-                    &value.origin,
-                    format!("runtime parameter {key:?}: backslashes are not accepted"),
-                ));
-            }
-            runtime_params.push((key.clone(), value.text.clone()));
-        }
-        Ok(runtime_params)
     }
 
     /// Hosts, their pinned addresses, and ports: comma-separated lists, as libpq; `hostaddr`
@@ -178,8 +159,14 @@ impl Params {
             .or_else(|| self.get("fallback_application_name"))
             .map_or("schema-gate", |v| v.text.as_str());
         pg.application_name(app);
-        if let Some(v) = self.get("options") {
-            pg.options(&v.text);
+        // `options` never goes to the server as such: see `options.rs` (settings become runtime
+        // parameters; Neon's endpoint is set per host in `resolve`).
+        if let Some(v) = self.get("gssencmode") {
+            one_of(v, "gssencmode", &[("disable", ()), ("prefer", ())]).map_err(|e| {
+                DsnError(format!(
+                    "{e} (schema-gate never uses GSSAPI encryption, so it cannot honour require)"
+                ))
+            })?;
         }
         if let Some(v) = self.get("channel_binding") {
             pg.channel_binding(one_of(
@@ -193,15 +180,22 @@ impl Params {
             )?);
         }
         if let Some(v) = self.get("target_session_attrs") {
-            pg.target_session_attrs(one_of(
-                v,
-                "target_session_attrs",
-                &[
-                    ("any", TargetSessionAttrs::Any),
-                    ("read-write", TargetSessionAttrs::ReadWrite),
-                    ("read-only", TargetSessionAttrs::ReadOnly),
-                ],
-            )?);
+            pg.target_session_attrs(
+                one_of(
+                    v,
+                    "target_session_attrs",
+                    &[
+                        ("any", TargetSessionAttrs::Any),
+                        ("read-write", TargetSessionAttrs::ReadWrite),
+                        ("read-only", TargetSessionAttrs::ReadOnly),
+                    ],
+                )
+                .map_err(|e| {
+                    DsnError(format!(
+                        "{e} (libpq's primary, standby and prefer-standby are not supported)"
+                    ))
+                })?,
+            );
         }
         if let Some(v) = self.get("load_balance_hosts") {
             pg.load_balance_hosts(one_of(
@@ -283,9 +277,21 @@ impl Params {
             SslMode::Disable => None,
             // libpq: with a root certificate given, require (and prefer/allow) verify the chain.
             SslMode::Allow | SslMode::Prefer | SslMode::Require => given_roots,
-            // Without sslrootcert libpq reads ~/.postgresql/root.crt; schema-gate then falls back
-            // to the platform's CA bundle instead of failing.
-            SslMode::VerifyCa | SslMode::VerifyFull => Some(
+            // Without sslrootcert libpq reads ~/.postgresql/root.crt and refuses without one.
+            // verify-ca skips the host name: against the platform's public roots it would accept
+            // any certificate for any host, so it is refused too.
+            SslMode::VerifyCa => match given_roots.or(default_root.map(RootCerts::File)) {
+                Some(roots) => Some(roots),
+                None => {
+                    let origin = self.get("sslmode").map_or("", |v| v.origin.as_str());
+                    return Err(err(
+                        origin,
+                        "sslmode=verify-ca needs sslrootcert (the CA that signed the server's certificate): without it, against public roots, verify-ca (which skips the host name) would accept any certificate for any host. Give sslrootcert=/path/to/ca.pem, or use sslmode=verify-full",
+                    ));
+                }
+            },
+            // verify-full checks the host name, so the platform's CA bundle is a safe default.
+            SslMode::VerifyFull => Some(
                 given_roots
                     .or(default_root.map(RootCerts::File))
                     .unwrap_or(RootCerts::System),
@@ -357,9 +363,13 @@ fn readable(v: &Value, key: &str) -> Result<PathBuf, DsnError> {
     Ok(path)
 }
 
-/// A runtime-parameter name as Postgres spells settings (`search_path`, `myext.flag`).
-fn valid_guc_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+/// Whether TLS's SNI carries `host`'s name to the server (Neon routes on it): a TLS mode, SNI
+/// on, a DNS name (not an IP literal or a socket directory) and no `hostaddr` pinning an address.
+fn sni_names(host: &str, addr: Option<IpAddr>, tls: &TlsSettings) -> bool {
+    tls.mode != SslMode::Disable
+        && tls.sni
+        && addr.is_none()
+        && !host.is_empty()
+        && !host.starts_with('/')
+        && host.parse::<IpAddr>().is_err()
 }

@@ -1,7 +1,7 @@
 //! The two spellings of a connection string: `postgres://` URLs and libpq `key=value` strings,
 //! parsed into (key, value) pairs. Errors never quote text that could be part of a password.
 
-use super::is_known;
+use super::keys::is_known;
 
 /// How to write reserved characters in a URL's password, for errors that hint at them.
 const RESERVED: &str =
@@ -17,6 +17,18 @@ pub(super) fn parse_url(url: &str) -> Result<Vec<(String, String)>, String> {
         Some((a, q)) => (a, Some(q)),
         None => (rest, None),
     };
+    // An unescaped '?' in a password starts the query early: the '@' then follows it, and
+    // the text between them is no `key=value`. Never quote that text.
+    if let Some(query) = query
+        && !before_query.contains('@')
+        && query
+            .split_once('@')
+            .is_some_and(|(head, _)| !head.contains(['=', '&']))
+    {
+        return Err(format!(
+            "the URL has an '@' after a '?': a '?' in the password (or user name) must be written %3F; {RESERVED}"
+        ));
+    }
     let (authority, path) = match before_query.split_once('/') {
         Some((a, p)) => (a, Some(p)),
         None => (before_query, None),
