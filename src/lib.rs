@@ -21,6 +21,10 @@
 //! why the gate stopped short of an answer (a [`config::ConfigError`], exit 2; a
 //! [`postgres::db::CheckError`], exit 3); a verdict's code is [`core::verdict::State::exit_code`].
 
+// Output goes through writes that ignore failure (`logging::stderr_line`, `modes::print_line`,
+// the log's writer): `println!`/`eprintln!` panic when stdout or stderr fails.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 pub mod cli;
 pub mod config;
 pub mod core;

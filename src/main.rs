@@ -1,5 +1,9 @@
 //! The `schema-gate` binary: parse, configure, run one mode, exit with its code (or exec).
 
+// Output goes through writes that ignore failure (`logging::stderr_line`, `modes::print_line`,
+// the log's writer): `println!`/`eprintln!` panic when stdout or stderr fails.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 use schema_gate::cli::{self, Invocation, Mode};
 use schema_gate::config::{self, Settings, Sources, TerminationLog};
 use schema_gate::modes::{self, check, serve, status, wait};
@@ -28,7 +32,7 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(e) => {
-            eprintln!("schema-gate: {e}");
+            logging::stderr_line(&format!("schema-gate: {e}"));
             return ExitCode::from(exit::CONFIGURATION);
         }
     };
@@ -59,7 +63,9 @@ fn configure(
         match value.into_string() {
             Ok(value) => env.push((key, value)),
             Err(_) if config::variables::variable(&key).is_some() => {
-                eprintln!("schema-gate: configuration error: {key}: the value is not valid UTF-8");
+                logging::stderr_line(&format!(
+                    "schema-gate: configuration error: {key}: the value is not valid UTF-8"
+                ));
                 return Err(ExitCode::from(exit::CONFIGURATION));
             }
             Err(_) => {}
@@ -134,7 +140,9 @@ fn install_panic_hook() {
             .location()
             .map(|l| format!("{}:{}", l.file(), l.line()))
             .unwrap_or_default();
-        eprintln!("schema-gate: internal error at {at}: {what}; this is a bug, please report it");
+        logging::stderr_line(&format!(
+            "schema-gate: internal error at {at}: {what}; this is a bug, please report it"
+        ));
     }));
 }
 
@@ -146,7 +154,7 @@ fn failed(sources: &Sources, error: exit::Error, logging: bool) -> ExitCode {
     if logging {
         tracing::error!("{line}");
     } else {
-        eprintln!("schema-gate: {line}");
+        logging::stderr_line(&format!("schema-gate: {line}"));
     }
     termination::write(&TerminationLog::from_sources(sources), &line);
     ExitCode::from(error.exit_code())

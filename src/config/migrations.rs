@@ -21,7 +21,7 @@ pub fn scan_migrations(dir: &Path) -> Result<Vec<(i64, String)>, String> {
         crate::core::goose::migration_files(names.iter().map(|n| n.as_bytes()))
             .map_err(|why| format!("{}: {why}", dir.display()))?
             .into_iter()
-            .map(|(version, name)| (version, String::from_utf8_lossy(name).into_owned()))
+            .map(|(version, name)| (version, crate::core::status::display_name(name)))
             .collect();
     if versions.is_empty() {
         return Err(format!(

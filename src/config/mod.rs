@@ -148,7 +148,7 @@ pub struct Settings {
     pub migration_files: Option<Vec<MigrationFile>>,
 }
 
-/// A migration file: its version and its name (lossily UTF-8, for display).
+/// A migration file: its version and its name, for display (bytes that are not UTF-8 as `\xNN`).
 pub type MigrationFile = (i64, String);
 
 /// Reads `GATE_LOG_FORMAT` and `GATE_LOG`.

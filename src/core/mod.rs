@@ -5,7 +5,8 @@
 //!   file names → versions.
 //! - [`verdict`]: [`verdict::Expectation`] + facts → [`verdict::Verdict`]; its text, JSON and exit
 //!   code.
-//! - [`status`]: `schema-gate status`'s listing.
+//! - [`status`]: `schema-gate status`'s listing: one streaming merge of the table's versions and
+//!   the files, framed as goose's text or as one JSON document.
 
 pub mod goose;
 pub mod status;

@@ -1,53 +1,120 @@
-//! `schema-gate status`: every migration as `goose status` lists it, from one read-only query.
+//! `schema-gate status`: every migration as `goose status` lists it, from one read-only query,
+//! written as it is read: [`crate::core::status`] merges the rows with the files and frames the
+//! entries (text or JSON); this mode feeds it and writes what it produces to stdout.
 
-use super::{Finish, once, print_line, verdict_of};
+use super::{Finish, once, verdict_of};
 use crate::config::{Output, Settings};
-use crate::core::status::listing;
+use crate::core::status::{Entry, Json, Listing, Section, Text};
+use crate::core::verdict::Verdict;
 use crate::postgres::db::Database;
 use crate::signals::Signals;
+use std::io::Write;
 
 /// Runs `status`: lists every migration as `goose status` does (text, or JSON with the verdict),
-/// from one read-only query, and exits with the verdict's code, as `check`.
+/// from one read-only query, and exits with the verdict's code, as `check`. With a missing
+/// table every file is pending, as goose lists them.
 pub async fn run(settings: &Settings, db: &Database, signals: &mut Signals) -> Finish {
+    let mut listing = Listing::new(settings.migration_files.as_deref());
+    let mut out = Out::new(settings.output, &settings.table);
     let read = once(db, signals, async |session, signals| {
-        db.read_status(session, &settings.expectation, signals.recv())
+        let on_version = |newest| {
+            if let Some((section, entry)) = listing.push(newest) {
+                out.entry(section, &entry);
+            }
+        };
+        db.read_status(session, &settings.expectation, on_version, signals.recv())
             .await
     })
     .await;
     let read = match read {
         Ok(read) => read,
-        Err(stop) => return Finish::stopped(stop, None),
-    };
-    let (facts, listing) = match read {
-        Ok(Some((facts, newest))) => {
-            let files = settings.migration_files.as_deref();
-            (
-                Ok(Some(facts)),
-                Some(listing(&settings.table, &newest, files)),
-            )
+        Err(stop) => {
+            out.finish(false, None);
+            return Finish::stopped(stop, None);
         }
-        Ok(None) => (Ok(None), None),
-        Err(e) => (Err(e), None),
     };
-    let verdict = verdict_of(&facts, settings);
-    let text = match settings.output {
-        Output::Text => match &listing {
-            Some(listing) => format!("{listing}\n{verdict}"),
-            None => verdict.to_string(),
-        },
-        Output::Json => serde_json::json!({
-            "table": settings.table,
-            "migrations": listing.as_ref().map(|l| &l.migrations),
-            "without_file": listing.as_ref().map(|l| &l.without_file),
-            "verdict": verdict,
-        })
-        .to_string(),
-    };
-    print_line(&text);
+    let complete = read.is_ok();
+    if complete {
+        // The table was read to its end (or is missing: then no row came, and every file is
+        // pending).
+        for (section, entry) in listing.files() {
+            out.entry(section, &entry);
+        }
+    }
+    let verdict = verdict_of(&read, settings);
+    out.finish(complete, Some(&verdict));
     let code = verdict.state.exit_code();
     Finish {
         code,
         message: (code != 0).then(|| verdict.to_string()),
         exec: false,
+    }
+}
+
+/// The listing's framing and stdout. Output is buffered (one write per 64 KiB, not per line);
+/// a closed or full stdout stops the output, never the read: the exit code still carries the
+/// verdict.
+struct Out {
+    framing: Framing,
+    text: String,
+    stdout: std::io::BufWriter<std::io::StdoutLock<'static>>,
+    failed: bool,
+}
+
+enum Framing {
+    Text(Text),
+    Json(Json),
+}
+
+impl Out {
+    fn new(output: Output, table: &str) -> Out {
+        Out {
+            framing: match output {
+                Output::Text => Framing::Text(Text::new(table)),
+                Output::Json => Framing::Json(Json::new(table)),
+            },
+            text: String::new(),
+            stdout: std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock()),
+            failed: false,
+        }
+    }
+
+    fn entry(&mut self, section: Section, entry: &Entry<'_>) {
+        match &mut self.framing {
+            Framing::Text(text) => text.entry(section, entry, &mut self.text),
+            Framing::Json(json) => json.entry(section, entry, &mut self.text),
+        }
+        self.write();
+    }
+
+    fn finish(&mut self, complete: bool, verdict: Option<&Verdict>) {
+        match &mut self.framing {
+            Framing::Text(text) => text.finish(complete, verdict, &mut self.text),
+            Framing::Json(json) => json.finish(complete, verdict, &mut self.text),
+        }
+        self.write();
+        if !self.failed {
+            let flushed = self.stdout.flush();
+            self.check(flushed);
+        }
+    }
+
+    fn write(&mut self) {
+        if !self.failed {
+            let written = self.stdout.write_all(self.text.as_bytes());
+            self.check(written);
+        }
+        self.text.clear();
+    }
+
+    fn check(&mut self, result: std::io::Result<()>) {
+        if let Err(e) = result {
+            self.failed = true;
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                tracing::debug!("stdout is closed; the exit code carries the verdict");
+            } else {
+                tracing::warn!(error = %e, "cannot write to stdout; the exit code carries the verdict");
+            }
+        }
     }
 }

@@ -217,3 +217,29 @@ pub fn exit_or_kill(child: &mut Child, deadline: Instant) -> std::process::ExitS
         }
     }
 }
+
+/// Runs `cmd` to its end (stdio as the caller set it; stdin null) and returns its exit code and
+/// peak resident memory in KiB, from the kernel's own account: reaped with `wait4`, since std's
+/// `Child` cannot report a finished child's peak (VmHWM is gone once it exits).
+#[allow(clippy::zombie_processes)]
+// wait4 is the only way to read a child's own peak RSS; std's Child cannot.
+#[allow(unsafe_code)]
+pub fn exit_and_peak_rss(cmd: &mut Command, limit: Duration) -> (Option<i32>, u64) {
+    let mut child = cmd.spawn().expect("spawn");
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is a valid value to be overwritten by wait4.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let reaped = poll_until(Instant::now() + limit, || {
+        // SAFETY: pid is our own child, not yet reaped; status and usage are valid out-pointers.
+        let done = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
+        (done == pid).then_some(())
+    });
+    if reaped.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("{cmd:?} did not exit within {limit:?}");
+    }
+    let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
+    (code, u64::try_from(usage.ru_maxrss).unwrap_or(0))
+}

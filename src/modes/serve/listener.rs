@@ -1,6 +1,6 @@
-//! `serve`'s socket: hyper 1 over HTTP/1.1 with a header-read timeout (slowloris), a cap on
-//! concurrent connections that evicts the oldest (so a flood cannot lock the kubelet's probes out)
-//! and graceful shutdown. Every request goes to [`super::routes::route`].
+//! `serve`'s socket: hyper 1 over HTTP/1.1 with a header-read timeout (slowloris), a cap on the
+//! request head and on concurrent connections that evicts the oldest (so a flood can neither
+//! exhaust memory nor lock the kubelet's probes out) and graceful shutdown. Every request goes to [`super::routes::route`].
 
 use super::routes::{View, route};
 use crate::signals::{Signals, Stop};
@@ -14,8 +14,16 @@ use tokio::net::TcpListener;
 /// At most this many connections are open at once (fewer if the open-file limit is lower), so a
 /// flood cannot exhaust memory or file descriptors. A new connection beyond it evicts the oldest
 /// one instead of being refused: a kubelet probe is always the newest, so a flood of idle or
-/// slow connections cannot lock the probes out.
-pub const MAX_CONNECTIONS: usize = 1024;
+/// slow connections cannot lock the probes out. Each connection can hold about 16 KiB (hyper's
+/// read buffer, filled up to [`MAX_HEAD`], and its write buffer), so 256 of them stay near 4 MiB:
+/// the shipped binary peaks under 8 MiB against any number of unfinished heads (1024 took it to
+/// 33 MB, over the manifests' 32 Mi limit). A sidecar's clients (the kubelet, a scraper) need a
+/// handful.
+pub const MAX_CONNECTIONS: usize = 256;
+/// The largest request head (request line and headers) read; a longer one is answered 431. A
+/// probe or a scrape sends a few hundred bytes. hyper's minimum: a smaller cap would still
+/// allocate this much.
+pub const MAX_HEAD: usize = 8 * 1024;
 /// A client must send its request headers within this time, also on an idle keep-alive
 /// connection, so slow or silent connections give their slot back (slowloris). Kubelet probes
 /// send their request at once.
@@ -31,7 +39,7 @@ pub async fn serve(listener: TcpListener, view: View, signals: &mut Signals) -> 
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT)
-        .max_buf_size(16 * 1024);
+        .max_buf_size(MAX_HEAD);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let slots = Arc::new(Slots::new(connection_cap()));
     let stop = loop {
@@ -47,7 +55,12 @@ pub async fn serve(listener: TcpListener, view: View, signals: &mut Signals) -> 
             },
             stop = signals.recv() => break stop,
         };
-        let (id, evicted) = slots.admit();
+        let (id, evicted, full) = slots.admit();
+        if full {
+            // Let the evicted connection's task run and free its buffers before the next
+            // accept: under a flood, evicted connections must not pile up beyond the cap.
+            tokio::task::yield_now().await;
+        }
         let view = view.clone();
         let service = hyper::service::service_fn(move |request: Request<hyper::body::Incoming>| {
             let response = route(
@@ -96,10 +109,12 @@ impl Slots {
         }
     }
 
-    /// Registers a new connection, evicting the oldest when full. The receiver fires on eviction.
-    fn admit(&self) -> (u64, tokio::sync::oneshot::Receiver<()>) {
+    /// Registers a new connection, evicting the oldest when full. The receiver fires on
+    /// eviction; the flag says whether one was evicted.
+    fn admit(&self) -> (u64, tokio::sync::oneshot::Receiver<()>, bool) {
         let mut guard = self.open.lock().unwrap_or_else(|p| p.into_inner());
         let (next, open) = &mut *guard;
+        let full = open.len() >= self.cap;
         while open.len() >= self.cap {
             match open.pop_first() {
                 Some((_, evict)) => {
@@ -111,7 +126,7 @@ impl Slots {
         let (tx, rx) = tokio::sync::oneshot::channel();
         *next += 1;
         open.insert(*next, tx);
-        (*next, rx)
+        (*next, rx, full)
     }
 
     fn release(&self, id: u64) {

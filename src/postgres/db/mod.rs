@@ -24,7 +24,7 @@ mod errors;
 pub use errors::{CheckError, classify};
 
 use crate::core::goose::{Row, Scan, TableFacts};
-use crate::core::status::Newest;
+use crate::core::status::{AppliedAt, Newest};
 use crate::core::verdict::Expectation;
 use crate::postgres::dsn::{SslMode, Target};
 use cancel::Endpoint;
@@ -217,32 +217,36 @@ impl Database {
         }
     }
 
-    /// `status`'s read: the facts of [`Database::read_or_abandon`] and the newest row of each
-    /// version with its `tstamp`. `Ok(None)`: the table does not exist.
+    /// `status`'s read: the facts of [`Database::read_or_abandon`], and the newest row of each
+    /// version with its `tstamp`, handed to `on_version` as it streams in (ascending by version),
+    /// so that the listing is written as it is read and memory stays flat. `Ok(None)`: the table
+    /// does not exist.
     pub async fn read_status<T>(
         &self,
         session: &Session,
         expect: &Expectation,
+        mut on_version: impl FnMut(Newest),
         abandon: impl Future<Output = T>,
-    ) -> Result<Result<Option<(TableFacts, Vec<Newest>)>, CheckError>, T> {
+    ) -> Result<Result<Option<TableFacts>, CheckError>, T> {
         let mut scan = Scan::new(expect.files.as_deref(), expect.version);
-        let mut newest: Vec<Newest> = Vec::new();
+        let mut previous: Option<i64> = None;
         let streamed = self.stream(session, &self.status_sql, |row| {
             let parsed = parse_row(row.get(0), row.get(1), row.get(2))?;
             scan.push(parsed)
                 .map_err(|_| not_goose("rows arrived out of order"))?;
-            // Rows come newest first within a version: keep the first of each.
-            if newest.last().is_none_or(|n| n.version != parsed.version) {
-                newest.push(Newest {
+            // Rows come newest first within a version: hand on the first of each.
+            if previous != Some(parsed.version) {
+                previous = Some(parsed.version);
+                on_version(Newest {
                     version: parsed.version,
                     applied: parsed.applied,
-                    tstamp: row.get(3).map(str::to_string),
+                    applied_at: row.get(3).and_then(AppliedAt::parse),
                 });
             }
             Ok(())
         });
         match self.guard(session, streamed, abandon).await {
-            Ok(Ok(Some(()))) => Ok(Ok(Some((scan.finish(), newest)))),
+            Ok(Ok(Some(()))) => Ok(Ok(Some(scan.finish()))),
             Ok(Ok(None)) => Ok(Ok(None)),
             Ok(Err(e)) => Ok(Err(e)),
             Err(abandoned) => Err(abandoned),
