@@ -7,7 +7,8 @@
 //! through `setpriv`, with a parent-death signal so nothing outlives a crashed test.
 //!
 //! One file per component: [`postgres`], [`bouncer`], [`process`] (running the gate, waiting for
-//! states), [`http`] (requests and the `serve` [`Sidecar`]), [`faults`], [`certs`].
+//! states), [`http`] (requests and the `serve` [`Sidecar`]), [`faults`], [`certs`], [`pgwire`]
+//! (a scripted fake PostgreSQL for hostile servers), [`memory`] (what a gate allocates).
 
 #![allow(dead_code)] // each test binary uses part of the support code
 
@@ -15,6 +16,8 @@ pub mod bouncer;
 pub mod certs;
 pub mod faults;
 pub mod http;
+pub mod memory;
+pub mod pgwire;
 pub mod postgres;
 pub mod process;
 
@@ -26,6 +29,10 @@ pub use certs::*;
 pub use faults::*;
 #[allow(unused_imports)]
 pub use http::*;
+#[allow(unused_imports)]
+pub use memory::*;
+#[allow(unused_imports)]
+pub use pgwire::*;
 #[allow(unused_imports)]
 pub use postgres::*;
 #[allow(unused_imports)]
