@@ -67,15 +67,35 @@ impl Database {
         };
         let tls = self.tls.for_host::<Lingering<Socket>>(name)?;
         token
-            .cancel_query_raw(Lingering(stream), tls)
+            .cancel_query_raw(Lingering::new(stream, !session.encrypted), tls)
             .await
             .map_err(|e| classify(&e).message)
     }
 }
 
 /// A stream whose shutdown waits for the peer to close (reading until EOF) instead of closing
-/// its own side: how libpq sends a cancel request.
-pub(super) struct Lingering<S>(S);
+/// its own side: how libpq sends a cancel request. For a plaintext session it also answers
+/// tokio-postgres's SSLRequest itself (`N`, as the server did when the session began), so the
+/// cancel request goes out at once instead of after one more round trip (libpq before 17 sends
+/// every cancel request in plaintext).
+pub(super) struct Lingering<S> {
+    inner: S,
+    answer_plaintext: bool,
+    answered: bool,
+}
+
+/// The SSLRequest tokio-postgres writes first: length 8, code 80877103.
+const SSL_REQUEST: [u8; 8] = [0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f];
+
+impl<S> Lingering<S> {
+    fn new(inner: S, plaintext: bool) -> Lingering<S> {
+        Lingering {
+            inner,
+            answer_plaintext: plaintext,
+            answered: false,
+        }
+    }
+}
 
 impl<S: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Lingering<S> {
     fn poll_read(
@@ -83,7 +103,12 @@ impl<S: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Lingering<S> {
         cx: &mut std::task::Context<'_>,
         buf: &mut tokio::io::ReadBuf<'_>,
     ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.0).poll_read(cx, buf)
+        if self.answered && buf.remaining() > 0 {
+            self.answered = false;
+            buf.put_slice(b"N");
+            return std::task::Poll::Ready(Ok(()));
+        }
+        std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
     }
 }
 
@@ -95,14 +120,19 @@ impl<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWr
         cx: &mut std::task::Context<'_>,
         buf: &[u8],
     ) -> std::task::Poll<std::io::Result<usize>> {
-        std::pin::Pin::new(&mut self.0).poll_write(cx, buf)
+        if self.answer_plaintext && buf.starts_with(&SSL_REQUEST) {
+            self.answer_plaintext = false;
+            self.answered = true;
+            return std::task::Poll::Ready(Ok(SSL_REQUEST.len()));
+        }
+        std::pin::Pin::new(&mut self.inner).poll_write(cx, buf)
     }
 
     fn poll_flush(
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.0).poll_flush(cx)
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
     }
 
     fn poll_shutdown(
@@ -112,7 +142,7 @@ impl<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWr
         let mut scratch = [0u8; 64];
         loop {
             let mut buf = tokio::io::ReadBuf::new(&mut scratch);
-            match std::pin::Pin::new(&mut self.0).poll_read(cx, &mut buf) {
+            match std::pin::Pin::new(&mut self.inner).poll_read(cx, &mut buf) {
                 std::task::Poll::Ready(Ok(())) if buf.filled().is_empty() => {
                     return std::task::Poll::Ready(Ok(()));
                 }

@@ -10,6 +10,7 @@ use super::frame::{Capped, Framing};
 use super::socket::{Place, Socket, open};
 use super::{CheckError, Database, Session, classify};
 use crate::postgres::dsn::SslMode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio_postgres::config::{SslMode as Wire, SslNegotiation, TargetSessionAttrs};
 
@@ -113,8 +114,9 @@ impl Database {
             .map_err(|why| failed(&reached, plain_error(format!("TLS: {why}"))))?;
         let mut config = config.clone();
         config.ssl_mode(wire);
-        let (client, connection) = match config.connect_raw(Capped::new(socket, framing), tls).await
-        {
+        let encrypted = Arc::new(AtomicBool::new(framing == Framing::Passthrough));
+        let stream = Capped::telling(socket, framing, encrypted.clone());
+        let (client, connection) = match config.connect_raw(stream, tls).await {
             Ok(pair) => pair,
             Err(e) => {
                 let mut error = classify(&e);
@@ -149,6 +151,7 @@ impl Database {
             client,
             task,
             place: reached.clone(),
+            encrypted: encrypted.load(Ordering::Relaxed),
             failure,
         };
         match session_attrs(&session, config.get_target_session_attrs(), read_only).await {

@@ -87,6 +87,8 @@ pub struct Capped<S> {
     have: usize,
     /// Body bytes of the current message still to pass.
     remaining: u64,
+    /// Set when the SSLRequest's answer is `S`: the session is encrypted.
+    encrypted: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl<S> Capped<S> {
@@ -98,6 +100,20 @@ impl<S> Capped<S> {
             header: [0; 5],
             have: 0,
             remaining: 0,
+            encrypted: None,
+        }
+    }
+
+    /// Like [`Capped::new`], and `encrypted` is set if the server answers the SSLRequest with
+    /// `S` (TLS follows).
+    pub fn telling(
+        inner: S,
+        framing: Framing,
+        encrypted: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    ) -> Capped<S> {
+        Capped {
+            encrypted: Some(encrypted),
+            ..Capped::new(inner, framing)
         }
     }
 
@@ -113,6 +129,9 @@ impl<S> Capped<S> {
                 Framing::Passthrough => return Ok(()),
                 Framing::SslAnswer => {
                     self.framing = if bytes[0] == b'S' {
+                        if let Some(flag) = &self.encrypted {
+                            flag.store(true, std::sync::atomic::Ordering::Relaxed);
+                        }
                         Framing::Passthrough
                     } else {
                         Framing::Messages

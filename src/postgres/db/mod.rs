@@ -59,6 +59,8 @@ pub struct Session {
     task: tokio::task::JoinHandle<()>,
     /// Where it is connected (the address reached): where its cancel request goes.
     place: Place,
+    /// Whether it runs inside TLS (its cancel request does too; else it goes plaintext at once).
+    encrypted: bool,
     /// Why the connection ended, when it failed (a message over the frame cap, a reset): the
     /// client itself only says "connection closed".
     failure: Arc<Mutex<Option<CheckError>>>,
