@@ -8,7 +8,8 @@
 //!
 //! One file per component: [`postgres`], [`bouncer`], [`process`] (running the gate, waiting for
 //! states), [`http`] (requests and the `serve` [`Sidecar`]), [`faults`], [`certs`], [`pgwire`]
-//! (a scripted fake PostgreSQL for hostile servers), [`memory`] (what a gate allocates).
+//! (a scripted fake PostgreSQL for hostile servers), [`memory`] (what a gate allocates),
+//! [`majors`] (PostgreSQL 17 and 18 from npm).
 
 #![allow(dead_code)] // each test binary uses part of the support code
 
@@ -16,6 +17,7 @@ pub mod bouncer;
 pub mod certs;
 pub mod faults;
 pub mod http;
+pub mod majors;
 pub mod memory;
 pub mod pgwire;
 pub mod postgres;
@@ -29,6 +31,8 @@ pub use certs::*;
 pub use faults::*;
 #[allow(unused_imports)]
 pub use http::*;
+#[allow(unused_imports)]
+pub use majors::*;
 #[allow(unused_imports)]
 pub use memory::*;
 #[allow(unused_imports)]
