@@ -17,7 +17,7 @@
 //! [`Tls`] hands tokio-postgres a connector whose stream caps every message the server sends
 //! inside TLS (`db::frame`), as the raw socket does for plaintext.
 
-use crate::postgres::db::frame::{Capped, Framing};
+use crate::postgres::db::frame::{Capped, Framing, Watch};
 use crate::postgres::dsn::{RootCerts, TlsSettings};
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -91,14 +91,18 @@ pub struct Tls {
 
 impl Tls {
     /// The connector for one host: `name` is what the certificate is checked against (and the
-    /// SNI), over a stream of type `S`.
-    pub fn for_host<S>(&self, name: &str) -> Result<CappedConnect<RustlsConnect<S>>, String>
+    /// SNI), over a stream of type `S`; `watch` follows the login inside TLS.
+    pub fn for_host<S>(
+        &self,
+        name: &str,
+        watch: Option<Arc<Watch>>,
+    ) -> Result<CappedConnect<RustlsConnect<S>>, String>
     where
         MakeRustlsConnect: MakeTlsConnect<S>,
     {
         let mut make = self.make.clone();
         MakeTlsConnect::<S>::make_tls_connect(&mut make, name)
-            .map(CappedConnect)
+            .map(|inner| CappedConnect { inner, watch })
             .map_err(|e| {
                 let e: Box<dyn std::error::Error + Send + Sync> = e.into();
                 e.to_string()
@@ -110,20 +114,47 @@ impl Tls {
 pub type RustlsConnect<S> = <MakeRustlsConnect as MakeTlsConnect<S>>::TlsConnect;
 
 /// A TLS connector whose stream caps every message the server sends (`db::frame`).
-pub struct CappedConnect<T>(T);
+pub struct CappedConnect<T> {
+    inner: T,
+    watch: Option<Arc<Watch>>,
+}
 
 impl<S, T: TlsConnect<S>> TlsConnect<S> for CappedConnect<T>
 where
     T::Stream: Unpin,
+    T::Future: Unpin,
 {
     type Stream = Capped<T::Stream>;
     type Error = T::Error;
-    type Future = futures_util::future::MapOk<T::Future, fn(T::Stream) -> Capped<T::Stream>>;
+    type Future = Handshake<T::Future>;
 
     fn connect(self, stream: S) -> Self::Future {
-        use futures_util::TryFutureExt;
-        let cap: fn(T::Stream) -> Capped<T::Stream> = |tls| Capped::new(tls, Framing::Messages);
-        self.0.connect(stream).map_ok(cap)
+        Handshake {
+            inner: self.inner.connect(stream),
+            watch: self.watch,
+        }
+    }
+}
+
+/// The TLS handshake; its stream comes out capped.
+pub struct Handshake<F> {
+    inner: F,
+    watch: Option<Arc<Watch>>,
+}
+
+impl<F, S, E> std::future::Future for Handshake<F>
+where
+    F: std::future::Future<Output = Result<S, E>> + Unpin,
+{
+    type Output = Result<Capped<S>, E>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let tls = std::task::ready!(std::pin::Pin::new(&mut self.inner).poll(cx))?;
+        let watch = self.watch.take();
+        std::task::Poll::Ready(Ok(Capped::watched(tls, Framing::Messages, watch)))
     }
 }
 

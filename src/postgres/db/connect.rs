@@ -6,11 +6,11 @@
 //! round trip), else with `SHOW transaction_read_only`.
 
 use super::errors::{combine, in_place};
-use super::frame::{Capped, Framing};
+use super::frame::{Capped, Framing, Watch};
 use super::socket::{Place, Socket, open};
 use super::{CheckError, Database, Session, classify};
 use crate::postgres::dsn::SslMode;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use tokio_postgres::config::{SslMode as Wire, SslNegotiation, TargetSessionAttrs};
 
@@ -30,24 +30,37 @@ impl Database {
         for i in order {
             let config = &self.target.per_host[i];
             let place = Place::of(config);
-            match tokio::time::timeout(self.connect_timeout, self.connect_host(config, &place))
-                .await
-            {
+            let watch = Arc::new(Watch::default());
+            let attempt = self.connect_host(config, &place, &watch);
+            match tokio::time::timeout(self.connect_timeout, attempt).await {
                 Ok(Ok(session)) => return Ok(session),
+                Ok(Err(failed)) if failed.placed => failures.push(failed.error),
                 Ok(Err(failed)) => failures.push(in_place(&failed.reached, failed.error)),
-                Err(_) => failures.push(in_place(
-                    &place,
-                    CheckError {
-                        message: format!(
-                            "timed out after {} connecting to the database",
-                            crate::time::show_duration(self.connect_timeout)
-                        ),
-                        rejected: false,
-                    },
-                )),
+                Err(_) => failures.push(self.timed_out(&place, &watch)),
             }
         }
         Err(combine(failures))
+    }
+
+    /// A host that did not connect within the connect timeout. One that took up the login and
+    /// then never became ready is how PgBouncer behaves while its database server is down
+    /// (PostgreSQL itself answers at once).
+    fn timed_out(&self, place: &Place, watch: &Watch) -> CheckError {
+        let after = crate::time::show_duration(self.connect_timeout);
+        let stuck =
+            watch.authenticating.load(Ordering::Relaxed) && !watch.ready.load(Ordering::Relaxed);
+        if stuck {
+            return plain_error(format!(
+                "the pooler {} has no server, it seems: it took up the login, then did not become ready within {after} (PgBouncer waits like this while its database server is down or unreachable)",
+                place.locate()
+            ));
+        }
+        in_place(
+            place,
+            plain_error(format!(
+                "timed out after {after} connecting to the database"
+            )),
+        )
     }
 
     /// One host, in the way its `sslmode` asks. Unix sockets never use TLS (libpq ignores
@@ -56,25 +69,26 @@ impl Database {
         &self,
         config: &tokio_postgres::Config,
         place: &Place,
+        watch: &Arc<Watch>,
     ) -> Result<Session, Failed> {
         let mode = match place {
             Place::Unix { .. } => SslMode::Disable,
             Place::Tcp { .. } => self.target.tls.mode,
         };
         match mode {
-            SslMode::Disable => self.attempt(config, place, Wire::Disable).await,
+            SslMode::Disable => self.attempt(config, place, watch, Wire::Disable).await,
             SslMode::Allow => {
                 // libpq: plain first; TLS only when the server turns a plain connection away.
-                match self.attempt(config, place, Wire::Disable).await {
+                match self.attempt(config, place, watch, Wire::Disable).await {
                     Err(failed) if failed.answered => {
-                        self.attempt(config, place, Wire::Require).await
+                        self.attempt(config, place, watch, Wire::Require).await
                     }
                     other => other,
                 }
             }
-            SslMode::Prefer => self.attempt(config, place, Wire::Prefer).await,
+            SslMode::Prefer => self.attempt(config, place, watch, Wire::Prefer).await,
             SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => {
-                self.attempt(config, place, Wire::Require).await
+                self.attempt(config, place, watch, Wire::Require).await
             }
         }
     }
@@ -85,19 +99,29 @@ impl Database {
         &self,
         config: &tokio_postgres::Config,
         place: &Place,
+        watch: &Arc<Watch>,
         wire: Wire,
     ) -> Result<Session, Failed> {
         let failed = |reached: &Place, error: CheckError| Failed {
             reached: reached.clone(),
             error,
             answered: false,
+            placed: false,
         };
         let keepalive = config
             .get_keepalives()
             .then(|| config.get_keepalives_idle());
-        let (socket, reached) = open(place, keepalive)
-            .await
-            .map_err(|e| failed(place, plain_error(e.to_string())))?;
+        let (socket, reached) = open(place, keepalive).await.map_err(|tried| {
+            let each = tried
+                .into_iter()
+                .map(|(at, e)| in_place(&at, plain_error(e.to_string())));
+            Failed {
+                reached: place.clone(),
+                error: combine(each.collect()),
+                answered: false,
+                placed: true,
+            }
+        })?;
         let direct = config.get_ssl_negotiation() == SslNegotiation::Direct;
         let framing = match wire {
             Wire::Disable => Framing::Messages,
@@ -108,14 +132,16 @@ impl Database {
             Place::Tcp { host, .. } => host.as_str(),
             Place::Unix { .. } => "",
         };
+        watch
+            .encrypted
+            .store(framing == Framing::Passthrough, Ordering::Relaxed);
         let tls = self
             .tls
-            .for_host::<Capped<Socket>>(name)
+            .for_host::<Capped<Socket>>(name, Some(watch.clone()))
             .map_err(|why| failed(&reached, plain_error(format!("TLS: {why}"))))?;
         let mut config = config.clone();
         config.ssl_mode(wire);
-        let encrypted = Arc::new(AtomicBool::new(framing == Framing::Passthrough));
-        let stream = Capped::telling(socket, framing, encrypted.clone());
+        let stream = Capped::watched(socket, framing, Some(watch.clone()));
         let (client, connection) = match config.connect_raw(stream, tls).await {
             Ok(pair) => pair,
             Err(e) => {
@@ -127,6 +153,7 @@ impl Database {
                     reached,
                     error,
                     answered: e.as_db_error().is_some(),
+                    placed: false,
                 });
             }
         };
@@ -151,7 +178,7 @@ impl Database {
             client,
             task,
             place: reached.clone(),
-            encrypted: encrypted.load(Ordering::Relaxed),
+            encrypted: watch.encrypted.load(Ordering::Relaxed),
             failure,
         };
         match session_attrs(&session, config.get_target_session_attrs(), read_only).await {
@@ -204,6 +231,8 @@ struct Failed {
     reached: Place,
     error: CheckError,
     answered: bool,
+    /// The error already names where it comes from (each address a name resolved to).
+    placed: bool,
 }
 
 /// A connectivity error (retried), in the gate's own words.

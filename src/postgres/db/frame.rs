@@ -16,6 +16,8 @@
 
 use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, ready};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
@@ -87,8 +89,21 @@ pub struct Capped<S> {
     have: usize,
     /// Body bytes of the current message still to pass.
     remaining: u64,
-    /// Set when the SSLRequest's answer is `S`: the session is encrypted.
-    encrypted: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    /// What the caller wants to know about the login, if anything.
+    watch: Option<Arc<Watch>>,
+}
+
+/// How far a connection got, as the server's messages show it: what an error message needs
+/// (a pooler that took the login and never became ready has no server) and the cancel (a
+/// plaintext session's cancel goes plaintext).
+#[derive(Debug, Default)]
+pub struct Watch {
+    /// The server answered the SSLRequest with `S`.
+    pub encrypted: AtomicBool,
+    /// An authentication message arrived: the server (or pooler) took up the login.
+    pub authenticating: AtomicBool,
+    /// ReadyForQuery arrived.
+    pub ready: AtomicBool,
 }
 
 impl<S> Capped<S> {
@@ -100,19 +115,14 @@ impl<S> Capped<S> {
             header: [0; 5],
             have: 0,
             remaining: 0,
-            encrypted: None,
+            watch: None,
         }
     }
 
-    /// Like [`Capped::new`], and `encrypted` is set if the server answers the SSLRequest with
-    /// `S` (TLS follows).
-    pub fn telling(
-        inner: S,
-        framing: Framing,
-        encrypted: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    ) -> Capped<S> {
+    /// Like [`Capped::new`], telling `watch` how far the login gets.
+    pub fn watched(inner: S, framing: Framing, watch: Option<Arc<Watch>>) -> Capped<S> {
         Capped {
-            encrypted: Some(encrypted),
+            watch,
             ..Capped::new(inner, framing)
         }
     }
@@ -129,9 +139,7 @@ impl<S> Capped<S> {
                 Framing::Passthrough => return Ok(()),
                 Framing::SslAnswer => {
                     self.framing = if bytes[0] == b'S' {
-                        if let Some(flag) = &self.encrypted {
-                            flag.store(true, std::sync::atomic::Ordering::Relaxed);
-                        }
+                        self.note(|w| &w.encrypted);
                         Framing::Passthrough
                     } else {
                         Framing::Messages
@@ -157,11 +165,23 @@ impl<S> Capped<S> {
                         }
                         // A length below 4 is the codec's own error; pass it on.
                         self.remaining = u64::from(claimed.saturating_sub(4));
+                        match tag {
+                            b'R' => self.note(|w| &w.authenticating),
+                            b'Z' => self.note(|w| &w.ready),
+                            _ => {}
+                        }
                     }
                 }
             }
         }
         Ok(())
+    }
+
+    /// Sets one of the watch's flags.
+    fn note(&self, flag: impl Fn(&Watch) -> &AtomicBool) {
+        if let Some(watch) = &self.watch {
+            flag(watch).store(true, Ordering::Relaxed);
+        }
     }
 }
 
@@ -266,6 +286,24 @@ mod tests {
         hostile[0] = b'S';
         assert_eq!(feed(Framing::SslAnswer, &hostile, 3), Ok(()));
         assert_eq!(feed(Framing::Passthrough, &hostile[1..], 3), Ok(()));
+    }
+
+    #[test]
+    fn the_login_is_followed() {
+        let watch = Arc::new(Watch::default());
+        let mut capped = Capped::watched((), Framing::SslAnswer, Some(watch.clone()));
+        let mut stream = vec![b'N'];
+        stream.extend(message(b'R', 4)); // an authentication request
+        capped.scan(&stream[..5]).expect("fits");
+        assert!(
+            !watch.authenticating.load(Ordering::Relaxed),
+            "half a header"
+        );
+        capped.scan(&stream[5..]).expect("fits");
+        assert!(watch.authenticating.load(Ordering::Relaxed));
+        assert!(!watch.ready.load(Ordering::Relaxed) && !watch.encrypted.load(Ordering::Relaxed));
+        capped.scan(&message(b'Z', 1)).expect("fits");
+        assert!(watch.ready.load(Ordering::Relaxed));
     }
 
     #[tokio::test(flavor = "current_thread")]

@@ -84,49 +84,57 @@ pub enum Socket {
 }
 
 /// Connects to `place`, trying each address a host name resolves to in turn; returns the socket
-/// and the place with the address actually reached. `keepalive`: TCP keepalive idle time.
+/// and the place with the address actually reached, or each address's failure (at least one).
+/// `keepalive`: TCP keepalive idle time.
 pub async fn open(
     place: &Place,
     keepalive: Option<std::time::Duration>,
-) -> io::Result<(Socket, Place)> {
+) -> Result<(Socket, Place), Vec<(Place, io::Error)>> {
     let (host, port, pinned) = match place {
         Place::Unix { path } => {
-            return Ok((
-                Socket::Unix(UnixStream::connect(path).await?),
-                place.clone(),
-            ));
+            return match UnixStream::connect(path).await {
+                Ok(stream) => Ok((Socket::Unix(stream), place.clone())),
+                Err(e) => Err(vec![(place.clone(), e)]),
+            };
         }
         Place::Tcp { host, port, addr } => (host, *port, *addr),
     };
     let addrs: Vec<SocketAddr> = match pinned {
         Some(addr) => vec![addr],
-        None => tokio::net::lookup_host((host.as_str(), port))
-            .await?
-            .collect(),
+        None => match tokio::net::lookup_host((host.as_str(), port)).await {
+            Ok(addrs) => addrs.collect(),
+            Err(e) => return Err(vec![(place.clone(), e)]),
+        },
     };
-    let mut last = io::Error::new(io::ErrorKind::NotFound, "the host name has no address");
+    let mut failures = Vec::new();
     for addr in addrs {
-        match TcpStream::connect(addr).await {
-            Ok(stream) => {
-                stream.set_nodelay(true)?;
-                let socket = socket2::SockRef::from(&stream);
-                match keepalive {
-                    Some(idle) => {
-                        socket.set_tcp_keepalive(&socket2::TcpKeepalive::new().with_time(idle))?
-                    }
-                    None => socket.set_keepalive(false)?,
-                }
-                let reached = Place::Tcp {
-                    host: host.clone(),
-                    port,
-                    addr: Some(addr),
-                };
-                return Ok((Socket::Tcp(stream), reached));
-            }
-            Err(e) => last = e,
+        let tried = Place::Tcp {
+            host: host.clone(),
+            port,
+            addr: Some(addr),
+        };
+        match tcp(addr, keepalive).await {
+            Ok(stream) => return Ok((Socket::Tcp(stream), tried)),
+            Err(e) => failures.push((tried, e)),
         }
     }
-    Err(last)
+    if failures.is_empty() {
+        let none = io::Error::new(io::ErrorKind::NotFound, "the host name has no address");
+        failures.push((place.clone(), none));
+    }
+    Err(failures)
+}
+
+/// One TCP connection, without Nagle's delay, with keepalive as the DSN asks.
+async fn tcp(addr: SocketAddr, keepalive: Option<std::time::Duration>) -> io::Result<TcpStream> {
+    let stream = TcpStream::connect(addr).await?;
+    stream.set_nodelay(true)?;
+    let socket = socket2::SockRef::from(&stream);
+    match keepalive {
+        Some(idle) => socket.set_tcp_keepalive(&socket2::TcpKeepalive::new().with_time(idle))?,
+        None => socket.set_keepalive(false)?,
+    }
+    Ok(stream)
 }
 
 impl AsyncRead for Socket {
