@@ -12,6 +12,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// PostgreSQL 13 (reports neither in_hot_standby nor default_transaction_read_only at startup).
+pub const PG13: &str = "13.23.0-beta.16";
 /// PostgreSQL 17 (direct TLS arrived in 17).
 pub const PG17: &str = "17.10.0-beta.17";
 /// PostgreSQL 18 (drops a direct TLS connection without ALPN).
@@ -163,6 +165,8 @@ impl Major {
                 "ssl=on",
                 "-c",
                 "fsync=off",
+                "-c",
+                "password_encryption=scram-sha-256",
             ])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
