@@ -17,6 +17,11 @@
 //!
 //! No named prepared statement, no session state, no startup parameter beyond user, database and
 //! `application_name`: it works unchanged through PgBouncer (and Neon's pooler) in transaction mode.
+//!
+//! Submodules: `connect` (host by host, `target_session_attrs`), `socket` (the gate opens each
+//! socket itself and hands it to `Config::connect_raw`), `frame` (every backend message capped
+//! at [`MAX_MESSAGE`]), `cancel` (within [`CANCEL_BUDGET`] of being told to stop), `errors`
+//! (classification, where a connection failed, server text made printable).
 
 mod cancel;
 mod connect;
