@@ -190,8 +190,14 @@ impl Major {
             "PostgreSQL {version} did not start: {}",
             major.log()
         );
-        major.sql("postgres", "CREATE DATABASE app");
-        major.sql(
+        major.populate(rows);
+        major
+    }
+
+    /// Database `app`, role `gate`, and a goose table at `rows`, readable by `gate`.
+    fn populate(&self, rows: &[(i64, bool)]) {
+        self.sql("postgres", "CREATE DATABASE app");
+        self.sql(
             "postgres",
             &format!("CREATE ROLE gate LOGIN PASSWORD '{PASSWORD}'"),
         );
@@ -205,8 +211,7 @@ impl Major {
             ));
         }
         table.push_str("GRANT SELECT ON goose_db_version TO gate;");
-        major.sql("app", &table);
-        major
+        self.sql("app", &table);
     }
 
     /// Debian's psql over the Unix socket, as the superuser.

@@ -157,35 +157,51 @@ impl Database {
                 });
             }
         };
-        let reported = |name: &str| connection.parameter(name).map(|v| v == "on");
-        let read_only = match (
-            reported("in_hot_standby"),
-            reported("default_transaction_read_only"),
-        ) {
-            (Some(standby), Some(default)) => Some(standby || default),
-            _ => None,
-        };
-        let failure = Arc::new(Mutex::new(None));
-        let slot = failure.clone();
-        let task = tokio::spawn(async move {
-            let mut connection = std::pin::pin!(connection);
-            if let Err(e) = connection.as_mut().await {
-                // Why the connection ended, for the client's bare "connection closed".
-                *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(classify(&e));
-            }
-        });
-        let session = Session {
-            client,
-            task,
-            place: reached.clone(),
-            encrypted: watch.encrypted.load(Ordering::Relaxed),
-            failure,
-        };
+        let (session, read_only) = start(client, connection, reached.clone(), watch);
         match session_attrs(&session, config.get_target_session_attrs(), read_only).await {
             Ok(()) => Ok(session),
             Err(e) => Err(failed(&reached, e)),
         }
     }
+}
+
+/// The session over a connection just made (its I/O on a task of its own), and whether the
+/// server reported itself read-only at startup (`None`: it did not say).
+fn start<S, T>(
+    client: tokio_postgres::Client,
+    connection: tokio_postgres::Connection<S, T>,
+    reached: Place,
+    watch: &Watch,
+) -> (Session, Option<bool>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let reported = |name: &str| connection.parameter(name).map(|v| v == "on");
+    let read_only = match (
+        reported("in_hot_standby"),
+        reported("default_transaction_read_only"),
+    ) {
+        (Some(standby), Some(default)) => Some(standby || default),
+        _ => None,
+    };
+    let failure = Arc::new(Mutex::new(None));
+    let slot = failure.clone();
+    let task = tokio::spawn(async move {
+        let mut connection = std::pin::pin!(connection);
+        if let Err(e) = connection.as_mut().await {
+            // Why the connection ended, for the client's bare "connection closed".
+            *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(classify(&e));
+        }
+    });
+    let session = Session {
+        client,
+        task,
+        place: reached,
+        encrypted: watch.encrypted.load(Ordering::Relaxed),
+        failure,
+    };
+    (session, read_only)
 }
 
 /// libpq's `target_session_attrs`: whether this server suits (`read_only` as reported at
