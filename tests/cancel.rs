@@ -49,6 +49,7 @@ fn sigterm_ends_a_stalled_query_within_the_second_cancel_included() {
         signal(&gate.child, "TERM");
         let r = gate.finish(LIMIT);
         let took = sent.elapsed();
+        eprintln!("{mode} {extra}: SIGTERM to exit {took:?}");
         assert_eq!(r.code, Some(code), "{mode} {extra}: {r:?}");
         assert!(took < EXIT, "{mode} {extra}: exit took {took:?}");
         assert_eq!(cancels(&server), 1, "{mode} {extra}: the cancel was sent");
@@ -61,6 +62,7 @@ fn gate_timeout_ends_a_stalled_query_within_the_second_cancel_included() {
         let server = PgWire::start(Script::Stall);
         let gate = stalled("wait", &server, extra, &[("GATE_TIMEOUT", "1s")]);
         let r = gate.finish(LIMIT);
+        eprintln!("wait {extra}: GATE_TIMEOUT=1s, exit after {:?}", r.elapsed);
         assert_eq!(r.code, Some(124), "{extra}: {r:?}");
         assert!(
             r.elapsed < Duration::from_secs(1) + EXIT,
@@ -139,6 +141,7 @@ fn frozen_pgbouncer(freeze: Duration) -> (support::Run, Duration, Postgres, Boun
     });
     let r = gate.finish(LIMIT);
     let took = frozen.elapsed();
+    eprintln!("PgBouncer frozen for {freeze:?}: SIGTERM to exit {took:?}");
     thaw.join().expect("thaw");
     let _ = holder.kill();
     let _ = holder.wait();
