@@ -112,7 +112,7 @@ fn run(mode: Mode, settings: &Settings, db: &Database) -> modes::Finish {
         Ok(runtime) => runtime,
         Err(e) => return failed(format!("cannot start the runtime: {e}")),
     };
-    runtime.block_on(async {
+    let finish = runtime.block_on(async {
         schema_gate::signals::default_disposition();
         let mut signals = match Signals::install() {
             Ok(signals) => signals,
@@ -124,7 +124,11 @@ fn run(mode: Mode, settings: &Settings, db: &Database) -> modes::Finish {
             Mode::Serve => serve::run(settings, db, &mut signals).await,
             Mode::Status => status::run(settings, db, &mut signals).await,
         }
-    })
+    });
+    // Never wait for a name lookup still running on a blocking thread (getaddrinfo cannot be
+    // interrupted): the exit must stay within its second.
+    runtime.shutdown_background();
+    finish
 }
 
 /// A panic is a bug; its report must still never carry a secret. Only a literal message (which

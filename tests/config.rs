@@ -190,7 +190,7 @@ fn libpq_variables_are_honoured_or_refused_by_name() {
         ("PGSERVICEFILE", "/etc/hostname"),
         ("PGSSLPASSWORD", "x"),
         ("PGREQUIREAUTH", "scram-sha-256"),
-        ("PGSSLNEGOTIATION", "postgres"),
+        ("PGSSLNEGOTIATION", "direct"),
         ("PGGSSENCMODE", "require"),
     ] {
         let mut vars = base.to_vec();

@@ -59,11 +59,6 @@ pub const LIBPQ_OTHERS: &[LibpqVariable] = &[
         why: "a client certificate is sent whenever sslcert and sslkey are given",
     },
     LibpqVariable {
-        name: "PGSSLNEGOTIATION",
-        effect: LibpqEffect::Key("sslnegotiation"),
-        why: "follows the sslnegotiation key",
-    },
-    LibpqVariable {
         name: "PGSSLPASSWORD",
         effect: LibpqEffect::Refused,
         why: "pgx's variable for an encrypted client key, which the gate cannot read: decrypt the key",

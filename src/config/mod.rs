@@ -821,7 +821,6 @@ mod tests {
             "PGSERVICEFILE",
             "PGSSLPASSWORD",
             "PGSSLCERTMODE",
-            "PGSSLNEGOTIATION",
             "PGREQUIREPEER",
             "PGREQUIREAUTH",
             "PGSSLMINPROTOCOLVERSION",

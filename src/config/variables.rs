@@ -286,6 +286,13 @@ pub const VARIABLES: &[Variable] = &[
         libpq: Some("sslsni"),
     },
     Variable {
+        name: "PGSSLNEGOTIATION",
+        flag: "--pgsslnegotiation",
+        help: "libpq: sslnegotiation: postgres (default) or direct (PostgreSQL 17+)",
+        default: None,
+        libpq: Some("sslnegotiation"),
+    },
+    Variable {
         name: "PGLOADBALANCEHOSTS",
         flag: "--pgloadbalancehosts",
         help: "libpq: load_balance_hosts: disable or random",

@@ -11,7 +11,13 @@
 //!
 //! Handshake signatures are always checked; "not verified" skips only the certificate's trust.
 //! SNI is sent (Neon routes on it) unless `sslsni=0`; rustls never sends it for an IP literal.
+//! With `sslnegotiation=direct` the ALPN protocol `postgresql` is offered (PostgreSQL 17+ drops a
+//! direct TLS connection without it).
+//!
+//! [`Tls`] hands tokio-postgres a connector whose stream caps every message the server sends
+//! inside TLS (`db::frame`), as the raw socket does for plaintext.
 
+use crate::postgres::db::frame::{Capped, Framing, Watch};
 use crate::postgres::dsn::{RootCerts, TlsSettings};
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -22,12 +28,13 @@ use rustls::{
     CertificateError, ClientConfig, DigitallySignedStruct, Error, RootCertStore, SignatureScheme,
 };
 use std::sync::Arc;
+use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
-/// Builds the TLS connector for these settings. Errors (unreadable or empty certificate files)
-/// are configuration errors and name the file.
-pub fn connector(
-    settings: &TlsSettings,
-) -> Result<tokio_postgres_rustls::MakeRustlsConnect, String> {
+/// Builds the TLS connector for these settings (`direct`: `sslnegotiation=direct`, which offers
+/// ALPN). Errors (unreadable or empty certificate files) are configuration errors and name the
+/// file.
+pub fn connector(settings: &TlsSettings, direct: bool) -> Result<Tls, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
@@ -68,7 +75,93 @@ pub fn connector(
         }
     };
     config.enable_sni = settings.sni;
-    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
+    if direct {
+        config.alpn_protocols = vec![b"postgresql".to_vec()];
+    }
+    Ok(Tls {
+        make: tokio_postgres_rustls::MakeRustlsConnect::new(config),
+    })
+}
+
+/// rustls, configured once, for every connection and cancel request.
+#[derive(Clone)]
+pub struct Tls {
+    make: tokio_postgres_rustls::MakeRustlsConnect,
+}
+
+impl Tls {
+    /// The connector for one host: `name` is what the certificate is checked against (and the
+    /// SNI), over a stream of type `S`; `watch` follows the login inside TLS.
+    pub fn for_host<S>(
+        &self,
+        name: &str,
+        watch: Option<Arc<Watch>>,
+    ) -> Result<CappedConnect<RustlsConnect<S>>, String>
+    where
+        MakeRustlsConnect: MakeTlsConnect<S>,
+    {
+        let mut make = self.make.clone();
+        MakeTlsConnect::<S>::make_tls_connect(&mut make, name)
+            .map(|inner| CappedConnect { inner, watch })
+            .map_err(|e| {
+                let e: Box<dyn std::error::Error + Send + Sync> = e.into();
+                e.to_string()
+            })
+    }
+}
+
+/// tokio-postgres-rustls's connector for streams of type `S`.
+pub type RustlsConnect<S> = <MakeRustlsConnect as MakeTlsConnect<S>>::TlsConnect;
+
+/// A TLS connector whose stream caps every message the server sends (`db::frame`).
+pub struct CappedConnect<T> {
+    inner: T,
+    watch: Option<Arc<Watch>>,
+}
+
+impl<S, T: TlsConnect<S>> TlsConnect<S> for CappedConnect<T>
+where
+    T::Stream: Unpin,
+    T::Future: Unpin,
+{
+    type Stream = Capped<T::Stream>;
+    type Error = T::Error;
+    type Future = Handshake<T::Future>;
+
+    fn connect(self, stream: S) -> Self::Future {
+        Handshake {
+            inner: self.inner.connect(stream),
+            watch: self.watch,
+        }
+    }
+}
+
+/// The TLS handshake; its stream comes out capped.
+pub struct Handshake<F> {
+    inner: F,
+    watch: Option<Arc<Watch>>,
+}
+
+impl<F, S, E> std::future::Future for Handshake<F>
+where
+    F: std::future::Future<Output = Result<S, E>> + Unpin,
+{
+    type Output = Result<Capped<S>, E>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let tls = std::task::ready!(std::pin::Pin::new(&mut self.inner).poll(cx))?;
+        let watch = self.watch.take();
+        std::task::Poll::Ready(Ok(Capped::watched(tls, Framing::Messages, watch)))
+    }
+}
+
+impl<S: tokio_postgres::tls::TlsStream + Unpin> tokio_postgres::tls::TlsStream for Capped<S> {
+    fn channel_binding(&self) -> tokio_postgres::tls::ChannelBinding {
+        self.get_ref().channel_binding()
+    }
 }
 
 fn root_store(roots: &RootCerts) -> Result<RootCertStore, String> {

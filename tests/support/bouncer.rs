@@ -76,6 +76,18 @@ impl Bouncer {
         )
     }
 
+    /// PgBouncer's process id (setpriv execs it), to freeze it with SIGSTOP.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
+    /// Whether PgBouncer still runs (it may crash).
+    pub fn alive(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| c.try_wait().ok().flatten().is_none())
+    }
+
     /// Stops PgBouncer.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {

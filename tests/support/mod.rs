@@ -7,14 +7,20 @@
 //! through `setpriv`, with a parent-death signal so nothing outlives a crashed test.
 //!
 //! One file per component: [`postgres`], [`bouncer`], [`process`] (running the gate, waiting for
-//! states), [`http`] (requests and the `serve` [`Sidecar`]), [`faults`], [`certs`].
+//! states), [`http`] (requests and the `serve` [`Sidecar`]), [`faults`], [`certs`], [`pgwire`]
+//! (a scripted fake PostgreSQL for hostile servers), [`memory`] (what a gate allocates),
+//! [`majors`] (PostgreSQL 17 and 18 from npm), [`flights`] (a proxy counting round trips).
 
 #![allow(dead_code)] // each test binary uses part of the support code
 
 pub mod bouncer;
 pub mod certs;
 pub mod faults;
+pub mod flights;
 pub mod http;
+pub mod majors;
+pub mod memory;
+pub mod pgwire;
 pub mod postgres;
 pub mod process;
 
@@ -25,7 +31,15 @@ pub use certs::*;
 #[allow(unused_imports)]
 pub use faults::*;
 #[allow(unused_imports)]
+pub use flights::*;
+#[allow(unused_imports)]
 pub use http::*;
+#[allow(unused_imports)]
+pub use majors::*;
+#[allow(unused_imports)]
+pub use memory::*;
+#[allow(unused_imports)]
+pub use pgwire::*;
 #[allow(unused_imports)]
 pub use postgres::*;
 #[allow(unused_imports)]

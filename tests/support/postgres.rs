@@ -331,6 +331,61 @@ impl Postgres {
     }
 }
 
+impl Postgres {
+    /// A hot standby of this cluster on its own port, streaming from it: `pg_basebackup -R`
+    /// (Debian's client tools write `standby.signal` and `primary_conninfo`), with this
+    /// cluster's server options (TLS too: the certificates are in the copied data directory).
+    /// Pause it with `SELECT pg_wal_replay_pause()` to make it lag on purpose.
+    pub fn standby(&self) -> Postgres {
+        use std::io::Write;
+        // Replication connections over the Unix socket, trusted like every local one.
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(self.dir.join("data/pg_hba.conf"))
+            .and_then(|mut hba| hba.write_all(b"local replication all trust\n"))
+            .expect("pg_hba.conf");
+        self.sql("postgres", "SELECT pg_reload_conf()");
+        let dir = temp_dir("standby");
+        chown_to_server_user(&dir);
+        let out = as_server_user(&pg_bin("pg_basebackup"))
+            .arg("-h")
+            .arg(self.socket_dir())
+            .args([
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "postgres",
+                "-R",
+                "-X",
+                "stream",
+                "-c",
+                "fast",
+            ])
+            .arg("--no-sync")
+            .arg("-D")
+            .arg(dir.join("data"))
+            .output()
+            .expect("run pg_basebackup");
+        assert!(
+            out.status.success(),
+            "pg_basebackup failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            dir.join("data/standby.signal").exists(),
+            "no standby.signal"
+        );
+        let mut standby = Postgres {
+            dir,
+            port: free_port(),
+            child: None,
+            options_args: self.options_args.clone(),
+        };
+        standby.boot();
+        standby
+    }
+}
+
 impl Drop for Postgres {
     fn drop(&mut self) {
         self.stop();

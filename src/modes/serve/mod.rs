@@ -5,7 +5,8 @@
 //! (or never, when it is 0), each time on a fresh connection that is closed right after
 //! (hundreds of pods must not hold `max_connections`); the HTTP server (`listener`, `routes`)
 //! answers probes from the cache, and `metrics` exports what the checker saw. SIGTERM/SIGINT:
-//! stop accepting, finish in-flight requests, exit 0.
+//! stop accepting, finish in-flight requests, cancel a check in flight on the server, exit 0,
+//! all within a second.
 
 pub(crate) mod listener;
 pub(crate) mod metrics;
@@ -18,7 +19,7 @@ use crate::jitter::jittered;
 use crate::modes::serve::metrics::Metrics;
 use crate::modes::serve::readiness::{Failure, Readiness};
 use crate::modes::serve::routes::View;
-use crate::modes::{Finish, verdict_of};
+use crate::modes::{Finish, once, verdict_of};
 use crate::postgres::db::Database;
 use crate::signals::Signals;
 use crate::time::show_duration;
@@ -59,15 +60,27 @@ pub async fn run(settings: &Settings, db: &Database, signals: &mut Signals) -> F
         show_duration(settings.interval),
         settings.recheck_interval.map_or_else(|| "never (GATE_RECHECK_INTERVAL=0)".to_string(), show_duration)
     );
+    // The checker hears the signals too (every handler sees every signal), so that it cancels a
+    // check in flight while the listener drains: both end within the second.
+    let mut checker_signals = match Signals::install() {
+        Ok(signals) => signals,
+        Err(e) => {
+            let message = format!("cannot install signal handlers: {e}");
+            tracing::error!("{message}");
+            return Finish {
+                code: crate::exit::DATABASE,
+                message: Some(message),
+                exec: false,
+            };
+        }
+    };
     let checking = async {
-        check_forever(settings, db, &view).await;
-        // Latched: keep serving the cached verdict.
-        std::future::pending::<()>().await
+        if check_until_stopped(settings, db, &view, &mut checker_signals).await {
+            // Latched: keep serving the cached verdict until the signal.
+            checker_signals.recv().await;
+        }
     };
-    let stop = tokio::select! {
-        _ = checking => unreachable!("the checker never returns"),
-        stop = listener::serve(listener, view.clone(), signals) => stop,
-    };
+    let (stop, ()) = tokio::join!(listener::serve(listener, view.clone(), signals), checking);
     tracing::info!("stopped by {}", stop.name());
     Finish {
         code: 0,
@@ -76,12 +89,27 @@ pub async fn run(settings: &Settings, db: &Database, signals: &mut Signals) -> F
     }
 }
 
-/// The checker loop. Returns only when readiness has latched (`GATE_RECHECK_INTERVAL=0`).
-async fn check_forever(settings: &Settings, db: &Database, view: &View) {
+/// The checker loop, until a signal (then a check in flight is cancelled on the server; returns
+/// false) or until readiness has latched (`GATE_RECHECK_INTERVAL=0`; returns true).
+async fn check_until_stopped(
+    settings: &Settings,
+    db: &Database,
+    view: &View,
+    signals: &mut Signals,
+) -> bool {
     let mut last: Option<(Verdict, Failure)> = None;
     loop {
         let started = Instant::now();
-        let read = db.check_fresh(&settings.expectation).await;
+        // A fresh connection each time, closed when the check ends.
+        let read = match once(db, signals, async |session, signals| {
+            db.read_or_abandon(session, &settings.expectation, signals.recv())
+                .await
+        })
+        .await
+        {
+            Ok(read) => read,
+            Err(_) => return false,
+        };
         let took = started.elapsed();
         let verdict = verdict_of(&read, settings);
         let failure = match &read {
@@ -113,10 +141,13 @@ async fn check_forever(settings: &Settings, db: &Database, view: &View) {
             (true, Some(recheck)) => recheck,
             (true, None) => {
                 tracing::info!("ready; GATE_RECHECK_INTERVAL=0: readiness latched, no more checks");
-                return;
+                return true;
             }
         };
-        tokio::time::sleep(jittered(period)).await;
+        tokio::select! {
+            _ = tokio::time::sleep(jittered(period)) => {}
+            _ = signals.recv() => return false,
+        }
     }
 }
 

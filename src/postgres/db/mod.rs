@@ -17,30 +17,39 @@
 //!
 //! No named prepared statement, no session state, no startup parameter beyond user, database and
 //! `application_name`: it works unchanged through PgBouncer (and Neon's pooler) in transaction mode.
+//!
+//! Submodules: `connect` (host by host, `target_session_attrs`), `socket` (the gate opens each
+//! socket itself and hands it to `Config::connect_raw`), `frame` (every backend message capped
+//! at [`MAX_MESSAGE`]), `cancel` (within [`CANCEL_BUDGET`] of being told to stop), `errors`
+//! (classification, where a connection failed, server text made printable).
 
 mod cancel;
+mod connect;
 mod errors;
+pub(crate) mod frame;
+mod socket;
 
-pub use errors::{CheckError, classify};
+pub use cancel::CANCEL_BUDGET;
+pub use errors::{CheckError, MAX_ERROR_TEXT, classify, printable};
+pub use frame::MAX_MESSAGE;
 
 use crate::core::goose::{Row, Scan, TableFacts};
 use crate::core::status::{AppliedAt, Newest};
 use crate::core::verdict::Expectation;
-use crate::postgres::dsn::{SslMode, Target};
-use cancel::Endpoint;
-use errors::{combine, host_name};
+use crate::postgres::dsn::Target;
 use futures_util::StreamExt;
+use socket::Place;
 use std::future::Future;
 use std::pin::pin;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, SimpleQueryMessage, SimpleQueryRow};
-use tokio_postgres_rustls::MakeRustlsConnect;
 
 /// How to reach the database and what to read there. Built once at start-up.
 pub struct Database {
     target: Target,
-    tls: MakeRustlsConnect,
+    tls: crate::postgres::tls::Tls,
     connect_timeout: Duration,
     query_timeout: Duration,
     /// The whole check transaction, built once (the table name is validated by `config`).
@@ -53,8 +62,13 @@ pub struct Database {
 pub struct Session {
     client: Client,
     task: tokio::task::JoinHandle<()>,
-    /// Where it is connected: where its cancel request goes.
-    endpoint: Endpoint,
+    /// Where it is connected (the address reached): where its cancel request goes.
+    place: Place,
+    /// Whether it runs inside TLS (its cancel request does too; else it goes plaintext at once).
+    encrypted: bool,
+    /// Why the connection ended, when it failed (a message over the frame cap, a reset): the
+    /// client itself only says "connection closed".
+    failure: Arc<Mutex<Option<CheckError>>>,
 }
 
 impl Drop for Session {
@@ -71,7 +85,9 @@ impl Database {
         connect_timeout: Duration,
         query_timeout: Duration,
     ) -> Result<Database, String> {
-        let tls = crate::postgres::tls::connector(&target.tls)?;
+        let direct =
+            target.pg.get_ssl_negotiation() == tokio_postgres::config::SslNegotiation::Direct;
+        let tls = crate::postgres::tls::connector(&target.tls, direct)?;
         let mut sql = "BEGIN READ ONLY; ".to_string();
         for (name, value) in &target.runtime_params {
             // Names are validated identifiers; values are literal-quoted and backslash-free.
@@ -99,81 +115,6 @@ impl Database {
             query_timeout,
             sql,
             status_sql,
-        })
-    }
-
-    /// Opens a connection, honouring all six `sslmode`s. Hosts are tried in turn (in random
-    /// order with `load_balance_hosts=random`), each within its own connect timeout, as libpq
-    /// does; the first that accepts wins.
-    pub async fn connect(&self) -> Result<Session, CheckError> {
-        let mut order: Vec<usize> = (0..self.target.per_host.len()).collect();
-        if self.target.pg.get_load_balance_hosts()
-            == tokio_postgres::config::LoadBalanceHosts::Random
-        {
-            crate::jitter::shuffle(&mut order);
-        }
-        let mut failures: Vec<(String, CheckError)> = Vec::new();
-        for i in order {
-            let config = &self.target.per_host[i];
-            match tokio::time::timeout(self.connect_timeout, self.connect_host(config)).await {
-                Ok(Ok(session)) => return Ok(session),
-                Ok(Err(e)) => failures.push((host_name(config), classify(&e))),
-                Err(_) => failures.push((
-                    host_name(config),
-                    CheckError {
-                        message: format!(
-                            "timed out after {} connecting to the database",
-                            crate::time::show_duration(self.connect_timeout)
-                        ),
-                        rejected: false,
-                    },
-                )),
-            }
-        }
-        Err(combine(failures))
-    }
-
-    /// One host, in the way its `sslmode` asks.
-    async fn connect_host(
-        &self,
-        config: &tokio_postgres::Config,
-    ) -> Result<Session, tokio_postgres::Error> {
-        use tokio_postgres::config::SslMode as Wire;
-        match self.target.tls.mode {
-            SslMode::Disable => self.connect_with(config, Wire::Disable).await,
-            SslMode::Allow => {
-                // libpq: plain first; TLS only when the server turns a plain connection away.
-                match self.connect_with(config, Wire::Disable).await {
-                    Err(e) if e.as_db_error().is_some() => {
-                        self.connect_with(config, Wire::Require).await
-                    }
-                    other => other,
-                }
-            }
-            SslMode::Prefer => self.connect_with(config, Wire::Prefer).await,
-            SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => {
-                self.connect_with(config, Wire::Require).await
-            }
-        }
-    }
-
-    async fn connect_with(
-        &self,
-        config: &tokio_postgres::Config,
-        mode: tokio_postgres::config::SslMode,
-    ) -> Result<Session, tokio_postgres::Error> {
-        let mut config = config.clone();
-        config.ssl_mode(mode);
-        config.connect_timeout(self.connect_timeout);
-        let (client, connection) = config.connect(self.tls.clone()).await?;
-        let task = tokio::spawn(async move {
-            // Errors surface through the client's next call; nothing to do with them here.
-            let _ = connection.await;
-        });
-        Ok(Session {
-            client,
-            task,
-            endpoint: Endpoint::of(&config),
         })
     }
 
@@ -254,7 +195,8 @@ impl Database {
     }
 
     /// Runs `reading` within the query timeout, unless `abandon` resolves first; either way an
-    /// unfinished query is cancelled on the server.
+    /// unfinished query is cancelled on the server. Once `abandon` has resolved, the cancel gets
+    /// [`CANCEL_BUDGET`] at most, so that the gate exits within a second of being told to.
     async fn guard<R, T>(
         &self,
         session: &Session,
@@ -264,26 +206,39 @@ impl Database {
         // The server's statement_timeout answers first; this only catches a silent server.
         let limit = self.query_timeout + Duration::from_secs(1);
         let reading = tokio::time::timeout(limit, reading);
+        let mut abandon = pin!(abandon);
         let outcome = tokio::select! {
             outcome = reading => outcome,
-            abandoned = abandon => {
-                self.cancel(session).await;
+            abandoned = &mut abandon => {
+                self.cancel(session, tokio::time::sleep(CANCEL_BUDGET)).await;
                 return Err(abandoned);
             }
         };
-        Ok(match outcome {
-            Ok(read) => read,
-            Err(_) => {
-                self.cancel(session).await;
-                Err(CheckError {
-                    message: format!(
-                        "timed out after {} waiting for the check query",
-                        crate::time::show_duration(self.query_timeout)
-                    ),
-                    rejected: false,
-                })
+        if let Ok(read) = outcome {
+            return Ok(read);
+        }
+        // A silent server: cancel within the connect timeout, or the exit budget if told to stop.
+        let mut abandoned = None;
+        let until = async {
+            tokio::select! {
+                _ = tokio::time::sleep(self.connect_timeout) => {}
+                stop = &mut abandon => {
+                    abandoned = Some(stop);
+                    tokio::time::sleep(CANCEL_BUDGET).await;
+                }
             }
-        })
+        };
+        self.cancel(session, until).await;
+        if let Some(stop) = abandoned {
+            return Err(stop);
+        }
+        Ok(Err(CheckError {
+            message: format!(
+                "timed out after {} waiting for the check query",
+                crate::time::show_duration(self.query_timeout)
+            ),
+            rejected: false,
+        }))
     }
 
     /// Runs `sql` (the check transaction) and hands each row of its `SELECT` to `on_row`, as
@@ -323,7 +278,7 @@ impl Database {
         {
             return Ok(None);
         }
-        Err(classify(&failed))
+        Err(session.explain(&failed))
     }
 
     /// One check on a fresh connection, closed afterwards (what `check` and `serve` do).
@@ -340,6 +295,18 @@ impl Session {
     /// Whether the connection can carry another check.
     pub fn is_usable(&self) -> bool {
         !self.client.is_closed()
+    }
+
+    /// What a failed call on this session means: the driver's error, or, when the connection
+    /// itself ended (the client only says "connection closed"), why it ended.
+    fn explain(&self, error: &tokio_postgres::Error) -> CheckError {
+        if error.is_closed() {
+            let failure = self.failure.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(why) = failure.as_ref() {
+                return why.clone();
+            }
+        }
+        classify(error)
     }
 }
 
@@ -401,29 +368,5 @@ mod tests {
                 "{version:?} {id:?} {applied:?}"
             );
         }
-    }
-
-    #[test]
-    fn several_hosts_make_one_error() {
-        let refused = |host: &str, rejected| {
-            (
-                host.to_string(),
-                CheckError {
-                    message: "connection refused".into(),
-                    rejected,
-                },
-            )
-        };
-        let both = combine(vec![refused("a", false), refused("b", true)]);
-        assert_eq!(
-            both.message,
-            "host a: connection refused; host b: connection refused"
-        );
-        assert!(!both.rejected);
-        assert!(combine(vec![refused("a", true), refused("b", true)]).rejected);
-        assert_eq!(
-            combine(vec![refused("a", true)]).message,
-            "connection refused"
-        );
     }
 }

@@ -5,7 +5,9 @@ use super::{DsnError, Params, RootCerts, SslMode, Target, TlsSettings, Value, er
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use tokio_postgres::config::{ChannelBinding, LoadBalanceHosts, TargetSessionAttrs};
+use tokio_postgres::config::{
+    ChannelBinding, LoadBalanceHosts, SslNegotiation, TargetSessionAttrs,
+};
 
 /// The hosts of a DSN, in order: names (or socket directories), pinned addresses (`hostaddr`,
 /// if given), and ports (one, or one per host).
@@ -53,6 +55,7 @@ impl Params {
         }
         let connect_timeout = self.options(&mut pg)?;
         let tls = self.tls_settings(home)?;
+        self.ssl_negotiation(&mut pg, tls.mode)?;
         self.values.remove("password");
         // Everything but the hosts is set: one configuration per host, and one with them all.
         let mut per_host = Vec::new();
@@ -234,6 +237,36 @@ impl Params {
             },
             None => Ok(None),
         }
+    }
+
+    /// `sslnegotiation` (libpq 17): `postgres` (the SSLRequest first) or `direct` (TLS at once,
+    /// PostgreSQL 17+), which, as in libpq, needs an `sslmode` that never falls back to plaintext.
+    fn ssl_negotiation(
+        &self,
+        pg: &mut tokio_postgres::Config,
+        mode: SslMode,
+    ) -> Result<(), DsnError> {
+        let Some(v) = self.get("sslnegotiation") else {
+            return Ok(());
+        };
+        let negotiation = one_of(
+            v,
+            "sslnegotiation",
+            &[
+                ("postgres", SslNegotiation::Postgres),
+                ("direct", SslNegotiation::Direct),
+            ],
+        )?;
+        if negotiation == SslNegotiation::Direct
+            && matches!(mode, SslMode::Disable | SslMode::Allow | SslMode::Prefer)
+        {
+            return Err(err(
+                &v.origin,
+                "sslnegotiation=direct needs sslmode require, verify-ca or verify-full (direct TLS never falls back to plaintext)",
+            ));
+        }
+        pg.ssl_negotiation(negotiation);
+        Ok(())
     }
 
     fn tls_settings(&self, home: Option<&Path>) -> Result<TlsSettings, DsnError> {

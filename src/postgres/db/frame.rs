@@ -1,0 +1,322 @@
+//! A cap on every message the server sends: [`Capped`] watches the backend's message headers as
+//! the bytes pass and fails the read as soon as a header claims more than [`MAX_MESSAGE`].
+//!
+//! tokio-postgres's codec has no frame cap: it buffers whatever length a header claims, so a
+//! hostile server, or a wrong endpoint under the default `sslmode=prefer` (an HTTP server's
+//! `HTTP/1.1` reads as a message of 1.4 GB), made the gate allocate gigabytes. The gate opens
+//! the socket itself and hands tokio-postgres a capped stream instead:
+//!
+//! - plaintext: on the raw socket. With `prefer`/`require` the first byte read is the server's
+//!   one-byte answer to the SSLRequest, not a message: after `S` the rest is TLS records
+//!   (rustls bounds those) and the cap moves inside TLS; after anything else messages follow.
+//! - TLS: `crate::postgres::tls` wraps the decrypted stream in a [`Capped`] too.
+//!
+//! Nothing is buffered here: the header is checked in the bytes the caller's buffer already
+//! holds, so a violation costs at most one read.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll, ready};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+/// The largest backend message the gate accepts, header included. The gate reads short rows
+/// (three or four small columns), errors and the start-up messages: nothing near this.
+pub const MAX_MESSAGE: u32 = 1 << 20;
+
+/// What the next bytes from the server are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// Protocol messages: a type byte, a 4-byte length (counting itself), the body.
+    Messages,
+    /// The one-byte answer to an SSLRequest; `S` means TLS follows, anything else messages.
+    SslAnswer,
+    /// TLS records, not messages (the cap applies inside TLS).
+    Passthrough,
+}
+
+/// A header that claimed more than [`MAX_MESSAGE`]: the server is not PostgreSQL, or hostile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MessageTooLarge {
+    /// The message's type byte.
+    pub tag: u8,
+    /// The length its header claimed.
+    pub claimed: u32,
+}
+
+impl std::fmt::Display for MessageTooLarge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let tag = if self.tag.is_ascii_graphic() {
+            format!("{:?}", self.tag as char)
+        } else {
+            format!("0x{:02x}", self.tag)
+        };
+        write!(
+            f,
+            "the server sent a message (type {tag}) claiming {} bytes, more than the {} KiB the gate accepts: not a PostgreSQL server (a wrong port?), or a hostile one",
+            self.claimed,
+            MAX_MESSAGE / 1024
+        )
+    }
+}
+
+impl std::error::Error for MessageTooLarge {}
+
+/// Whether `error`'s chain holds a [`MessageTooLarge`].
+pub fn is_too_large(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(error);
+    while let Some(e) = current {
+        if e.is::<MessageTooLarge>() {
+            return true;
+        }
+        if let Some(inner) = e.downcast_ref::<io::Error>().and_then(|io| io.get_ref())
+            && inner.is::<MessageTooLarge>()
+        {
+            return true;
+        }
+        current = e.source();
+    }
+    false
+}
+
+/// A stream whose reads fail once the server claims a message larger than [`MAX_MESSAGE`].
+pub struct Capped<S> {
+    inner: S,
+    framing: Framing,
+    /// Header bytes seen so far (at a message boundary).
+    header: [u8; 5],
+    have: usize,
+    /// Body bytes of the current message still to pass.
+    remaining: u64,
+    /// What the caller wants to know about the login, if anything.
+    watch: Option<Arc<Watch>>,
+}
+
+/// How far a connection got, as the server's messages show it: what an error message needs
+/// (a pooler that took the login and never became ready has no server) and the cancel (a
+/// plaintext session's cancel goes plaintext).
+#[derive(Debug, Default)]
+pub struct Watch {
+    /// The server answered the SSLRequest with `S`.
+    pub encrypted: AtomicBool,
+    /// An authentication message arrived: the server (or pooler) took up the login.
+    pub authenticating: AtomicBool,
+    /// ReadyForQuery arrived.
+    pub ready: AtomicBool,
+}
+
+impl<S> Capped<S> {
+    /// Wraps `inner`, whose next bytes are `framing`.
+    pub fn new(inner: S, framing: Framing) -> Capped<S> {
+        Capped {
+            inner,
+            framing,
+            header: [0; 5],
+            have: 0,
+            remaining: 0,
+            watch: None,
+        }
+    }
+
+    /// Like [`Capped::new`], telling `watch` how far the login gets.
+    pub fn watched(inner: S, framing: Framing, watch: Option<Arc<Watch>>) -> Capped<S> {
+        Capped {
+            watch,
+            ..Capped::new(inner, framing)
+        }
+    }
+
+    /// The wrapped stream.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// Follows the message boundaries through `bytes`, just read.
+    fn scan(&mut self, mut bytes: &[u8]) -> Result<(), MessageTooLarge> {
+        while !bytes.is_empty() {
+            match self.framing {
+                Framing::Passthrough => return Ok(()),
+                Framing::SslAnswer => {
+                    self.framing = if bytes[0] == b'S' {
+                        self.note(|w| &w.encrypted);
+                        Framing::Passthrough
+                    } else {
+                        Framing::Messages
+                    };
+                    bytes = &bytes[1..];
+                }
+                Framing::Messages if self.remaining > 0 => {
+                    let skip = bytes.len().min(self.remaining as usize);
+                    self.remaining -= skip as u64;
+                    bytes = &bytes[skip..];
+                }
+                Framing::Messages => {
+                    let take = bytes.len().min(5 - self.have);
+                    self.header[self.have..self.have + take].copy_from_slice(&bytes[..take]);
+                    self.have += take;
+                    bytes = &bytes[take..];
+                    if self.have == 5 {
+                        self.have = 0;
+                        let [tag, a, b, c, d] = self.header;
+                        let claimed = u32::from_be_bytes([a, b, c, d]);
+                        if claimed > MAX_MESSAGE - 1 {
+                            return Err(MessageTooLarge { tag, claimed });
+                        }
+                        // A length below 4 is the codec's own error; pass it on.
+                        self.remaining = u64::from(claimed.saturating_sub(4));
+                        match tag {
+                            b'R' => self.note(|w| &w.authenticating),
+                            b'Z' => self.note(|w| &w.ready),
+                            _ => {}
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Sets one of the watch's flags.
+    fn note(&self, flag: impl Fn(&Watch) -> &AtomicBool) {
+        if let Some(watch) = &self.watch {
+            flag(watch).store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Capped<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        ready!(Pin::new(&mut self.inner).poll_read(cx, buf))?;
+        let this = &mut *self;
+        match this.scan(&buf.filled()[before..]) {
+            Ok(()) => Poll::Ready(Ok(())),
+            Err(too_large) => {
+                buf.set_filled(before);
+                Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, too_large)))
+            }
+        }
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Capped<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(tag: u8, body: usize) -> Vec<u8> {
+        let mut m = vec![tag];
+        m.extend_from_slice(&(body as u32 + 4).to_be_bytes());
+        m.extend(std::iter::repeat_n(b'x', body));
+        m
+    }
+
+    /// Feeds `bytes` in `chunk`-sized reads; the first error, if any.
+    fn feed(framing: Framing, bytes: &[u8], chunk: usize) -> Result<(), MessageTooLarge> {
+        let mut capped = Capped::new((), framing);
+        bytes.chunks(chunk).try_for_each(|c| capped.scan(c))
+    }
+
+    #[test]
+    fn messages_up_to_the_cap_pass_in_any_split() {
+        let mut stream = message(b'R', 4);
+        stream.extend(message(b'D', (MAX_MESSAGE - 5) as usize));
+        stream.extend(message(b'Z', 1));
+        for chunk in [1, 2, 3, 5, 7, 4096, stream.len()] {
+            assert_eq!(feed(Framing::Messages, &stream, chunk), Ok(()), "{chunk}");
+        }
+    }
+
+    #[test]
+    fn a_header_over_the_cap_fails_however_it_is_split() {
+        let mut stream = message(b'Z', 1);
+        stream.extend([b'R', 0x7f, 0xff, 0xff, 0xf0]);
+        for chunk in [1, 2, 3, 6, 100] {
+            assert_eq!(
+                feed(Framing::Messages, &stream, chunk),
+                Err(MessageTooLarge {
+                    tag: b'R',
+                    claimed: 0x7fff_fff0
+                }),
+                "{chunk}"
+            );
+        }
+        assert!(
+            feed(
+                Framing::Messages,
+                &message(b'D', MAX_MESSAGE as usize - 4),
+                64
+            )
+            .is_err()
+        );
+        // An HTTP server's answer: "TP/1" is a 1.4 GB length.
+        assert!(feed(Framing::Messages, b"HTTP/1.1 400 Bad Request\r\n", 64).is_err());
+    }
+
+    #[test]
+    fn the_ssl_answer_is_one_byte_then_tls_or_messages() {
+        let mut refused = vec![b'N'];
+        refused.extend(message(b'R', 4));
+        assert_eq!(feed(Framing::SslAnswer, &refused, 1), Ok(()));
+        let mut hostile = vec![b'N', b'R', 0x7f, 0xff, 0xff, 0xf0];
+        assert!(feed(Framing::SslAnswer, &hostile, 3).is_err());
+        // After 'S', TLS records follow: not framed here.
+        hostile[0] = b'S';
+        assert_eq!(feed(Framing::SslAnswer, &hostile, 3), Ok(()));
+        assert_eq!(feed(Framing::Passthrough, &hostile[1..], 3), Ok(()));
+    }
+
+    #[test]
+    fn the_login_is_followed() {
+        let watch = Arc::new(Watch::default());
+        let mut capped = Capped::watched((), Framing::SslAnswer, Some(watch.clone()));
+        let mut stream = vec![b'N'];
+        stream.extend(message(b'R', 4)); // an authentication request
+        capped.scan(&stream[..5]).expect("fits");
+        assert!(
+            !watch.authenticating.load(Ordering::Relaxed),
+            "half a header"
+        );
+        capped.scan(&stream[5..]).expect("fits");
+        assert!(watch.authenticating.load(Ordering::Relaxed));
+        assert!(!watch.ready.load(Ordering::Relaxed) && !watch.encrypted.load(Ordering::Relaxed));
+        capped.scan(&message(b'Z', 1)).expect("fits");
+        assert!(watch.ready.load(Ordering::Relaxed));
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn reads_fail_without_handing_out_the_header() {
+        use tokio::io::AsyncReadExt;
+        let mut bytes = message(b'Z', 1);
+        bytes.extend([b'D', 0x10, 0, 0, 0]);
+        let mut capped = Capped::new(&bytes[..], Framing::Messages);
+        let mut out = Vec::new();
+        let e = capped.read_to_end(&mut out).await.unwrap_err();
+        assert!(is_too_large(&e), "{e}");
+        assert!(e.to_string().contains("claiming 268435456 bytes"), "{e}");
+        // Whatever the failing read held is dropped, the oversized header with it.
+        assert!(!out.contains(&b'D'), "{out:?}");
+    }
+}
