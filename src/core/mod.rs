@@ -6,7 +6,10 @@
 //! - [`verdict`]: [`verdict::Expectation`] + facts → [`verdict::Verdict`]; its text, JSON and exit
 //!   code.
 //! - [`status`]: `schema-gate status`'s listing.
+//! - [`table`]: the version table's name as goose takes it (quoted or folded parts) and as the
+//!   gate's SQL names it.
 
 pub mod goose;
 pub mod status;
+pub mod table;
 pub mod verdict;
