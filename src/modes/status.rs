@@ -19,14 +19,14 @@ pub async fn run(settings: &Settings, db: &Database, signals: &mut Signals) -> F
         Err(stop) => return Finish::stopped(stop, None),
     };
     let (facts, listing) = match read {
-        Ok(Some((facts, newest))) => {
+        Ok((reading, newest)) => {
             let files = settings.migration_files.as_deref();
-            (
-                Ok(Some(facts)),
-                Some(listing(&settings.table, &newest, files)),
-            )
+            let listing = reading
+                .facts
+                .is_some()
+                .then(|| listing(&settings.table, &newest, files));
+            (Ok(reading), listing)
         }
-        Ok(None) => (Ok(None), None),
         Err(e) => (Err(e), None),
     };
     let verdict = verdict_of(&facts, settings);
