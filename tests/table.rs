@@ -129,6 +129,30 @@ fn another_clients_session_search_path_does_not_count() {
 }
 
 #[test]
+fn another_clients_session_role_does_not_count() {
+    // The gate's role may become `tenant` (a member), whose "$user" schema holds a stale copy.
+    let pg = Postgres::app(&[]);
+    pg.sql(
+        "app",
+        "CREATE ROLE tenant; GRANT tenant TO gate; CREATE SCHEMA tenant AUTHORIZATION tenant",
+    );
+    pg.goose_table(
+        "app",
+        "tenant.goose_db_version",
+        &[(999, true)],
+        Some("tenant"),
+    );
+    let bouncer = one_server_connection(&pg);
+    let url = bouncer.url("gate", "app", "");
+    psql_at(&url, "SET ROLE tenant");
+    assert_eq!(psql_at(&url, "SELECT current_user"), "tenant");
+    let (r, json) = check_json(&url, "1", &[]);
+    assert_eq!(r.code, Some(1), "{r:?}");
+    assert_eq!(json["resolved_table"], "public.goose_db_version", "{r:?}");
+    assert_eq!(psql_at(&url, "SELECT current_user"), "tenant");
+}
+
+#[test]
 fn a_role_level_search_path_is_warned_about_and_shown() {
     let pg = Postgres::app(&[]);
     pg.sql(

@@ -8,8 +8,8 @@
 //! in one simple-protocol message (one round trip, read-only, no DDL, nothing left behind):
 //!
 //! ```sql
-//! BEGIN READ ONLY;
-//! SET LOCAL search_path TO DEFAULT;                       -- unqualified names: the session's own SET does not count
+//! BEGIN READ ONLY; SET LOCAL role TO DEFAULT;            -- another client's SET ROLE does not count
+//! SET LOCAL search_path TO DEFAULT;                       -- unqualified names: nor its SET search_path
 //! SELECT pg_catalog.set_config(E'search_path', E'…', true);  -- the DSN's runtime parameters
 //! SET LOCAL statement_timeout = '5000ms'; SET LOCAL lock_timeout = '5000ms';
 //! SELECT pg_catalog.set_config('schema_gate.search_path', pg_catalog.current_setting('search_path'), true);
@@ -74,7 +74,8 @@ impl CheckSql {
     /// The transactions for `table` (validated), with the DSN's runtime parameters and the
     /// query timeout.
     pub(super) fn new(target: &Target, table: &TableName, query_timeout: Duration) -> CheckSql {
-        let mut head = "BEGIN READ ONLY; ".to_string();
+        // The role, too, is the session's own, not one another client SET on the connection.
+        let mut head = "BEGIN READ ONLY; SET LOCAL role TO DEFAULT; ".to_string();
         if table.schema().is_none() {
             head.push_str("SET LOCAL search_path TO DEFAULT; ");
         }
@@ -378,7 +379,7 @@ mod tests {
         // Reset, then the DSN's parameters (escaped), then the timeouts, then the capture of the
         // path, the catalog-only path, the resolution, the read, the confirmation.
         let order = [
-            at("BEGIN READ ONLY; SET LOCAL search_path TO DEFAULT; "),
+            at("BEGIN READ ONLY; SET LOCAL role TO DEFAULT; SET LOCAL search_path TO DEFAULT; "),
             at("SELECT pg_catalog.set_config(E'search_path', E'a''b', true)"),
             at("SET LOCAL statement_timeout = '5000ms'"),
             at("'schema_gate.search_path', pg_catalog.current_setting('search_path')"),
@@ -396,7 +397,7 @@ mod tests {
         // Qualified: no path at all, and the read names the schema.
         let qualified = sql("Ops.\"Goose\"\"s\"", "postgres://u@h/d");
         assert!(
-            !qualified.check.contains("TO DEFAULT"),
+            !qualified.check.contains("search_path TO DEFAULT"),
             "{}",
             qualified.check
         );
