@@ -56,7 +56,11 @@ fn lists_applied_pending_and_versions_without_a_file() {
             out.contains("without a file") && out.contains("-- version 9"),
             "{out}"
         );
-        assert!(out.trim_end().ends_with("pending: 2"), "{out}");
+        assert!(
+            out.trim_end()
+                .ends_with("pending: 2; resolved to public.goose_db_version"),
+            "{out}"
+        );
     }
     let r = run(
         gate(&["status", "--json"])
