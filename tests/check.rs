@@ -48,7 +48,7 @@ fn every_verdict_exit_code() {
     assert_eq!(ready.code, Some(0), "{ready:?}");
     assert_eq!(
         ready.stdout.trim(),
-        "ready: goose_db_version at version 3, expected 3 (at-least)"
+        "ready: goose_db_version at version 3, expected 3 (at-least); resolved to public.goose_db_version"
     );
     let older_build = case("2", "at-least");
     assert_eq!(older_build.code, Some(0), "{older_build:?}");
@@ -130,7 +130,7 @@ fn migrations_dir_json_lists_pending_out_of_order() {
     assert_eq!(r.code, Some(0), "{r:?}");
     assert_eq!(
         r.stdout.trim(),
-        "ready: goose_db_version at version 4, expected 4 (at-least)"
+        "ready: goose_db_version at version 4, expected 4 (at-least); resolved to public.goose_db_version"
     );
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -259,6 +259,8 @@ fn resolves_a_host_name() {
 fn least_privilege_role_sql_works() {
     let pg = Postgres::start();
     pg.sql("postgres", "CREATE DATABASE honeydue");
+    pg.create_role("honeydue_app");
+    pg.create_role("migrator");
     pg.goose_table("honeydue", "goose_db_version", &[(1, true)], None);
     pg.sql(
         "honeydue",
@@ -291,10 +293,12 @@ fn least_privilege_role_sql_works() {
     );
     let r = check(&pg.url("schema_gate", "honeydue", ""), "1", &[]);
     assert_eq!(r.code, Some(0), "{r:?}");
-    // The role can read nothing else and write nothing.
+    // The role can read nothing else, write nothing, and leave no temporary table behind (a
+    // pooled server connection would keep it); the app and goose keep TEMPORARY.
     for sql in [
         "SELECT * FROM users",
         "INSERT INTO goose_db_version (version_id, is_applied) VALUES (9, true)",
+        "CREATE TEMP TABLE goose_db_version (version_id bigint)",
     ] {
         let out = std::process::Command::new(support::pg_bin("psql"))
             .arg(pg.url("schema_gate", "honeydue", ""))
@@ -306,6 +310,13 @@ fn least_privilege_role_sql_works() {
             String::from_utf8_lossy(&out.stderr).contains("permission denied"),
             "{sql}"
         );
+    }
+    for role in ["honeydue_app", "migrator"] {
+        let temp = support::psql_at(
+            &pg.url(role, "honeydue", ""),
+            "CREATE TEMP TABLE scratch (x int); SELECT 'made'",
+        );
+        assert_eq!(temp, "made", "{role}");
     }
 }
 

@@ -5,6 +5,7 @@
 use proptest::prelude::*;
 use schema_gate::config::{parse_duration, validate_table};
 use schema_gate::core::goose::{FileName, classify_file_name, migration_versions};
+use schema_gate::core::table::{TableName, quote_identifier};
 use schema_gate::postgres::dsn::Params;
 use schema_gate::time::show_duration;
 use std::time::Duration;
@@ -63,15 +64,36 @@ proptest! {
     }
 
     #[test]
-    fn table_names_never_panic_and_accept_only_identifiers(text in "\\PC{0,80}") {
+    fn table_names_never_panic_and_round_trip(text in "\\PC{0,80}") {
         if validate_table(&text).is_ok() {
-            let parts: Vec<&str> = text.split('.').collect();
-            prop_assert!(parts.len() <= 2);
-            for part in parts {
+            let name = TableName::parse(&text).expect("validated");
+            // What the gate's SQL says names exactly the same parts.
+            prop_assert_eq!(TableName::parse(&name.sql()), Ok(name.clone()));
+            for part in name.schema().into_iter().chain([name.name()]) {
                 prop_assert!(!part.is_empty() && part.len() <= 63);
-                prop_assert!(part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$'));
-                prop_assert!(!part.starts_with(|c: char| c.is_ascii_digit() || c == '$'));
+                prop_assert!(!part.chars().any(char::is_control));
             }
+            if !text.contains('"') {
+                let parts: Vec<&str> = text.split('.').collect();
+                prop_assert!(parts.len() <= 2);
+                for part in parts {
+                    prop_assert!(part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$'));
+                    prop_assert!(!part.starts_with(|c: char| c.is_ascii_digit() || c == '$'));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn any_quoted_name_is_read_back_exactly(schema in "[^\\p{Cc}]{1,15}", table in "[^\\p{Cc}]{1,15}") {
+        let text = format!("{}.{}", quote_identifier(&schema), quote_identifier(&table));
+        if schema.starts_with("pg_temp") || schema.starts_with("pg_toast_temp") {
+            prop_assert!(validate_table(&text).is_err());
+        } else {
+            let name = TableName::parse(&text).expect("a quoted name");
+            prop_assert_eq!(name.schema(), Some(schema.as_str()));
+            prop_assert_eq!(name.name(), table.as_str());
+            prop_assert_eq!(name.sql(), text);
         }
     }
 

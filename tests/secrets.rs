@@ -78,7 +78,7 @@ const BAD_VALUES: &[(&str, &str)] = &[
     ("GOOSE_DRIVER", "mysql"),
     ("GOOSE_TABLE", "goose'; DROP TABLE x; --"),
     ("GOOSE_TABLE", "a.b.c"),
-    ("GOOSE_TABLE", "\"Quoted\""),
+    ("GOOSE_TABLE", "\"unterminated"),
     ("GOOSE_TABLE", "order"),
     ("GOOSE_MIGRATION_DIR", "/nonexistent"),
 ];

@@ -275,9 +275,22 @@ for k in sorted(seen):
 #[test]
 fn sigterm_exits_0_within_a_second_with_an_idle_connection_open() {
     let pg = app_at_1();
-    let mut sidecar = Sidecar::start(&pg.url("gate", "app", ""), &[]);
-    sidecar.until_ready_is(503, Duration::from_secs(5));
-    let before = sidecar.open_fds();
+    // One check, then none for an hour: no check connection comes or goes while fds are counted.
+    let mut sidecar = Sidecar::start(&pg.url("gate", "app", ""), &[("GATE_INTERVAL", "1h")]);
+    eventually(DEADLINE, "the first check completes", || {
+        (sidecar.status()["state"] == "behind").then_some(())
+    });
+    // The count once it holds still (a closed connection's fd may linger for a moment).
+    let mut seen = (0, 0);
+    let before = eventually(DEADLINE, "the open files settle", || {
+        let now = sidecar.open_fds();
+        seen = if now == seen.0 {
+            (now, seen.1 + 1)
+        } else {
+            (now, 0)
+        };
+        (seen.1 >= 5).then_some(now)
+    });
     // An idle keep-alive connection and a half-sent request must not hold the exit.
     let mut idle = TcpStream::connect(("127.0.0.1", sidecar.port)).expect("connect");
     write!(idle, "GET /livez HTTP/1.1\r\nHost: t\r\n\r\n").expect("send");

@@ -58,7 +58,8 @@ fn lists_applied_pending_and_versions_without_a_file() {
                  \x20   Thu Apr 30 09:00:00 2026 -- version 9\n\
                  \n\
                  {GOOSE_STATUS}\
-                 not ready: goose_db_version at version 9, expected 3 (at-least); pending: 2\n"
+                 not ready: goose_db_version at version 9, expected 3 (at-least); pending: 2; \
+                 resolved to public.goose_db_version\n"
             ),
             "{r:?}"
         );

@@ -399,7 +399,7 @@ mod tests {
         assert!(validate_table("public.order").is_ok());
         assert!(validate_table("orders").is_ok());
         for bad in [
-            "", "a.b.c", "a;drop", "\"q\"", "1abc", "a.", ".a", "a b", "a-b",
+            "", "a.b.c", "a;drop", "\"q", "1abc", "a.", ".a", "a b", "a-b",
         ] {
             assert!(validate_table(bad).is_err(), "{bad:?} accepted");
         }

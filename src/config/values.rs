@@ -1,144 +1,16 @@
 //! Parsers for configuration values that are not connection strings: durations, the version
 //! table's name, listen addresses, and quoting a user's value for a message. Pure.
 
+use crate::core::table::TableName;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-/// goose's table rule (`docs/goose.md`): `name` or `schema.name`, each part
-/// `[A-Za-z_][A-Za-z0-9_$]*`; used unquoted, so Postgres folds it to lower case like goose's.
+/// goose's table rule (`docs/goose.md`): `name` or `schema.name`, each part unquoted
+/// (`[A-Za-z_][A-Za-z0-9_$]*`, folded to lower case as Postgres folds it) or quoted (`"Name"`,
+/// `""` for a quote), as goose accepts it. See [`TableName`], which the database code quotes back.
 pub fn validate_table(table: &str) -> Result<(), &'static str> {
-    let parts: Vec<&str> = table.split('.').collect();
-    if parts.len() > 2 {
-        return Err("has too many dots: use name or schema.name");
-    }
-    for part in &parts {
-        let mut chars = part.chars();
-        let first_ok = matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_');
-        if !first_ok || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$') {
-            return Err("is not a table name: each part must match [A-Za-z_][A-Za-z0-9_$]*");
-        }
-        if part.len() > 63 {
-            return Err("has a part longer than 63 bytes (Postgres would truncate it)");
-        }
-    }
-    // Used unquoted, a reserved word is a syntax error (goose fails on it too). After a dot
-    // Postgres takes any word, so only the first part can clash.
-    if parts
-        .first()
-        .is_some_and(|first| RESERVED_WORDS.contains(&first.to_ascii_lowercase().as_str()))
-    {
-        return Err(
-            "starts with an SQL reserved word, which cannot name a table unquoted (goose fails on it too)",
-        );
-    }
-    Ok(())
+    TableName::parse(table).map(|_| ())
 }
-
-/// Postgres's reserved and type/function-name keywords (15, plus 16's `system_user`): none can
-/// be a schema or an unqualified table name without quotes.
-const RESERVED_WORDS: &[&str] = &[
-    "all",
-    "analyse",
-    "analyze",
-    "and",
-    "any",
-    "array",
-    "as",
-    "asc",
-    "asymmetric",
-    "authorization",
-    "binary",
-    "both",
-    "case",
-    "cast",
-    "check",
-    "collate",
-    "collation",
-    "column",
-    "concurrently",
-    "constraint",
-    "create",
-    "cross",
-    "current_catalog",
-    "current_date",
-    "current_role",
-    "current_schema",
-    "current_time",
-    "current_timestamp",
-    "current_user",
-    "default",
-    "deferrable",
-    "desc",
-    "distinct",
-    "do",
-    "else",
-    "end",
-    "except",
-    "false",
-    "fetch",
-    "for",
-    "foreign",
-    "freeze",
-    "from",
-    "full",
-    "grant",
-    "group",
-    "having",
-    "ilike",
-    "in",
-    "initially",
-    "inner",
-    "intersect",
-    "into",
-    "is",
-    "isnull",
-    "join",
-    "lateral",
-    "leading",
-    "left",
-    "like",
-    "limit",
-    "localtime",
-    "localtimestamp",
-    "natural",
-    "not",
-    "notnull",
-    "null",
-    "offset",
-    "on",
-    "only",
-    "or",
-    "order",
-    "outer",
-    "overlaps",
-    "placing",
-    "primary",
-    "references",
-    "returning",
-    "right",
-    "select",
-    "session_user",
-    "similar",
-    "some",
-    "symmetric",
-    "system_user",
-    "table",
-    "tablesample",
-    "then",
-    "to",
-    "trailing",
-    "true",
-    "union",
-    "unique",
-    "user",
-    "using",
-    "variadic",
-    "verbose",
-    "when",
-    "where",
-    "window",
-    "with",
-];
 
 /// Parses `500ms`, `30s`, `5m`, `1h`, or bare seconds (decimals allowed: `1.5s`, `0.5`).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {

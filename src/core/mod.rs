@@ -7,8 +7,11 @@
 //!   code.
 //! - [`status`]: `schema-gate status`'s listing: one streaming merge of the table's versions and
 //!   the files, framed as goose's text or as one JSON document.
+//! - [`table`]: the version table's name as goose takes it (quoted or folded parts) and as the
+//!   gate's SQL names it.
 
 pub mod goose;
 pub mod status;
+pub mod table;
 pub mod tools;
 pub mod verdict;

@@ -102,8 +102,15 @@ pub struct Verdict {
     pub ahead: Vec<i64>,
     /// How many versions `ahead` would list without its cut.
     pub ahead_total: u64,
-    /// The version table read (validated, unquoted, as goose uses it).
+    /// The version table, as configured (`GOOSE_TABLE`: unqualified, or quoted, as goose takes it).
     pub table: String,
+    /// The table the check actually read, schema-qualified and quoted where Postgres needs it
+    /// (`public.goose_db_version`, `ops."Goose_Versions"`): for an unqualified name, where it
+    /// resolved on the gate's own search path. Null when it resolved nowhere or the check failed.
+    pub resolved_table: Option<String>,
+    /// The `search_path` set for the gate's role or database (`ALTER ROLE … SET search_path`,
+    /// `ALTER DATABASE … SET search_path`), which an unqualified name resolves through, or null.
+    pub role_search_path: Option<String>,
     /// `at-least` or `exact`.
     pub policy: Policy,
     /// Why the check failed (`db_error` only); never holds a secret.
@@ -121,6 +128,8 @@ pub const JSON_KEYS: &[&str] = &[
     "expected",
     "pending",
     "table",
+    "resolved_table",
+    "role_search_path",
     "policy",
     "error",
 ];
@@ -137,6 +146,8 @@ pub fn judge(table: Option<&TableFacts>, expect: &Expectation, table_name: &str)
         ahead: Vec::new(),
         ahead_total: 0,
         table: table_name.to_string(),
+        resolved_table: None,
+        role_search_path: None,
         policy: expect.policy,
         error: None,
         hint: None,
@@ -209,10 +220,24 @@ impl Verdict {
             ahead: Vec::new(),
             ahead_total: 0,
             table: table_name.to_string(),
+            resolved_table: None,
+            role_search_path: None,
             policy: expect.policy,
             error: Some(error),
             hint: None,
         }
+    }
+
+    /// The verdict, with where the check read: the table its name resolved to, and the
+    /// role- or database-level `search_path` it resolved through (both shown in the output).
+    pub fn read_from(
+        mut self,
+        resolved_table: Option<String>,
+        role_search_path: Option<String>,
+    ) -> Verdict {
+        self.resolved_table = resolved_table;
+        self.role_search_path = role_search_path;
+        self
     }
 
     /// Whether two verdicts say the same thing (worth a log line when they differ). Errors
@@ -224,6 +249,7 @@ impl Verdict {
                 .map(|e| e.split(": ").next().unwrap_or(e).to_string())
         };
         self.state == other.state
+            && self.resolved_table == other.resolved_table
             && self.version == other.version
             && self.max_version == other.max_version
             && self.pending == other.pending
@@ -259,7 +285,7 @@ impl fmt::Display for Verdict {
             (None, _) => "has no applied version".to_string(),
         };
         match self.state {
-            State::Ready => write!(f, "ready: {table} {at}, expected {expected} ({policy})"),
+            State::Ready => write!(f, "ready: {table} {at}, expected {expected} ({policy})")?,
             State::Behind => {
                 write!(f, "not ready: {table} {at}, expected {expected} ({policy})")?;
                 if !self.pending.is_empty() {
@@ -268,7 +294,6 @@ impl fmt::Display for Verdict {
                 if let Some(hint) = &self.hint {
                     write!(f, "; {hint}")?;
                 }
-                Ok(())
             }
             State::NoTable => {
                 write!(
@@ -278,18 +303,22 @@ impl fmt::Display for Verdict {
                 if !self.pending.is_empty() {
                     write!(f, "; pending: {}", list(&self.pending))?;
                 }
-                Ok(())
             }
             State::Ahead => write!(
                 f,
                 "not ready: {table} {at}, ahead of expected {expected} ({policy}); applied but unknown to this build: {}",
                 list_total(&self.ahead, self.ahead_total)
-            ),
+            )?,
             State::DbError => write!(
                 f,
                 "not ready: database error: {} (table {table}, expected {expected})",
                 self.error.as_deref().unwrap_or("unknown")
-            ),
+            )?,
+        }
+        // Last, so that every line still starts with what it always said.
+        match &self.resolved_table {
+            Some(resolved) if self.state != State::DbError => write!(f, "; resolved to {resolved}"),
+            _ => Ok(()),
         }
     }
 }
@@ -618,6 +647,31 @@ mod tests {
             err.to_string(),
             "not ready: database error: connection refused (table t, expected 4)"
         );
+    }
+
+    #[test]
+    fn the_resolved_table_ends_the_line_and_is_news() {
+        let table: &[_] = &[(1, 0, T), (2, 1, T)];
+        let plain = named(verdict(Some(table), &files(&[1, 2, 3], Policy::AtLeast)));
+        let read = plain
+            .clone()
+            .read_from(Some("public.goose_db_version".into()), None);
+        assert_eq!(
+            read.to_string(),
+            "not ready: goose_db_version at version 1, expected 3 (at-least); pending: 2, 3; resolved to public.goose_db_version"
+        );
+        let ready = named(verdict(Some(table), &version(1, Policy::AtLeast)))
+            .read_from(Some("ops.\"Goose\"".into()), Some("ops, public".into()));
+        assert_eq!(
+            ready.to_string(),
+            "ready: goose_db_version at version 1, expected 1 (at-least); resolved to ops.\"Goose\""
+        );
+        let json = serde_json::to_value(&ready).expect("serialises");
+        assert_eq!(json["resolved_table"], "ops.\"Goose\"");
+        assert_eq!(json["role_search_path"], "ops, public");
+        // Another table than before is news, even at the same version.
+        assert!(!read.same_answer(&plain));
+        assert!(read.same_answer(&read.clone()));
     }
 
     #[test]

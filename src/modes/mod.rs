@@ -12,9 +12,8 @@ pub mod status;
 pub mod wait;
 
 use crate::config::Settings;
-use crate::core::goose::TableFacts;
 use crate::core::verdict::{Verdict, judge};
-use crate::postgres::db::{CheckError, Database, Session};
+use crate::postgres::db::{CheckError, Database, Reading, Session};
 use crate::signals::{Signals, Stop};
 use std::io::Write;
 
@@ -50,9 +49,17 @@ impl Finish {
 }
 
 /// The verdict for one read of the table (or the error that prevented it).
-pub fn verdict_of(read: &Result<Option<TableFacts>, CheckError>, settings: &Settings) -> Verdict {
+pub fn verdict_of(read: &Result<Reading, CheckError>, settings: &Settings) -> Verdict {
     match read {
-        Ok(table) => judge(table.as_ref(), &settings.expectation, &settings.table),
+        Ok(reading) => judge(
+            reading.facts.as_ref(),
+            &settings.expectation,
+            &settings.table,
+        )
+        .read_from(
+            reading.resolved_table.clone(),
+            reading.role_search_path.clone(),
+        ),
         Err(e) => Verdict::db_error(&settings.expectation, &settings.table, e.message.clone()),
     }
 }

@@ -6,11 +6,10 @@
 //! (143/130). Logs the first verdict, each change, and a progress line at most every 30 s.
 
 use crate::config::Settings;
-use crate::core::goose::TableFacts;
 use crate::core::verdict::{State, Verdict};
 use crate::jitter::jittered;
 use crate::modes::{Finish, verdict_of};
-use crate::postgres::db::{CheckError, Database, Session};
+use crate::postgres::db::{CheckError, Database, Reading, Session};
 use crate::signals::{Signals, Stop};
 use crate::time::show_duration;
 use std::time::{Duration, Instant};
@@ -80,7 +79,7 @@ async fn poll(
     signals: &mut Signals,
     session: &mut Option<Session>,
     deadline: Option<tokio::time::Instant>,
-) -> Result<Result<Option<TableFacts>, CheckError>, Abandon> {
+) -> Result<Result<Reading, CheckError>, Abandon> {
     let open = match session.take() {
         Some(open) if open.is_usable() => open,
         _ => {

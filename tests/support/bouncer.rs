@@ -20,16 +20,29 @@ impl Bouncer {
 
     /// Same, on a given port (to restart it where clients expect it).
     pub fn start_on(pg: &Postgres, users: &[&str], port: u16) -> Bouncer {
-        Bouncer::start_configured(pg, users, port, "")
+        Bouncer::start_configured(pg, users, port, 5, "")
     }
 
     /// Starts PgBouncer with extra `[pgbouncer]` lines (e.g. `ignore_startup_parameters =
     /// options`, which drops a client's `options` startup parameter as some poolers do).
     pub fn start_with(pg: &Postgres, users: &[&str], extra: &str) -> Bouncer {
-        Bouncer::start_configured(pg, users, free_port(), extra)
+        Bouncer::start_configured(pg, users, free_port(), 5, extra)
     }
 
-    fn start_configured(pg: &Postgres, users: &[&str], port: u16, extra: &str) -> Bouncer {
+    /// Starts PgBouncer with `pool_size` server connections per database and user: with 1, every
+    /// client of a user gets the same server connection, and so whatever session state an
+    /// earlier client left on it (a temporary table, a session-level `SET`).
+    pub fn start_with_pool_size(pg: &Postgres, users: &[&str], pool_size: u32) -> Bouncer {
+        Bouncer::start_configured(pg, users, free_port(), pool_size, "")
+    }
+
+    fn start_configured(
+        pg: &Postgres,
+        users: &[&str],
+        port: u16,
+        pool_size: u32,
+        extra: &str,
+    ) -> Bouncer {
         let dir = temp_dir("bouncer");
         let userlist: String = users
             .iter()
@@ -42,7 +55,7 @@ impl Bouncer {
                 "[databases]\n* = host=127.0.0.1 port={}\n\n[pgbouncer]\n\
                  listen_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n\
                  auth_type = scram-sha-256\nauth_file = {}\npool_mode = transaction\n\
-                 max_client_conn = 2000\ndefault_pool_size = 5\n\
+                 max_client_conn = 2000\ndefault_pool_size = {pool_size}\n\
                  logfile = {}\n{extra}\n",
                 pg.port,
                 dir.join("userlist.txt").display(),

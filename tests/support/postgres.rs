@@ -392,3 +392,19 @@ impl Drop for Postgres {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// Runs SQL as a client would, over `url` (through a PgBouncer, say), in one psql session;
+/// panics on error; returns psql's output.
+pub fn psql_at(url: &str, sql: &str) -> String {
+    let out = Command::new(pg_bin("psql"))
+        .arg(url)
+        .args(["-v", "ON_ERROR_STOP=1", "-qAtX", "-c", sql])
+        .output()
+        .expect("run psql");
+    assert!(
+        out.status.success(),
+        "psql failed on {sql:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}

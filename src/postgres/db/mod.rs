@@ -1,19 +1,14 @@
 //! The only code that talks to Postgres: connect, read the version table, classify failures.
 //!
-//! One check is one short read-only transaction sent as a single simple-protocol query:
-//!
-//! ```sql
-//! BEGIN READ ONLY;
-//! SELECT set_config('search_path', '…', true);          -- only for runtime parameters in the DSN
-//! SET LOCAL statement_timeout = '5000ms'; SET LOCAL lock_timeout = '5000ms';
-//! SELECT version_id, id, is_applied FROM goose_db_version ORDER BY version_id, id DESC; COMMIT
-//! ```
-//!
-//! The timeouts come after the DSN's runtime parameters, so `GATE_QUERY_TIMEOUT` always wins. The
-//! rows (what goose reads) are streamed, in the order a [`Scan`] needs, through the scan: memory
-//! stays flat however long the table is. A read the gate abandons (its own deadline, `wait`'s
-//! `GATE_TIMEOUT`, a signal) is cancelled on the server with a cancel request, so no backend is
-//! left waiting on a lock after the gate gave up.
+//! One check is one short read-only transaction sent as a single simple-protocol query
+//! (`query`: what it runs, and how its answer is read): it resolves the table name on the
+//! gate's own search path, never on what another client of a pooler left on the server
+//! connection (a temporary table, a session-level `SET search_path`), then streams the rows
+//! goose reads, in the order a [`Scan`] needs, through the scan: memory stays flat however long
+//! the table is. The timeouts come after the DSN's runtime parameters, so `GATE_QUERY_TIMEOUT`
+//! always wins. A read the gate abandons (its own deadline, `wait`'s `GATE_TIMEOUT`, a signal)
+//! is cancelled on the server with a cancel request, so no backend is left waiting on a lock
+//! after the gate gave up.
 //!
 //! No named prepared statement, no session state, no startup parameter beyond user, database and
 //! `application_name`: it works unchanged through PgBouncer (and Neon's pooler) in transaction mode.
@@ -27,6 +22,7 @@ mod cancel;
 mod connect;
 mod errors;
 pub(crate) mod frame;
+mod query;
 mod socket;
 
 pub use cancel::CANCEL_BUDGET;
@@ -35,9 +31,11 @@ pub use frame::MAX_MESSAGE;
 
 use crate::core::goose::{Row, Scan, TableFacts};
 use crate::core::status::{AppliedAt, Newest};
+use crate::core::table::TableName;
 use crate::core::verdict::Expectation;
 use crate::postgres::dsn::Target;
 use futures_util::StreamExt;
+use query::{CheckSql, Ending, Resolution, RowKind, conclude};
 use socket::Place;
 use std::future::Future;
 use std::pin::pin;
@@ -52,10 +50,27 @@ pub struct Database {
     tls: crate::postgres::tls::Tls,
     connect_timeout: Duration,
     query_timeout: Duration,
-    /// The whole check transaction, built once (the table name is validated by `config`).
-    sql: String,
-    /// The same for `status`, which also reads each row's `tstamp`.
-    status_sql: String,
+    /// The version table as configured, for messages.
+    table: String,
+    /// Whether it names its schema (then the search path plays no part).
+    qualified: bool,
+    /// Whether the DSN sets `search_path` itself (a runtime parameter).
+    dsn_sets_search_path: bool,
+    /// The check's transaction and `status`'s, built once.
+    sql: CheckSql,
+    /// The role- or database-level `search_path` last logged, so it is logged when it changes.
+    role_search_path: Mutex<Option<String>>,
+}
+
+/// One read of the version table: what the rows say, and where they came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reading {
+    /// What the rows say; `None`: the table does not exist (on the gate's search path).
+    pub facts: Option<TableFacts>,
+    /// The table read, schema-qualified and quoted where Postgres needs it.
+    pub resolved_table: Option<String>,
+    /// The `search_path` set for the gate's role or database, if any.
+    pub role_search_path: Option<String>,
 }
 
 /// An open connection. Dropping it closes the connection.
@@ -88,44 +103,33 @@ impl Database {
         let direct =
             target.pg.get_ssl_negotiation() == tokio_postgres::config::SslNegotiation::Direct;
         let tls = crate::postgres::tls::connector(&target.tls, direct)?;
-        let mut sql = "BEGIN READ ONLY; ".to_string();
-        for (name, value) in &target.runtime_params {
-            // Names are validated identifiers; values are literal-quoted and backslash-free.
-            sql.push_str(&format!(
-                "SELECT set_config('{name}', '{}', true); ",
-                value.replace('\'', "''")
-            ));
-        }
-        // Last, so that no runtime parameter (statement_timeout=0 in a DSN) can lift them.
-        let ms = query_timeout.as_millis().max(1);
-        sql.push_str(&format!(
-            "SET LOCAL statement_timeout = '{ms}ms'; SET LOCAL lock_timeout = '{ms}ms'; "
-        ));
-        let status_sql = format!(
-            "{sql}SELECT version_id, id, is_applied, to_char(tstamp, 'YYYY-MM-DD HH24:MI:SS') \
-             FROM {table} ORDER BY version_id, id DESC; COMMIT"
-        );
-        sql.push_str(&format!(
-            "SELECT version_id, id, is_applied FROM {table} ORDER BY version_id, id DESC; COMMIT"
-        ));
+        let name = TableName::parse(table).map_err(|why| format!("GOOSE_TABLE {why}"))?;
+        let sql = CheckSql::new(&target, &name, query_timeout);
+        let dsn_sets_search_path = target
+            .runtime_params
+            .iter()
+            .any(|(key, _)| key.eq_ignore_ascii_case("search_path"));
         Ok(Database {
             target,
             tls,
             connect_timeout,
             query_timeout,
+            table: table.to_string(),
+            qualified: name.schema().is_some(),
+            dsn_sets_search_path,
             sql,
-            status_sql,
+            role_search_path: Mutex::new(None),
         })
     }
 
-    /// Reads the version table through `session`, judged against `expect`'s versions.
-    /// `Ok(None)`: the table does not exist. After an error, callers drop the session and
-    /// reconnect. Abandoned by its own deadline, the query is cancelled on the server.
+    /// Reads the version table through `session`, judged against `expect`'s versions. After an
+    /// error, callers drop the session and reconnect. Abandoned by its own deadline, the query
+    /// is cancelled on the server.
     pub async fn read(
         &self,
         session: &Session,
         expect: &Expectation,
-    ) -> Result<Option<TableFacts>, CheckError> {
+    ) -> Result<Reading, CheckError> {
         match self
             .read_or_abandon(session, expect, std::future::pending::<()>())
             .await
@@ -143,35 +147,34 @@ impl Database {
         session: &Session,
         expect: &Expectation,
         abandon: impl Future<Output = T>,
-    ) -> Result<Result<Option<TableFacts>, CheckError>, T> {
+    ) -> Result<Result<Reading, CheckError>, T> {
         let mut scan = Scan::new(expect.files.as_deref(), expect.version);
-        let streamed = self.stream(session, &self.sql, |row| {
+        let streamed = self.stream(session, &self.sql.check, |row| {
             let row = parse_row(row.get(0), row.get(1), row.get(2))?;
             scan.push(row)
                 .map_err(|_| not_goose("rows arrived out of order"))
         });
         match self.guard(session, streamed, abandon).await {
-            Ok(Ok(Some(()))) => Ok(Ok(Some(scan.finish()))),
-            Ok(Ok(None)) => Ok(Ok(None)),
+            Ok(Ok(streamed)) => Ok(Ok(streamed.reading(|| scan.finish()))),
             Ok(Err(e)) => Ok(Err(e)),
             Err(abandoned) => Err(abandoned),
         }
     }
 
-    /// `status`'s read: the facts of [`Database::read_or_abandon`], and the newest row of each
-    /// version with its `tstamp`, handed to `on_version` as it streams in (ascending by version),
-    /// so that the listing is written as it is read and memory stays flat. `Ok(None)`: the table
-    /// does not exist.
+    /// `status`'s read: the [`Reading`] of [`Database::read_or_abandon`], and the newest row of
+    /// each version with its `tstamp`, handed to `on_version` as it streams in (ascending by
+    /// version), so that the listing is written as it is read and memory stays flat (no call
+    /// when the table does not exist).
     pub async fn read_status<T>(
         &self,
         session: &Session,
         expect: &Expectation,
         mut on_version: impl FnMut(Newest),
         abandon: impl Future<Output = T>,
-    ) -> Result<Result<Option<TableFacts>, CheckError>, T> {
+    ) -> Result<Result<Reading, CheckError>, T> {
         let mut scan = Scan::new(expect.files.as_deref(), expect.version);
         let mut previous: Option<i64> = None;
-        let streamed = self.stream(session, &self.status_sql, |row| {
+        let streamed = self.stream(session, &self.sql.status, |row| {
             let parsed = parse_row(row.get(0), row.get(1), row.get(2))?;
             scan.push(parsed)
                 .map_err(|_| not_goose("rows arrived out of order"))?;
@@ -187,8 +190,7 @@ impl Database {
             Ok(())
         });
         match self.guard(session, streamed, abandon).await {
-            Ok(Ok(Some(()))) => Ok(Ok(Some(scan.finish()))),
-            Ok(Ok(None)) => Ok(Ok(None)),
+            Ok(Ok(streamed)) => Ok(Ok(streamed.reading(|| scan.finish()))),
             Ok(Err(e)) => Ok(Err(e)),
             Err(abandoned) => Err(abandoned),
         }
@@ -241,53 +243,124 @@ impl Database {
         }))
     }
 
-    /// Runs `sql` (the check transaction) and hands each row of its `SELECT` to `on_row`, as
-    /// it streams in. `Ok(None)`: the table does not exist.
+    /// Runs `sql` (the check transaction) and hands each row of the version table to `on_row`,
+    /// as it streams in; then judges what the resolution said and how the transaction ended
+    /// (`query::conclude`).
     async fn stream(
         &self,
         session: &Session,
         sql: &str,
         mut on_row: impl FnMut(&SimpleQueryRow) -> Result<(), CheckError>,
-    ) -> Result<Option<()>, CheckError> {
+    ) -> Result<Streamed, CheckError> {
+        let mut resolution: Option<Resolution> = None;
+        let mut same = None;
         let failed = match session.client.simple_query_raw(sql).await {
-            Err(e) => e,
+            Err(e) => Some(e),
             Ok(stream) => {
                 let mut stream = pin!(stream);
                 loop {
                     match stream.next().await {
-                        None => return Ok(Some(())),
-                        // set_config rows have one column; the SELECT's have three or four.
-                        Some(Ok(SimpleQueryMessage::Row(row))) if row.len() >= 3 => on_row(&row)?,
+                        None => break None,
+                        Some(Ok(SimpleQueryMessage::Row(row))) => match RowKind::of(&row) {
+                            // Rows come only from a table the resolution accepted; anything else
+                            // is never judged.
+                            RowKind::Version
+                                if resolution.as_ref().is_some_and(Resolution::readable) =>
+                            {
+                                on_row(&row)?
+                            }
+                            RowKind::Resolution(answer) => resolution = Some(answer),
+                            RowKind::Same(answer) => same = Some(answer),
+                            RowKind::Version | RowKind::Other => {}
+                        },
                         Some(Ok(_)) => {}
-                        Some(Err(e)) => break e,
+                        Some(Err(e)) => break Some(e),
                     }
                 }
             }
         };
-        // The explicit BEGIN leaves an aborted transaction open: end it, so a pooler gets its
-        // server connection back and this session stays reusable.
-        if !session.client.is_closed() {
-            let _ = tokio::time::timeout(
-                Duration::from_secs(1),
-                session.client.simple_query("ROLLBACK"),
-            )
-            .await;
+        let ending = match failed {
+            None => Ending::Completed { same },
+            Some(failed) => {
+                // The explicit BEGIN leaves an aborted transaction open: end it, so a pooler
+                // gets its server connection back and this session stays reusable.
+                if !session.client.is_closed() {
+                    let _ = tokio::time::timeout(
+                        Duration::from_secs(1),
+                        session.client.simple_query("ROLLBACK"),
+                    )
+                    .await;
+                }
+                let code = failed.code();
+                Ending::Failed {
+                    missing: code == Some(&SqlState::UNDEFINED_TABLE)
+                        || code == Some(&SqlState::INVALID_SCHEMA_NAME),
+                    error: session.explain(&failed),
+                }
+            }
+        };
+        if let Some(answer) = &resolution {
+            self.note_role_search_path(answer);
         }
-        let code = failed.code();
-        if code == Some(&SqlState::UNDEFINED_TABLE) || code == Some(&SqlState::INVALID_SCHEMA_NAME)
-        {
-            return Ok(None);
+        let present = conclude(&self.table, self.qualified, resolution.as_ref(), ending)?;
+        Ok(Streamed {
+            present,
+            resolution: resolution.unwrap_or_default(),
+        })
+    }
+
+    /// Logs a role- or database-level `search_path` at `warn` when it is first seen and when it
+    /// changes: an unqualified table name resolves through it, on the gate's role only (it is
+    /// read for unqualified names only).
+    fn note_role_search_path(&self, answer: &Resolution) {
+        let mut seen = self
+            .role_search_path
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if *seen == answer.role_search_path {
+            return;
         }
-        Err(session.explain(&failed))
+        seen.clone_from(&answer.role_search_path);
+        let Some(path) = &answer.role_search_path else {
+            tracing::info!("the gate's role and database no longer set search_path");
+            return;
+        };
+        let overridden = if self.dsn_sets_search_path {
+            " (the DSN's search_path overrides it)"
+        } else {
+            ""
+        };
+        tracing::warn!(
+            role_search_path = %path,
+            resolved_table = answer.resolved.as_deref().unwrap_or("none"),
+            "the gate's role or database sets its own search_path{overridden}: the unqualified \
+             table {} resolves on the gate's search path, which goose's role may not share; \
+             name the table schema-qualified (GOOSE_TABLE=schema.name, and goose's -table)",
+            self.table
+        );
     }
 
     /// One check on a fresh connection, closed afterwards (what `check` and `serve` do).
-    pub async fn check_fresh(
-        &self,
-        expect: &Expectation,
-    ) -> Result<Option<TableFacts>, CheckError> {
+    pub async fn check_fresh(&self, expect: &Expectation) -> Result<Reading, CheckError> {
         let session = self.connect().await?;
         self.read(&session, expect).await
+    }
+}
+
+/// What [`Database::stream`] found: whether the table's rows were read, and where from.
+struct Streamed {
+    present: bool,
+    resolution: Resolution,
+}
+
+impl Streamed {
+    /// The [`Reading`], with the scan's facts when the table's rows were read.
+    fn reading(self, facts: impl FnOnce() -> TableFacts) -> Reading {
+        Reading {
+            facts: self.present.then(facts),
+            resolved_table: self.resolution.resolved.filter(|_| self.present),
+            role_search_path: self.resolution.role_search_path,
+        }
     }
 }
 
