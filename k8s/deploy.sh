@@ -203,27 +203,27 @@ gate_deadlines() {
 # Every image fully qualified and pinned; the Job and every container of the release image's name
 # (apps and gates) run exactly the image being deployed; the goose command is the Job's args.
 check_render() {
-  local file=$1 image=$2 ref kind name cname args
-  while read -r ref; do
-    if ! [[ $ref =~ ^[a-z0-9-]+(\.[a-z0-9-]+)+(:[0-9]+)?/[^:@]+(:[A-Za-z0-9_][A-Za-z0-9_.-]*|@sha256:[0-9a-f]{64})$ ]] ||
-      [[ $ref == *:latest ]]; then
-      die "rendered image '$ref' is not fully qualified and pinned"
-    fi
-  done < <(inspect "$file" '{{range .spec.template.spec.initContainers}}{{.image}}{{"\n"}}{{end}}{{range .spec.template.spec.containers}}{{.image}}{{"\n"}}{{end}}' | sort -u)
-  while read -r kind name cname ref; do
-    [ -n "$kind" ] || continue
-    if { [ "$kind" = Job ] && [ "$cname" = "$container" ]; } ||
-      [ "$(image_name "$ref")" = "$source_name" ] || [ "$(image_name "$ref")" = "$(image_name "$image")" ]; then
-      [ "$ref" = "$image" ] || die "rendered ${kind,,}/$name container $cname runs '$ref', not the release '$image' (APP_IMAGE names the image to replace; the overlay renders '$source_name')"
-    fi
-  done < <(inspect "$file" '{{$k := .kind}}{{$n := .metadata.name}}{{range .spec.template.spec.initContainers}}{{$k}} {{$n}} {{.name}} {{.image}}{{"\n"}}{{end}}{{range .spec.template.spec.containers}}{{$k}} {{$n}} {{.name}} {{.image}}{{"\n"}}{{end}}')
-  [ -n "$(inspect "$file" '{{if eq .kind "Deployment"}}{{.metadata.name}}{{end}}')" ] || die "$overlay renders no Deployment"
-  [ -z "$(inspect "$file" '{{if eq .kind "Namespace"}}{{.metadata.name}}{{end}}')" ] ||
-    die "$overlay renders a Namespace: leave it out (deploy.sh namespace creates it once)"
-  args=$(inspect "$file" "{{if eq .kind \"Job\"}}{{range .spec.template.spec.containers}}{{if eq .name \"$container\"}}{{range .args}}{{.}} {{end}}{{end}}{{end}}{{end}}")
+  local file=$1 image=$2 tag kind name cname ref args="" deployments=0
+  while read -r tag kind name cname ref; do
+    case $tag in
+      O) [ "$kind" != Deployment ] || deployments=$(( deployments + 1 ))
+        [ "$kind" != Namespace ] || die "$overlay renders a Namespace: leave it out (deploy.sh namespace creates it once)" ;;
+      A) args=${kind:-}${name:+ $name}${cname:+ $cname} ;;
+      C)
+        if ! [[ $ref =~ ^[a-z0-9-]+(\.[a-z0-9-]+)+(:[0-9]+)?/[^:@]+(:[A-Za-z0-9_][A-Za-z0-9_.-]*|@sha256:[0-9a-f]{64})$ ]] ||
+          [[ $ref == *:latest ]]; then
+          die "rendered image '$ref' is not fully qualified and pinned"
+        fi
+        if { [ "$kind" = Job ] && [ "$cname" = "$container" ]; } ||
+          [ "$(image_name "$ref")" = "$source_name" ] || [ "$(image_name "$ref")" = "$(image_name "$image")" ]; then
+          [ "$ref" = "$image" ] || die "rendered ${kind,,}/$name container $cname runs '$ref', not the release '$image' (APP_IMAGE names the image to replace; the overlay renders '$source_name')"
+        fi ;;
+    esac
+  done < <(inspect "$file" "{{\$k := .kind}}{{\$n := .metadata.name}}O {{\$k}} {{\$n}}{{\"\\n\"}}{{range .spec.template.spec.initContainers}}C {{\$k}} {{\$n}} {{.name}} {{.image}}{{\"\\n\"}}{{end}}{{range .spec.template.spec.containers}}C {{\$k}} {{\$n}} {{.name}} {{.image}}{{\"\\n\"}}{{if and (eq \$k \"Job\") (eq .name \"$container\")}}A{{range .args}} {{.}}{{end}}{{\"\\n\"}}{{end}}{{end}}")
+  [ "$deployments" -gt 0 ] || die "$overlay renders no Deployment"
   case "$args" in
-    "up " | "down-to "*) ;;
-    *) die "Job $job container $container: args must be the goose command alone ([up]; flags go in command), found: [${args% }]" ;;
+    up | "down-to "*) ;;
+    *) die "Job $job container $container: args must be the goose command alone ([up]; flags go in command), found: [$args]" ;;
   esac
 }
 
@@ -349,6 +349,7 @@ run_job() {
   local what=$1 after=$2 blocked state last="" said=0 now reason
   budget "before $what"
   split_render
+  sed -i "s/^  activeDeadlineSeconds: .*/  activeDeadlineSeconds: $left/" "$workdir/job.yaml"
   apply "$workdir/needs.yaml" || die "could not apply what Job $job references"
   step "running $what (Job $job, deadline ${left}s)"
   apply "$workdir/job.yaml" || die "could not apply the $job Job"
@@ -490,8 +491,6 @@ case $command in
     replaced=$(current_image "$image")
     step "release $image ($overlay, namespace $namespace, replacing ${replaced:-nothing})"
     free_the_job_slot
-    budget "before the Job"
-    render "$image"
     run_job "goose up" "nothing else was applied; the Deployments still run ${replaced:-nothing}"
     roll_out "$image"
     record_from ""
@@ -527,8 +526,6 @@ case $command in
     if [ -n "$down_to" ]; then
       render "$from" "$down_to"
       free_the_job_slot
-      budget "before the Job"
-      render "$from" "$down_to"
       run_job "goose down-to $down_to (from $from)" "the Deployments already run $image, the schema was not rolled back; run this again to retry (down-to runs from $from again)"
       record_from ""
     fi

@@ -582,7 +582,7 @@ def doc_problems():
                         ("deployer-rbac.yaml", "the RBAC deploy.sh needs"),
                         ("gate-metrics-networkpolicy.yaml", "the NetworkPolicy for the scraper"),
                         ("fail-static", "fail-static and a restarted sidecar")):
-        if needle not in readme:
+        if needle not in readme.lower():
             problems.append(f"README does not document {why}")
     return problems
 
