@@ -22,9 +22,9 @@ kwok runs nothing: its Stages (scripts/kwok-stages.yaml) write each pod's status
 tag (-fails, -stuck, -slow, -downfails). A missing ConfigMap does not block a kwok pod: that case
 stays with the stand-in kubectl in scripts/check-manifests.py.
 
-    python3 scripts/check-cluster.py [--tree DIR]     DIR: another checkout's k8s/ and README
-                                                      (e.g. the previous release), to show what
-                                                      fails there
+    python3 scripts/check-cluster.py [--tree DIR] [--only first_deploy,rollback,…]
+        DIR: another checkout's k8s/, examples/ and README (e.g. the previous release), to show
+        what fails there; --only runs those scenarios alone, in that order
 Prints one line per check and closes with "N passed, M failed"."""
 import argparse
 import json
@@ -49,6 +49,7 @@ SECRETS = os.path.join(REPO, "k8s", "secret.example.yaml")
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--tree", default=REPO)
+parser.add_argument("--only", help="comma-separated scenario names (e.g. first_deploy,rollback), in order")
 opts = parser.parse_args()
 TREE = os.path.abspath(opts.tree)
 DEPLOY = os.path.join(TREE, "k8s", "deploy.sh")
@@ -465,14 +466,19 @@ def main():
     with ControlPlane(stages=stages, audit=True) as cluster:
         print(f"control plane up in {time.monotonic() - started:.0f} s", flush=True)
         prepare(cluster, NS)
-        for check in (admission_and_validation, namespace_labels, first_deploy, app_image, failing_job,
-                      stuck_job, unschedulable, concurrent, killed_run, timeouts, pruning, rollback,
-                      other_namespace_and_rbac, native_sidecar, adoption):
+        checks = (admission_and_validation, namespace_labels, first_deploy, app_image, failing_job,
+                  stuck_job, unschedulable, concurrent, killed_run, timeouts, pruning, rollback,
+                  other_namespace_and_rbac, native_sidecar, adoption)
+        if opts.only:
+            by_name = {c.__name__: c for c in checks}
+            checks = [by_name[n] for n in opts.only.split(",")]
+        for check in checks:
             try:
                 check(cluster)
             except Exception as e:  # one broken scenario must not hide the others
                 report(False, f"{check.__name__} raised", f"{type(e).__name__}: {e}")
-        network_policy()
+        if not opts.only:
+            network_policy()
     print(f"cluster checks took {time.monotonic() - started:.0f} s", flush=True)
     return checklib.summary()
 
