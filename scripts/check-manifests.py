@@ -22,6 +22,7 @@ import copy
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -167,10 +168,12 @@ def gating_problems(docs, variant, mode):
     job_dir = None
     if jobs:
         goose = jobs[0]["spec"]["template"]["spec"]["containers"][0]
-        args = [expand(a, env_of(goose, config)) for a in goose.get("args") or []]
+        args = [expand(a, env_of(goose, config)) for a in (goose.get("command") or []) + (goose.get("args") or [])]
         job_dir = args[args.index("-dir") + 1] if "-dir" in args else None
         if "backoffLimit" not in jobs[0]["spec"] or "ttlSecondsAfterFinished" not in jobs[0]["spec"]:
             problems.append("migrate Job lacks backoffLimit or ttlSecondsAfterFinished")
+        if goose.get("args") != ["up"]:
+            problems.append(f"migrate Job: args {goose.get('args')} are not the goose command alone ([up]; deploy.sh swaps it for down-to)")
     else:
         problems.append("no migrate Job")
     for name in GATED:
@@ -227,146 +230,391 @@ def all_problems(docs, variant):
 
 
 # --- deploy.sh against a stand-in cluster -----------------------------------------------------
+#
+# Only for what a real control plane with kwok cannot show (scripts/check-cluster.py runs every
+# other deploy.sh scenario against the real API server and controllers): a container that cannot
+# start because a ConfigMap or Secret it references does not exist yet. The stand-in models the
+# namespace's ConfigMaps and Secrets (what has been applied, plus the Secrets created out of band)
+# and the image of every container applied, and records every call.
 
-FAKE_KUBECTL = r'''#!/usr/bin/env python3
-"""A stand-in kubectl: renders with the real one, plays the goose Job and the Deployments from
-$FAKE_* settings, and records every call (plus the image and args of each Job applied)."""
-import json, os, subprocess, sys
+FAKE_KUBECTL = r"""#!/usr/bin/env python3
+import json, os, re, subprocess, sys, time
 args = sys.argv[1:]
-if args and args[0] == "kustomize":
-    os.execvp("kubectl", ["kubectl"] + args)
-state_file = os.environ["FAKE_STATE"]
-state = json.load(open(state_file)) if os.path.exists(state_file) else {"job": os.environ.get("FAKE_PREVIOUS", "none")}
 line = " ".join(args)
-with open(os.environ["FAKE_LOG"], "a") as log:
-    log.write(line + "\n")
-    if "apply" in args and "app.kubernetes.io/component=migrate" in args:
-        import yaml
-        docs = [d for d in yaml.safe_load_all(open(args[args.index("-f") + 1])) if d]
-        job = next(d for d in docs if d["kind"] == "Job")
-        c = job["spec"]["template"]["spec"]["containers"][0]
-        log.write("JOB " + json.dumps({"image": c["image"], "args": c["args"]}) + "\n")
-        state["job"] = os.environ.get("FAKE_JOB", "complete")
+if args and (args[0] == "kustomize" or "--local" in args):
+    out = subprocess.run(["kubectl"] + args, capture_output=True, text=True)
+    text = out.stdout
+    if args[0] == "kustomize" and os.environ.get("FAKE_RENAME_WORKER"):
+        # Something renamed the worker's image before deploy.sh's own transformer could see it.
+        text = re.sub(r"(image: )\S+(\n(?:.*\n){0,3}?\s+name: worker\n)", r"\1gitea.treytartt.com/honeydue/api:v1.0.0\2", text)
+    sys.stdout.write(text); sys.stderr.write(out.stderr); sys.exit(out.returncode)
+import yaml
+if args[:1] == ["-n"]:
+    args = args[2:]
+state_file = os.environ["FAKE_STATE"]
+state = json.load(open(state_file)) if os.path.exists(state_file) else {
+    "job": os.environ.get("FAKE_PREVIOUS", "none"), "objects": [], "lease": None,
+    "secrets": os.environ.get("FAKE_SECRETS", "honeydue-db schema-gate-db").split()}
+log = open(os.environ["FAKE_LOG"], "a")
+log.write("CALL " + line + "\n")
 def done(code=0, out=""):
     json.dump(state, open(state_file, "w"))
     if out:
-        print(out)
+        sys.stdout.write(out)
     sys.exit(code)
-if "get" in args and "job" in args:
+def refs(pod):
+    found = []
+    for c in (pod.get("initContainers") or []) + pod.get("containers", []):
+        for e in c.get("envFrom") or []:
+            for kind, key in (("ConfigMap", "configMapRef"), ("Secret", "secretRef")):
+                if key in e: found.append((kind, e[key]["name"]))
+        for e in c.get("env") or []:
+            v = e.get("valueFrom") or {}
+            for kind, key in (("ConfigMap", "configMapKeyRef"), ("Secret", "secretKeyRef")):
+                if key in v: found.append((kind, v[key]["name"]))
+    return found
+def missing(pod):
+    have = set(tuple(o) for o in state["objects"]) | {("Secret", n) for n in state["secrets"]}
+    return [r for r in refs(pod) if r not in have]
+def selected(doc, selector):
+    labels = doc.get("metadata", {}).get("labels") or {}
+    for term in filter(None, (selector or "").split(",")):
+        if "!=" in term:
+            k, v = term.split("!=")
+            if labels.get(k) == v: return False
+        else:
+            k, v = term.split("=")
+            if labels.get(k) != v: return False
+    return True
+if os.environ.get("FAKE_SLOW_GET") and args[:1] == ["get"] and "job" in args:
+    time.sleep(float(os.environ["FAKE_SLOW_GET"]))
+if "apply" in args:
+    sel = args[args.index("-l") + 1] if "-l" in args else None
+    docs = [d for d in yaml.safe_load_all(open(args[args.index("-f") + 1])) if d and selected(d, sel)]
+    for d in docs:
+        kind, name = d["kind"], d["metadata"]["name"]
+        if [kind, name] not in state["objects"]:
+            state["objects"].append([kind, name])
+        pod = d.get("spec", {}).get("template", {}).get("spec")
+        if pod:
+            log.write("APPLIED " + json.dumps({"kind": kind, "name": name, "images": sorted(
+                c["image"] for c in (pod.get("initContainers") or []) + pod["containers"])}) + "\n")
+        if kind == "Job":
+            c = pod["containers"][0]
+            log.write("JOB " + json.dumps({"image": c["image"], "args": (c.get("command") or [])[1:] + (c.get("args") or [])}) + "\n")
+            state["job_pod"] = pod
+            state["job"] = os.environ.get("FAKE_JOB", "complete")
+    done()
+# The Job runs only once its pod can start: every ConfigMap and Secret it references exists.
+job = state["job"]
+if job not in ("none",) and state.get("job_pod") and missing(state["job_pod"]):
+    job = "blocked"
+if args[:1] == ["get"] and "job" in args and "lease" not in args:
     if "name" in args:
-        done(0, "" if state["job"] == "none" else "job.batch/goose-migrate")
-    if "Failed" in line and "reason" in line:
+        done(0, "" if job == "none" else "job.batch/goose-migrate")
+    if "reason" in line:
         done(0, "BackoffLimitExceeded: Job has reached the specified backoff limit")
-    done(0, {"complete": "Complete ", "failed": "Failed ", "running": "", "none": ""}[state["job"]])
-if "delete" in args and "job" in args:
-    state["job"] = "none"
+    conditions = {"complete": "Complete ", "failed": "Failed "}.get(job, "")
+    if "go-template" in line:
+        done(0, "" if job == "none" else "found " + conditions)
+    done(0, conditions)
+if args[:1] == ["get"] and "pods" in args:
+    if job == "blocked" and "job-name" in line:
+        kind, name = missing(state["job_pod"])[0]
+        done(0, f"goose-migrate-x7k2p CreateContainerConfigError: {kind.lower()} \"{name}\" not found\n")
+    done(0, "")
+if args[:1] == ["delete"] and "job" in args:
+    state["job"] = "none"; state.pop("job_pod", None)
     done()
 if "logs" in args:
-    done(0, "goose: ERROR 00002_add_index.sql: relation \"users\" does not exist (FAKE LOG TAIL)")
-if "get" in args and "deployment" in args:
+    done(0, "goose: ERROR 00002_add_index.sql: relation \"users\" does not exist (FAKE LOG TAIL)\n")
+if args[:3] == ["create", "-f", "-"]:
+    if state["lease"]:
+        done(1, "Error from server (AlreadyExists): leases.coordination.k8s.io already exists\n")
+    state["lease"] = yaml.load(sys.stdin.read(), Loader=yaml.BaseLoader)
+    done()
+if "lease" in args:
+    if args[:1] == ["get"]:
+        spec = (state["lease"] or {}).get("spec", {})
+        if "renewTime" in line:
+            done(0, "\t".join([spec.get("renewTime", ""), spec.get("leaseDurationSeconds", ""), "1", spec.get("holderIdentity", "")]) + "\n")
+        done(0, spec.get("holderIdentity", ""))
+    if args[:1] == ["delete"]:
+        state["lease"] = None
+        done()
+if args[:1] == ["get"] and ("deployment" in args or "deployments" in args):
+    if "selector" in line:
+        done(0, "app.kubernetes.io/name=api,")
+    if "annotations" in line:
+        done(0, "")
     done(0, os.environ.get("FAKE_CURRENT", ""))
-if "rollout" in args and os.environ.get("FAKE_ROLLOUT_FAIL") and os.environ["FAKE_ROLLOUT_FAIL"] in line:
-    done(1)
+if args[:1] == ["get"] and "configmaps" in args:
+    done(0, "".join(n + "\n" for k, n in state["objects"] if k == "ConfigMap"))
+if "rollout" in args:
+    if os.environ.get("FAKE_ROLLOUT_FAIL") and os.environ["FAKE_ROLLOUT_FAIL"] in line:
+        done(1, "error: deployment exceeded its progress deadline\n")
+    done(0, "deployment successfully rolled out\n")
 done()
-'''
+"""
 
 DIGEST = "@sha256:" + "ab" * 32
+TREE = "."
 
 
-def run_deploy(args, **scenario):
-    """Runs k8s/deploy.sh ARGS against the stand-in; returns (exit code, output, calls, jobs, seconds)."""
+def run_deploy(args, limit=90, **scenario):
+    """Runs k8s/deploy.sh ARGS against the stand-in; returns (exit code, output, events, seconds):
+    events are ("CALL", argv line), ("JOB", {image, args}) and ("APPLIED", {kind, name, images})."""
     with tempfile.TemporaryDirectory() as tmp:
         fake = f"{tmp}/kubectl"
         with open(fake, "w") as f:
             f.write(FAKE_KUBECTL)
         os.chmod(fake, 0o755)
         env = {**os.environ, "KUBECTL": fake, "FAKE_LOG": f"{tmp}/log", "FAKE_STATE": f"{tmp}/state",
-               "POLL_SECONDS": "0.2", "FAKE_CURRENT": "gitea.treytartt.com/honeydue/api:v2.0.0"}
+               "POLL_SECONDS": "0.2", "FAKE_CURRENT": "gitea.treytartt.com/honeydue/api:v2.0.0", "TMPDIR": tmp}
         env.update({k: str(v) for k, v in scenario.items()})
         started = time.monotonic()
         try:
-            r = subprocess.run(["bash", "k8s/deploy.sh", *args], env=env, capture_output=True, text=True, timeout=60)
+            r = subprocess.run(["bash", f"{TREE}/k8s/deploy.sh", *args], env=env, capture_output=True, text=True, timeout=limit)
             code, out = r.returncode, r.stdout + r.stderr
         except subprocess.TimeoutExpired as e:
             code, out = -1, f"deploy.sh hung for {e.timeout} s"
         took = time.monotonic() - started
-        lines = open(f"{tmp}/log").read().splitlines() if os.path.exists(f"{tmp}/log") else []
-        calls = [l for l in lines if not l.startswith("JOB ")]
-        jobs = [json.loads(l[4:]) for l in lines if l.startswith("JOB ")]
-        return code, out, calls, jobs, took
+        events = []
+        for l in (open(f"{tmp}/log").read().splitlines() if os.path.exists(f"{tmp}/log") else []):
+            kind, _, rest = l.partition(" ")
+            events.append((kind, rest if kind == "CALL" else json.loads(rest)))
+        return code, out, events, took
 
 
-def position(calls, *words):
-    return next((i for i, c in enumerate(calls) if all(w in c for w in words)), -1)
+def calls(events):
+    return [e for k, e in events if k == "CALL"]
 
 
-def rolled_out(calls):
-    return position(calls, "apply", "component!=migrate") >= 0
+def jobs(events):
+    return [e for k, e in events if k == "JOB"]
+
+
+def applied(events):
+    return [e for k, e in events if k == "APPLIED"]
+
+
+def position(cs, *words):
+    return next((i for i, c in enumerate(cs) if all(w in c for w in words)), -1)
+
+
+def rolled_out(events):
+    return any(a["kind"] == "Deployment" for a in applied(events))
 
 
 def deploy_problems():
-    problems = []
+    """[(check, problem or None)], one entry per scenario."""
+    results = []
 
-    def expect(ok, what):
-        if not ok:
-            problems.append(what)
+    def expect(what, ok, detail):
+        results.append((what, None if ok else detail))
 
-    # Job completes: delete the finished one in the foreground, run goose up from TAG, then apps.
-    code, out, calls, jobs, _ = run_deploy(["up", "v1.4.2"], FAKE_PREVIOUS="complete", FAKE_JOB="complete")
-    order = [position(calls, "delete", "job", "--cascade=foreground", "--wait=true"),
-             position(calls, "apply", "component=migrate"),
-             position(calls, "apply", "component!=migrate"),
-             position(calls, "rollout status deployment/api"),
-             position(calls, "rollout status deployment/worker")]
-    expect(code == 0 and -1 not in order and order == sorted(order), f"up: exit {code}, order {order}: {out}")
-    expect(jobs == [{"image": "gitea.treytartt.com/honeydue/api:v1.4.2",
-                     "args": ["-dir", "$(GOOSE_MIGRATION_DIR)", "-table", "$(GOOSE_TABLE)", "up"]}],
-           f"up: the Job ran {jobs}")
-    expect(not any("namespace" in c.lower() and "apply" in c for c in calls), "up: re-applied the Namespace")
-    code, out, _, jobs, _ = run_deploy(["up", DIGEST], FAKE_JOB="complete")
-    expect(code == 0 and jobs and jobs[0]["image"].endswith(DIGEST), f"up by digest: exit {code}, jobs {jobs}: {out}")
+    # Blocker 1: a first deploy on an empty namespace. The Job's envFrom ConfigMap must exist
+    # before the Job, or its pod never starts.
+    code, out, ev, took = run_deploy(["up", "v1.4.2"], TIMEOUT="20s")
+    expect("up on an empty namespace: the Job's ConfigMap is applied first, goose runs, then the apps",
+           code == 0 and jobs(ev) and rolled_out(ev), f"exit {code} after {took:.0f}s: {out}")
+    # A Secret the Job references that nobody created: fail at once, naming the reason.
+    code, out, ev, took = run_deploy(["up", "v1.4.2"], TIMEOUT="60s", FAKE_SECRETS="schema-gate-db")
+    expect("a Job that references a missing Secret fails at once with CreateContainerConfigError",
+           code != 0 and took < 30 and "CreateContainerConfigError" in out and not rolled_out(ev),
+           f"exit {code} after {took:.0f}s: {out}")
+
+    # Major 2: the image that is deployed is the one every container runs.
+    code, out, ev, _ = run_deploy(["up", "v2.0.0"], APP_IMAGE="registry.example.com/honeydue/api")
+    imgs = {i for a in applied(ev) for i in a["images"]}
+    expect("APP_IMAGE=registry.example.com/honeydue/api up v2.0.0: every app, gate and Job image is exactly it",
+           code == 0 and imgs == {"registry.example.com/honeydue/api:v2.0.0"}, f"exit {code}, images {imgs}: {out}")
+    code, out, ev, _ = run_deploy(["up", "v2.0.0"], FAKE_RENAME_WORKER="1")
+    expect("a render where one container escaped the release image is refused before anything is applied",
+           code != 0 and "worker" in out and not applied(ev), f"exit {code}: {out}")
+
+    # Job completes: the finished Job deleted in the foreground, goose up from TAG, then the apps.
+    code, out, ev, _ = run_deploy(["up", "v1.4.2"], FAKE_PREVIOUS="complete", FAKE_JOB="complete")
+    cs = calls(ev)
+    order = [position(cs, "delete", "job", "--cascade=foreground", "--wait=true"),
+             position(cs, "apply"), position(cs, "rollout status deployment/api"),
+             position(cs, "rollout status deployment/worker")]
+    expect("up: delete the finished Job, run goose up from TAG, roll api and worker out",
+           code == 0 and -1 not in order and order == sorted(order) and
+           [j["image"] for j in jobs(ev)] == ["gitea.treytartt.com/honeydue/api:v1.4.2"] and jobs(ev)[0]["args"][-1] == "up",
+           f"exit {code}, order {order}, jobs {jobs(ev)}: {out}")
+    code, out, ev, _ = run_deploy(["up", DIGEST], FAKE_JOB="complete")
+    expect("up by digest", code == 0 and jobs(ev) and jobs(ev)[0]["image"].endswith(DIGEST), f"exit {code}: {out}")
 
     # Job fails: abort at once with the reason and the log tail; no rollout.
-    code, out, calls, _, took = run_deploy(["up", "v1.4.2"], FAKE_JOB="failed", TIMEOUT="10m")
-    expect(code != 0 and took < 30 and "BackoffLimitExceeded" in out and "FAKE LOG TAIL" in out
-           and not rolled_out(calls), f"failed Job: exit {code} after {took:.1f}s: {out}")
-
+    code, out, ev, took = run_deploy(["up", "v1.4.2"], FAKE_JOB="failed", TIMEOUT="10m")
+    expect("a failed Job aborts at once with its reason and log tail; no rollout",
+           code != 0 and took < 30 and "BackoffLimitExceeded" in out and "FAKE LOG TAIL" in out and not rolled_out(ev),
+           f"exit {code} after {took:.1f}s: {out}")
     # A previous Job still running: refuse, delete nothing, say how to inspect it.
-    code, out, calls, _, _ = run_deploy(["up", "v1.4.2"], FAKE_PREVIOUS="running")
-    expect(code != 0 and "still running" in out and "logs job/goose-migrate" in out
-           and position(calls, "delete") == -1 and position(calls, "apply") == -1,
-           f"running Job: exit {code}, calls {calls}: {out}")
-
+    code, out, ev, _ = run_deploy(["up", "v1.4.2"], FAKE_PREVIOUS="running")
+    expect("a previous Job still running: refused, nothing deleted or applied",
+           code != 0 and "still running" in out and "logs job/goose-migrate" in out
+           and position(calls(ev), "delete", "job") == -1 and not jobs(ev), f"exit {code}, calls {calls(ev)}: {out}")
     # The Job never finishes: the one deadline ends the run; no rollout.
-    code, out, calls, _, took = run_deploy(["up", "v1.4.2"], FAKE_JOB="running", TIMEOUT="3s")
-    expect(code != 0 and "deadline" in out and not rolled_out(calls) and took < 30,
-           f"deadline: exit {code} after {took:.1f}s: {out}")
-
+    code, out, ev, took = run_deploy(["up", "v1.4.2"], FAKE_JOB="running", TIMEOUT="3s")
+    expect("the deadline ends a Job that never finishes; no rollout",
+           code != 0 and "deadline" in out and not rolled_out(ev) and took < 30, f"exit {code} after {took:.1f}s: {out}")
+    # remaining() inside $(…): the deadline passes while the previous Job is read; the run must
+    # stop there, not go on with `--timeout=s`.
+    code, out, ev, _ = run_deploy(["up", "v1.4.2"], FAKE_PREVIOUS="complete", FAKE_SLOW_GET="2.5", TIMEOUT="2s")
+    expect("a deadline passed while computing a sub-timeout stops the run (no delete, no Job)",
+           code != 0 and "deadline" in out and position(calls(ev), "delete", "job") == -1 and not jobs(ev),
+           f"exit {code}, calls {calls(ev)}: {out}")
+    # TIMEOUT as durations people write.
+    for value in ("08m", "1.5h", "1h30m", "90"):
+        code, out, _, _ = run_deploy(["up", "v1.4.2"], TIMEOUT=value)
+        expect(f"TIMEOUT={value} is accepted", code == 0, f"exit {code}: {out}")
+    code, out, ev, _ = run_deploy(["up", "v1.4.2"], TIMEOUT="ten")
+    expect("TIMEOUT=ten is refused naming TIMEOUT", code != 0 and "TIMEOUT" in out and not jobs(ev), f"exit {code}: {out}")
     # The rollout fails.
-    code, out, _, _, _ = run_deploy(["up", "v1.4.2"], FAKE_ROLLOUT_FAIL="deployment/api")
-    expect(code != 0 and "deployment/api did not become ready" in out, f"rollout failure: exit {code}: {out}")
+    code, out, _, _ = run_deploy(["up", "v1.4.2"], FAKE_ROLLOUT_FAIL="deployment/api")
+    expect("a failed rollout is reported", code != 0 and "deployment/api did not become ready" in out, f"exit {code}: {out}")
 
     # Rollback: apps first, then goose down-to from the replaced (newer) image.
-    code, out, calls, jobs, _ = run_deploy(["rollback", "v1.4.2", "3"], FAKE_PREVIOUS="complete")
-    apps, worker, job = (position(calls, "apply", "component!=migrate"),
-                         position(calls, "rollout status deployment/worker"),
-                         position(calls, "apply", "component=migrate"))
-    expect(code == 0 and -1 not in (apps, worker, job) and apps < worker < job,
-           f"rollback order: exit {code}, calls {calls}: {out}")
-    expect(len(jobs) == 1 and jobs[0]["image"] == "gitea.treytartt.com/honeydue/api:v2.0.0"
-           and jobs[0]["args"][-2:] == ["down-to", "3"], f"rollback Job: {jobs}")
-    code, out, calls, jobs, _ = run_deploy(["rollback", "v1.4.2"])
-    expect(code == 0 and not jobs and rolled_out(calls), f"rollback without down-to: exit {code}, jobs {jobs}: {out}")
-    code, out, calls, _, _ = run_deploy(["rollback", "v1.4.2", "3"], FAKE_PREVIOUS="running")
-    expect(code != 0 and not rolled_out(calls), f"rollback while goose runs: exit {code}: {out}")
+    code, out, ev, _ = run_deploy(["rollback", "v1.4.2", "3"], FAKE_PREVIOUS="complete")
+    cs = calls(ev)
+    worker, job = position(cs, "rollout status deployment/worker"), next(
+        (i for i, c in enumerate(cs) if "apply" in c and i > position(cs, "rollout status deployment/worker")), -1)
+    expect("rollback: apps first, then down-to as the Job from the replaced image",
+           code == 0 and -1 not in (worker, job) and len(jobs(ev)) == 1
+           and jobs(ev)[0]["image"] == "gitea.treytartt.com/honeydue/api:v2.0.0" and jobs(ev)[0]["args"][-2:] == ["down-to", "3"],
+           f"exit {code}, jobs {jobs(ev)}: {out}")
+    code, out, ev, _ = run_deploy(["rollback", "v1.4.2"])
+    expect("rollback without down-to runs no Job", code == 0 and not jobs(ev) and rolled_out(ev), f"exit {code}: {out}")
+    code, out, ev, _ = run_deploy(["rollback", "v1.4.2", "3"], FAKE_PREVIOUS="running")
+    expect("rollback while goose runs is refused before the apps", code != 0 and not rolled_out(ev), f"exit {code}: {out}")
 
     # Refusals.
     for args, says, scenario in ((["up", "latest"], "latest", {}), (["up"], "usage", {}),
-                                 (["up", "v1"], "unknown VARIANT", {"VARIANT": "nope"}),
+                                 (["up", "v1"], "VARIANT", {"VARIANT": "nope"}),
                                  (["rollback", "v1", "x"], "DOWN_TO_VERSION", {})):
-        code, out, calls, _, _ = run_deploy(args, **scenario)
-        expect(code != 0 and says in out and not rolled_out(calls), f"{args} {scenario}: exit {code}: {out}")
+        code, out, ev, _ = run_deploy(args, **scenario)
+        expect(f"refuses {' '.join(args)} {scenario or ''}".strip(), code != 0 and says in out and not rolled_out(ev),
+               f"exit {code}: {out}")
+    return results
+
+
+# --- what the manifests promise beyond Pod Security ---------------------------------------------
+
+DEFAULT_TIMEOUT = 600  # deploy.sh's default TIMEOUT (10m): every deadline in the manifests matches it
+
+
+def seconds(value):
+    m = re.fullmatch(r"(\d+)([smh]?)", str(value))
+    return int(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[m.group(2)] if m else None
+
+
+def retry_problems(docs):
+    """goose must run once: a re-run of a failed migration is never what anyone wants."""
+    problems = []
+    for d in docs:
+        if d["kind"] == "Job":
+            spec = d["spec"]
+            rules = (spec.get("podFailurePolicy") or {}).get("rules") or []
+            fails_at_once = any(r.get("action") == "FailJob" and (r.get("onExitCodes") or {}).get("operator") == "NotIn"
+                                and (r.get("onExitCodes") or {}).get("values") == [0] for r in rules)
+            if spec.get("backoffLimit", 6) != 0 and not fails_at_once:
+                problems.append(f"job/{d['metadata']['name']}: backoffLimit {spec.get('backoffLimit', 6)} re-runs goose")
     return problems
+
+
+def deadline_problems(docs):
+    """The Job's, the Deployments' and the gates' deadlines are one: deploy.sh's TIMEOUT."""
+    problems = []
+    for d in docs:
+        name = f"{d['kind'].lower()}/{d['metadata']['name']}"
+        if d["kind"] == "Job" and d["spec"].get("activeDeadlineSeconds") != DEFAULT_TIMEOUT:
+            problems.append(f"{name}: activeDeadlineSeconds {d['spec'].get('activeDeadlineSeconds')}")
+        if d["kind"] != "Deployment":
+            continue
+        if d["spec"].get("progressDeadlineSeconds") != DEFAULT_TIMEOUT:
+            problems.append(f"{name}: progressDeadlineSeconds {d['spec'].get('progressDeadlineSeconds')}")
+        gate = the_gate(d["spec"]["template"]["spec"]) or {}
+        env = {e["name"]: e.get("value") for e in gate.get("env") or []}
+        if gate.get("restartPolicy") == "Always":
+            probe = gate.get("startupProbe") or {}
+            budget = probe.get("periodSeconds", 10) * probe.get("failureThreshold", 3)
+            if budget != DEFAULT_TIMEOUT:
+                problems.append(f"{name}: the sidecar's startupProbe holds the app back {budget} s")
+            ready = gate.get("readinessProbe") or {}
+            if ready.get("failureThreshold", 3) < 3:
+                problems.append(f"{name}: readinessProbe failureThreshold {ready.get('failureThreshold')}: one slow probe drops the pod")
+        elif gate and seconds(env.get("GATE_TIMEOUT")) != DEFAULT_TIMEOUT:
+            problems.append(f"{name}: GATE_TIMEOUT {env.get('GATE_TIMEOUT')}")
+    return problems
+
+
+def secret_name_problems(docs):
+    """Every Secret the pods use, and every Secret named in k8s/ and the README, is one that
+    secret.example.yaml shows how to create."""
+    shipped = {d["metadata"]["name"] for d in yaml.safe_load_all(open("k8s/secret.example.yaml")) if d}
+    problems = []
+    used = set()
+    for d, spec in pod_specs(docs):
+        used |= {v["secret"]["secretName"] for v in spec.get("volumes") or [] if "secret" in v}
+        for c in all_containers(spec):
+            used |= {e["valueFrom"]["secretKeyRef"]["name"] for e in c.get("env") or []
+                     if "secretKeyRef" in (e.get("valueFrom") or {})}
+    problems += [f"pods use Secret {n}, which secret.example.yaml does not create" for n in sorted(used - shipped)]
+    texts = ["README.md"] + [os.path.join(root, f) for root, _, files in os.walk("k8s") for f in files
+                             if f.endswith((".yaml", ".yml", ".sh")) and ".render." not in root]
+    for path in texts:
+        for name in set(re.findall(r"\b(?:honeydue-db[\w-]*|schema-gate-db[\w-]*)\b", open(path).read())):
+            if name not in shipped:
+                problems.append(f"{path} names Secret {name}, which secret.example.yaml does not create")
+    return problems
+
+
+def doc_problems():
+    """What the README says about mounting credentials agrees with the manifests."""
+    problems = []
+    readme = open("README.md").read()
+    if re.search(r"with\s+`defaultMode: 0?400`", readme):
+        problems.append("README advises defaultMode 0400, but with fsGroup the kubelet adds group read (0440), "
+                        "and without it the root-owned file is unreadable by the gate's user")
+    for needle, why in (("rotat", "how to rotate the gate's DSN Secret (a restart)"),
+                        ("deployer-rbac.yaml", "the RBAC deploy.sh needs"),
+                        ("gate-metrics-networkpolicy.yaml", "the NetworkPolicy for the scraper"),
+                        ("fail-static", "fail-static and a restarted sidecar")):
+        if needle not in readme.lower():
+            problems.append(f"README does not document {why}")
+    return problems
+
+
+def role_sql_problems():
+    """k8s/sql/schema-gate-role.sql runs, as documented, against a database with any name (here
+    `app`), and the role it creates reads goose's table."""
+    sys.path.insert(0, "bench")
+    try:
+        from bench import Postgres, pg_bin
+    except Exception as e:  # no PostgreSQL here: say so rather than pass
+        return [f"cannot start PostgreSQL: {e}"]
+    work = tempfile.mkdtemp(prefix="role-sql-")
+    os.chmod(work, 0o755)
+    pg = Postgres(__import__("pathlib").Path(work))
+    try:
+        pg.sql("app", "CREATE TABLE public.goose_db_version (id serial PRIMARY KEY, version_id bigint NOT NULL, "
+                      "is_applied boolean NOT NULL, tstamp timestamp DEFAULT now())")
+        # The roles the file grants TEMPORARY back to exist first, as its header says.
+        pg.sql("app", "CREATE ROLE honeydue_app LOGIN; CREATE ROLE migrator LOGIN")
+        r = subprocess.run([pg_bin("psql"), "-h", str(pg.dir), "-p", str(pg.port), "-U", "postgres", "-d", "app",
+                            "-X", "-q", "-v", "ON_ERROR_STOP=1", "-v", "gate_password='role-test'",
+                            "-f", "k8s/sql/schema-gate-role.sql"], capture_output=True, text=True)
+        if r.returncode:
+            return [f"psql -f k8s/sql/schema-gate-role.sql on database app: {r.stderr.strip()}"]
+        r = subprocess.run([pg_bin("psql"), f"postgres://schema_gate:role-test@127.0.0.1:{pg.port}/app", "-XAtq",
+                            "-c", "SELECT count(*) FROM public.goose_db_version"], capture_output=True, text=True)
+        return [] if r.returncode == 0 else [f"schema_gate cannot read the table: {r.stderr.strip()}"]
+    finally:
+        pg.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
 
 
 def main():
@@ -394,8 +642,18 @@ def main():
         report(not problems, f"{variant}: api and worker gated ({mode}), image, expectation, DSN, restricted",
                "; ".join(problems))
 
-    problems = deploy_problems()
-    report(not problems, "deploy.sh: every Job outcome, deadline, rollout failure, rollback order", " | ".join(problems))
+    for variant in VARIANTS:
+        problems = retry_problems(rendered[variant]) + deadline_problems(rendered[variant])
+        report(not problems, f"{variant}: goose runs once; every deadline is deploy.sh's TIMEOUT (10m); sidecar readiness tolerates a slow probe",
+               "; ".join(problems))
+    problems = secret_name_problems(rendered["classic"] + rendered["native-sidecar"])
+    report(not problems, "one name per Secret: what the pods use and the docs name is what secret.example.yaml creates", "; ".join(problems))
+    problems = doc_problems()
+    report(not problems, "README: credentials mounting, DSN rotation, RBAC, NetworkPolicy, sidecar restarts documented", "; ".join(problems))
+    problems = role_sql_problems()
+    report(not problems, "k8s/sql/schema-gate-role.sql grants on the database it runs in (not a hard-coded name)", "; ".join(problems))
+    for what, problem in deploy_problems():
+        report(problem is None, f"deploy.sh (stand-in): {what}", problem or "")
 
     # Self-test: each mutation must be caught, or the checks above prove nothing.
     def gate_of(docs):

@@ -3,7 +3,11 @@
 #   1. cargo test: unit tests of the pure core, and integration tests that run the real binary
 #      against private PostgreSQL clusters and PgBouncers (transaction mode) they start themselves;
 #   2. the Kubernetes manifests and deploy.sh: rendered, validated for 1.34, gate containers
-#      checked, deploy.sh driven through every Job outcome; the monitoring kit: promtool's rule
+#      checked, deploy.sh driven through a stand-in for what kwok cannot show; then a real
+#      control plane on loopback (built from the Go module proxy and cached), every overlay
+#      applied server-side under Pod Security "restricted", deploy.sh through every Job outcome
+#      against the real Job and Deployment controllers, and the README's migration guide from
+#      examples/honeydue; the monitoring kit: promtool's rule
 #      checks and unit tests, and a real Prometheus scraping real gates;
 #   3. shellcheck on every script;
 #   4. the static musl release binary: linked statically, within 4 MiB, and passing the check and
@@ -44,6 +48,11 @@ echo "== cargo test"
 cargo test --locked "$@"
 echo "== Kubernetes manifests and deploy.sh"
 python3 scripts/check-manifests.py
+echo "== Kubernetes: a real control plane (etcd, kube-apiserver, controllers 1.34, kwok) and deploy.sh"
+command -v patch >/dev/null 2>&1 || { [ "$(id -u)" = 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq patch >/dev/null; }
+./scripts/peers/kubernetes.sh >/dev/null   # built once (several minutes), then cached
+python3 scripts/check-cluster.py
+shellcheck scripts/peers/kubernetes.sh examples/honeydue/deploy-k3s/scripts/*.sh
 echo "== monitoring: alert rules (promtool) and a real Prometheus scrape"
 python3 scripts/check-monitoring.py
 echo "== shellcheck: the migration tools' peer scripts and drivers (docs/tools/)"

@@ -1,10 +1,11 @@
 -- A least-privilege role for schema-gate: it may read goose's version table and nothing else.
--- schema-gate never creates, alters or writes anything. Run as the database owner, once the
--- app's role (honeydue_app) and goose's (migrator) exist:
---   psql "$GOOSE_DBSTRING" -v gate_password="'…'" -f k8s/sql/schema-gate-role.sql
+-- schema-gate never creates, alters or writes anything. Run as the database owner, connected to
+-- the application's database (the grant names it through psql's DBNAME, whatever it is called),
+-- once the app's role (honeydue_app) and goose's (migrator) exist:
+--   psql "$GOOSE_DBSTRING" -v ON_ERROR_STOP=1 -v gate_password="'…'" -f k8s/sql/schema-gate-role.sql
 CREATE ROLE schema_gate LOGIN PASSWORD :gate_password;
 -- Neon/PgBouncer: the role must also be known to the pooler (Neon: create it in the console/API).
-GRANT CONNECT ON DATABASE honeydue TO schema_gate;
+GRANT CONNECT ON DATABASE :"DBNAME" TO schema_gate;
 GRANT USAGE ON SCHEMA public TO schema_gate;
 -- The table is named schema-qualified, for the gate and goose alike (GOOSE_TABLE and goose's
 -- -table): public.goose_db_version.
@@ -19,11 +20,11 @@ GRANT SELECT ON TABLE public.goose_db_version TO schema_gate;
 -- Every role has TEMPORARY through PUBLIC, so revoking it from schema_gate alone changes
 -- nothing: revoke it from PUBLIC and grant it back to the roles that need it. The database
 -- owner keeps it.
-REVOKE TEMPORARY ON DATABASE honeydue FROM PUBLIC;
+REVOKE TEMPORARY ON DATABASE :"DBNAME" FROM PUBLIC;
 -- goose: migrations may use temporary tables (goose connects directly, not through the pooler).
-GRANT TEMPORARY ON DATABASE honeydue TO migrator;
+GRANT TEMPORARY ON DATABASE :"DBNAME" TO migrator;
 -- The app: keep this line only if it creates temporary tables (without it, CREATE TEMP TABLE
 -- fails with "permission denied to create temporary tables in database"). Through the pooler its
 -- temporary tables outlive the transaction on a server connection that other clients of its role
 -- reuse: create them inside a transaction with ON COMMIT DROP.
-GRANT TEMPORARY ON DATABASE honeydue TO honeydue_app;
+GRANT TEMPORARY ON DATABASE :"DBNAME" TO honeydue_app;
