@@ -11,8 +11,9 @@ Each Component is rendered inside overlays/native-sidecar, as the README tells a
   (a JSON-schema reading of it: unknown fields refused as `kubectl apply --validate=strict`
   does, int-or-string, nullable, enums, patterns, required fields; the CRDs' CEL rules are not
   evaluated). Self-test: a misspelt field and a wrong type are refused.
-- With SCHEMA_GATE_KUBECONFIG set (a kubeconfig of a throwaway API server, such as the one
-  scripts/kubecluster.py starts): the CRDs are applied server-side and waited for; the namespace
+- On a real API server: the one SCHEMA_GATE_KUBECONFIG names (a throwaway one: this check creates
+  and deletes things), else, where the repository has it, a throwaway control plane that
+  scripts/kubecluster.py starts on loopback (SCHEMA_GATE_NO_CLUSTER=1 skips it): the CRDs are applied server-side and waited for; the namespace
   is created (Pod Security "restricted"); the rendered objects are applied with server-side,
   strict field validation, read back from the API server in the gated pods' namespace (and none
   in `default`); the same misspelt field is refused by the server; a second render under a
@@ -33,7 +34,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
-from checklib import report, summary  # noqa: E402
+from checklib import eventually, report, summary  # noqa: E402
 
 COMPONENTS = ROOT / "k8s/components"
 OVERLAY = ROOT / "k8s/overlays/native-sidecar"
@@ -150,8 +151,8 @@ class Cluster:
 
 def against_api_server(work, defs, kubeconfig, misspelt):
     k = Cluster(kubeconfig)
-    r = k.kubectl("version", "-o", "json")
-    if not report(r.returncode == 0, f"API server answers (SCHEMA_GATE_KUBECONFIG={kubeconfig})", r.stderr):
+    r = eventually(lambda: (lambda r: r if r.returncode == 0 else None)(k.kubectl("get", "--raw", "/readyz")), 120)
+    if not report(r, f"API server ready ({kubeconfig})", k.kubectl("get", "--raw", "/readyz").stderr):
         return
     needed = [defs[(g, kind)][0] for (g, kind) in defs if kind in KINDS]
     r = k.kubectl("apply", "--server-side", "--force-conflicts", "--field-manager=schema-gate-ci", "-f", "-",
@@ -201,8 +202,18 @@ def main():
     kubeconfig = os.environ.get("SCHEMA_GATE_KUBECONFIG")
     if kubeconfig:
         against_api_server(work, defs, kubeconfig, misspelt)
+    elif (ROOT / "scripts/kubecluster.py").exists() and os.environ.get("SCHEMA_GATE_NO_CLUSTER") != "1":
+        try:
+            from kubecluster import ControlPlane
+            cluster = ControlPlane()
+        except Exception as e:  # noqa: BLE001 (the control plane's own error, reported as a failure)
+            report(False, "start a throwaway control plane (scripts/kubecluster.py)", repr(e))
+        else:
+            with cluster:
+                against_api_server(work, defs, cluster.kubeconfig, misspelt)
     else:
-        print("skip the API server part: SCHEMA_GATE_KUBECONFIG is unset (the offline schema checks above ran)")
+        print("skip the API server part: no SCHEMA_GATE_KUBECONFIG and no scripts/kubecluster.py "
+              "(the offline schema checks above ran)")
     return summary()
 
 

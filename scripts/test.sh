@@ -4,7 +4,9 @@
 #      against private PostgreSQL clusters and PgBouncers (transaction mode) they start themselves;
 #   2. the Kubernetes manifests and deploy.sh: rendered, validated for 1.34, gate containers
 #      checked, deploy.sh driven through every Job outcome; the monitoring kit: promtool's rule
-#      checks and unit tests, and a real Prometheus scraping real gates;
+#      checks and unit tests, the Components' namespaces, a real Prometheus scraping real gates,
+#      the deployment's VictoriaMetrics stack (vmagent, vmalert) firing and resolving each alert
+#      against live gates, and the custom objects against the operators' CRDs;
 #   3. shellcheck on every script;
 #   4. the static musl release binary: linked statically, within 4 MiB, and passing the check and
 #      wait integration tests itself;
@@ -37,17 +39,24 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 # The reference Prometheus text parser (for /metrics), the Kubernetes schema validator, PyYAML.
-python3 -c 'import prometheus_client, kubernetes_validate, yaml' 2>/dev/null ||
-  python3 -m pip install --quiet --disable-pip-version-check prometheus-client kubernetes-validate pyyaml
+python3 -c 'import prometheus_client, kubernetes_validate, yaml, jsonschema' 2>/dev/null ||
+  python3 -m pip install --quiet --disable-pip-version-check prometheus-client kubernetes-validate pyyaml jsonschema
 
 echo "== cargo test"
 cargo test --locked "$@"
 echo "== Kubernetes manifests and deploy.sh"
 python3 scripts/check-manifests.py
-echo "== monitoring: alert rules (promtool) and a real Prometheus scrape"
+# Monitoring: VictoriaMetrics (victoria-metrics, vmagent, vmalert), goose, cosign and
+# cargo-cyclonedx are built into the cache by their scripts/peers/ scripts on first use (Go 1.26).
+command -v go >/dev/null 2>&1 || { echo "test.sh: go missing (Go 1.26 or newer)" >&2; exit 1; }
+echo "== monitoring: alert rules (promtool), the Components, a real Prometheus scrape"
 python3 scripts/check-monitoring.py
+echo "== monitoring: the deployment's stack (VictoriaMetrics, vmagent, vmalert) against live gates"
+python3 scripts/check-victoriametrics.py
+echo "== monitoring: the Components' objects against the operators' CRDs"
+python3 scripts/check-monitoring-crds.py
 echo "== shellcheck"
-shellcheck scripts/*.sh k8s/*.sh .ci/run
+shellcheck scripts/*.sh scripts/peers/*.sh k8s/*.sh .ci/run
 echo "ok: shellcheck"
 echo "== static binary"
 ./scripts/check-static.sh
