@@ -20,8 +20,8 @@
 # registry, base images included), SOURCE (the source repository for the
 # org.opencontainers.image.source label; default: git remote origin), AMD64_BIN and ARM64_BIN
 # (the binaries; default: target/<triple>/release/schema-gate), COSIGN_KEY (a cosign private key;
-# its password in COSIGN_PASSWORD: sign the list and attach a CycloneDX SBOM of the binary's
-# crates as a signed attestation), COSIGN and CARGO_CYCLONEDX (the tools; default: built by
+# its password in COSIGN_PASSWORD: sign the list and each platform's image, and attach to each a
+# CycloneDX SBOM of the crates in its binary as a signed attestation), COSIGN and CARGO_CYCLONEDX (the tools; default: built by
 # scripts/peers/cosign.sh and scripts/peers/cargo-cyclonedx.sh). Log in first with
 # `podman login REGISTRY` (cosign reads the same credentials). Needs podman and skopeo.
 set -euo pipefail
@@ -91,16 +91,25 @@ pinned=$registry/schema-gate@$digest
 
 if [ -n "${COSIGN_KEY:-}" ]; then
   cosign=${COSIGN:-$(scripts/peers/cosign.sh)}
+  cyclonedx=${CARGO_CYCLONEDX:-$(scripts/peers/cargo-cyclonedx.sh)}
   flags=(--key "$COSIGN_KEY" --tlog-upload=false --yes)
   [ "$tls_verify" = true ] || flags+=(--allow-insecure-registry --allow-http-registry)
-  sbom=$work/schema-gate.cdx.json
-  cyclonedx=${CARGO_CYCLONEDX:-$(scripts/peers/cargo-cyclonedx.sh)}
-  # The crates linked into the binary: normal dependencies for the two targets, no dev ones.
-  "$cyclonedx" cyclonedx --format json --target all --no-build-deps --override-filename schema-gate.cdx >/dev/null
-  mv schema-gate.cdx.json "$sbom"
-  echo "publish-image: attaching the SBOM and signing $pinned"
-  "$cosign" attest "${flags[@]}" --type cyclonedx --predicate "$sbom" "$pinned" >/dev/null 2>&1 ||
-    die "cosign attest failed: rerun without >/dev/null to see why"
-  "$cosign" sign "${flags[@]}" "$pinned" >/dev/null 2>&1 || die "cosign sign failed"
+  echo "publish-image: signing $pinned and each platform's image"
+  "$cosign" sign "${flags[@]}" --recursive "$pinned" >"$work/cosign.log" 2>&1 || { cat "$work/cosign.log" >&2; die "cosign sign failed"; }
+  for arch in amd64 arm64; do
+    triple=x86_64-unknown-linux-musl
+    [ "$arch" = arm64 ] && triple=aarch64-unknown-linux-musl
+    one=$(python3 -c 'import json, sys
+print(next(m["digest"] for m in json.load(open(sys.argv[1]))["manifests"] if m["platform"]["architecture"] == sys.argv[2]))' \
+      "$work/list.json" "$arch")
+    # The crates linked into this platform's binary, from Cargo's resolution: no dev or build
+    # dependencies.
+    "$cyclonedx" cyclonedx --quiet --format json --spec-version 1.5 --target "$triple" --no-build-deps \
+      --override-filename "$(basename "$work")-$arch"
+    mv "$(basename "$work")-$arch.json" "$work/sbom-$arch.cdx.json"
+    echo "publish-image: attaching the linux/$arch SBOM to $registry/schema-gate@$one"
+    "$cosign" attest "${flags[@]}" --type cyclonedx --predicate "$work/sbom-$arch.cdx.json" "$registry/schema-gate@$one" \
+      >"$work/cosign.log" 2>&1 || { cat "$work/cosign.log" >&2; die "cosign attest failed"; }
+  done
 fi
 echo "publish-image: pushed $image@$digest"
