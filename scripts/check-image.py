@@ -384,6 +384,8 @@ def app_by_digest(work, reg, version, digest):
         copied = (work / "app-by-digest-bundle/rootfs/usr/local/bin/schema-gate").read_bytes()
         report(copied == STATIC.read_bytes(), "it carries exactly the published amd64 binary")
         subprocess.run(["podman", "rmi", "-f", f"localhost/app-by-digest-{what}:ci"], capture_output=True)
+    # The gate image the builds pulled from the registry.
+    subprocess.run(["podman", "rmi", "-f", f"{reg}/schema-gate@{digest}"], capture_output=True)
 
 
 def signatures(cosign, keys, repo, digest, platforms):

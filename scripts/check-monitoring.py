@@ -303,7 +303,7 @@ def draw(prom, start, end, path):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="upper left")
     fig.suptitle("schema-gate dashboard: 4 gates (static release build) against a real PostgreSQL, scraped by Prometheus\n"
-                 "(version 2 lands at ~40 s, the gate's grant is revoked for 30 s, version 2 is rolled back, then re-applied)",
+                 f"(goose applies {NEW} at ~40 s, the gate's grant is revoked for 30 s, goose down rolls it back, then up again)",
                  fontsize=11)
     fig.tight_layout()
     fig.savefig(path, dpi=80)
