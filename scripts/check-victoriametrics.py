@@ -8,8 +8,9 @@ vmagent and vmalert (built from the Go module proxy by scripts/peers/victoriamet
    goose writes (up, down); vmagent scrapes them with the shipped plain `scrape_configs` (pod
    discovery replaced by a file listing the gates on loopback with the labels Kubernetes would
    give them, decoys included: see scripts/livegates.py) and writes to VictoriaMetrics; vmalert
-   evaluates the shipped rules against it, every `for:` and range shortened from minutes to
-   seconds (the only change), every state read from vmalert's /api/v1/alerts.
+   evaluates the shipped rules against it on a faster clock (the only change: each `for:` from
+   minutes to seconds, each range to 4 s a minute), every state read from vmalert's
+   /api/v1/alerts.
    Each alert that needs no kube-state-metrics fires for its cause and no other alert with it,
    then resolves: a rolled-back schema (SchemaGateHeldBack, critical, versions printed whole),
    a killed gate (SchemaGateDown), a revoked grant (SchemaGateChecksFailing), checks that hang
@@ -42,7 +43,8 @@ import livegates  # noqa: E402
 from livegates import NEW, OLD, Database, Gate  # noqa: E402
 
 RULES = ROOT / "k8s/components/monitoring/rules/schema-gate.rules.yml"
-# Alerts are waited for up to this long: the longest `for:` is 15 s once scaled, on a busy host.
+# Alerts are waited for up to this long: the longest `for:` is 15 s and the longest range 40 s
+# once scaled, on a busy host.
 ALERT_DEADLINE = 180
 
 
@@ -53,14 +55,16 @@ def peer():
 
 
 def scaled_rules(dest):
-    """The shipped rules with every duration in minutes turned into as many seconds."""
+    """The shipped rules on a faster clock: every `for:` in minutes turned into as many seconds,
+    every range into 4 s a minute ([5m] → [20s]), so that a window still spans several re-checks
+    (every 4 s here, every 30 s by default) and scrapes (2 s here, 30 s by default)."""
     doc = yaml.safe_load(RULES.read_text())
     for group in doc["groups"]:
         group["interval"] = "1s"
         for rule in group["rules"]:
             if "for" in rule:
                 rule["for"] = re.sub(r"^(\d+)m$", r"\1s", rule["for"])
-            rule["expr"] = re.sub(r"\[(\d+)m\]", r"[\1s]", rule["expr"])
+            rule["expr"] = re.sub(r"\[(\d+)m\]", lambda m: f"[{4 * int(m.group(1))}s]", rule["expr"])
     dest.write_text(yaml.safe_dump(doc, sort_keys=False, width=1000))
     return dest
 
@@ -298,9 +302,9 @@ def live_checks(stack, g, pods, dbs, proxy):
     resolved = eventually(lambda: not ({("SchemaGateFleetDisagrees", "shop"), ("SchemaGateDatabaseAhead", pods["ahead"])}
                                        & set(firing(stack))), ALERT_DEADLINE)
     report(resolved, "FleetDisagrees resolves once the release's databases agree; DatabaseAhead once goose down undoes the newer row")
-    # That nothing else fires is a NOT: give every other alert, from the causes on, its longest
-    # `for:` (15 s) plus a scaled 5-minute window and the scrape delays.
-    time.sleep(max(0.0, caused + 30 - time.monotonic()))
+    # That nothing else fires is a NOT: give every other alert, from the causes on, a scaled
+    # 5-minute window (20 s), its `for:` (10 s) and the scrape delays.
+    time.sleep(max(0.0, caused + 40 - time.monotonic()))
     extra = set(firing(stack)) - expected
     report(not extra, "one cause, one alert: no HeldBack for the killed gate, the revoked grant (fail-static) or the pod "
                       "expecting the older version; no NoRecentSuccess for the revoked grant; no ChecksFailing for the hang",
