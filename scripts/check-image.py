@@ -18,14 +18,25 @@
 
 4. Publishing: scripts/publish-image.sh pushes the linux/amd64 + linux/arm64 list (from the
    static binaries scripts/check-static.sh and scripts/check-arm64.sh build) to a real registry on
-   loopback (Debian's docker-registry, the CNCF distribution server, plain HTTP, TLS_VERIFY=false);
-   the list is read back with skopeo, and each platform's image pulled by digest: user, entrypoint,
-   version, source and revision labels.
+   loopback (Debian's docker-registry, the CNCF distribution server, plain HTTP, TLS_VERIFY=false).
+   No registry of base images is reachable here, so the Dockerfile's base is a stand-in (Debian's
+   CA bundle plus a marker line) pushed to that registry and pinned by the digest skopeo reads
+   back from it. Checked: the Dockerfile pins its base only through BASE_DIGEST and the repository
+   writes no digest anywhere; publish-image.sh refuses an unpinned or malformed base digest, an
+   untagged release and a binary of another version; then, from a clone tagged vVERSION, it
+   publishes, signs with a throwaway cosign key and attaches a CycloneDX SBOM (cargo-cyclonedx)
+   as a signed attestation. Read back: the list holds both platforms; each, pulled by digest,
+   has its user, entrypoint, labels and the base's CA bundle (the marker; not the host's); an app
+   image built with `COPY --from=REGISTRY/schema-gate:VERSION@sha256:…` carries exactly the
+   amd64 binary, and a wrong digest fails its build; `cosign verify` and `verify-attestation`
+   accept the key and refuse another; the SBOM lists the gate's crates.
 
 Prints one line per check and closes with "N passed, M failed". Needs root (runc, chroot builds).
 """
+import base64
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -44,6 +55,8 @@ STATIC_ARM64 = ROOT / "target/aarch64-unknown-linux-musl/release/schema-gate"
 GATE_IMAGE = "localhost/schema-gate:ci"
 APP_IMAGE = "localhost/honeydue-api:ci"
 IMAGE_BUDGET = 5 * 1024 * 1024
+BASE_IMAGE = "localhost/schema-gate-ci-base:ci"
+BASE_MARKER = "# schema-gate CI stand-in base image"
 
 
 def sh(cmd, **kw):
@@ -51,12 +64,24 @@ def sh(cmd, **kw):
 
 
 def build_context(work):
-    """The directory that replaces the Dockerfile's `build` stage."""
+    """The directory that replaces the Dockerfile's `build` stage: the binary only (the CA bundle
+    comes from the base image)."""
     ctx = work / "build-context"
-    (ctx / "etc/ssl/certs").mkdir(parents=True)
+    ctx.mkdir(parents=True)
     shutil.copy(STATIC, ctx / "schema-gate")
-    shutil.copy("/etc/ssl/certs/ca-certificates.crt", ctx / "etc/ssl/certs/ca-certificates.crt")
     return ctx
+
+
+def stand_in_base(work):
+    """The Dockerfile's base image, which no reachable registry serves: Debian's CA bundle (this
+    machine's ca-certificates) plus a marker line, so that an image's bundle can be traced to it."""
+    ctx = work / "base"
+    (ctx / "etc/ssl/certs").mkdir(parents=True)
+    bundle = Path("/etc/ssl/certs/ca-certificates.crt").read_text() + BASE_MARKER + "\n"
+    (ctx / "etc/ssl/certs/ca-certificates.crt").write_text(bundle)
+    (ctx / "Dockerfile").write_text("FROM scratch\nCOPY etc /etc\n")
+    podman_build("-t", BASE_IMAGE, str(ctx))
+    return BASE_IMAGE
 
 
 def podman_build(*args):
@@ -65,7 +90,8 @@ def podman_build(*args):
 
 
 def build_images(work):
-    podman_build("--build-context", f"build={build_context(work)}", "-t", GATE_IMAGE, str(ROOT))
+    podman_build("--build-context", f"build={build_context(work)}", "--build-arg", f"BASE_IMAGE={stand_in_base(work)}",
+                 "-t", GATE_IMAGE, str(ROOT))
     size = int(sh(["podman", "image", "inspect", "--format", "{{.Size}}", GATE_IMAGE]))
     report(size < IMAGE_BUDGET, f"gate image {GATE_IMAGE}: {size / 1048576:.2f} MiB (budget 5 MiB)")
     app = work / "app"
@@ -213,7 +239,50 @@ def app_image_runs_the_init_container(pg, work):
     report(PASSWORD not in c.output(), "app image: the password never appears in the gate's output")
 
 
+DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+# cosign would reach for sigstore's public services (its TUF root, Rekor): every HTTP(S) request
+# not to loopback goes to a proxy on loopback that nothing serves, so it fails at once there.
+LOOPBACK_ONLY = {"HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9", "NO_PROXY": "127.0.0.1,localhost",
+                 "https_proxy": "http://127.0.0.1:9", "http_proxy": "http://127.0.0.1:9", "no_proxy": "127.0.0.1,localhost"}
+
+
+def pinning_checks():
+    """The base image is pinned through BASE_DIGEST only, and no digest is written by hand."""
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    report(re.search(r"^ARG BASE_DIGEST=$", dockerfile, re.M)
+           and re.search(r"^FROM --platform=\$BUILDPLATFORM \$\{BASE_IMAGE\}\$\{BASE_DIGEST:\+@\}\$\{BASE_DIGEST\} AS base$", dockerfile, re.M)
+           and re.search(r"^COPY --from=base /etc/ssl/certs/ca-certificates.crt ", dockerfile, re.M)
+           and "skopeo inspect --raw docker://" in dockerfile,
+           "Dockerfile: the base is pinned by BASE_DIGEST (empty by default, with the skopeo command that reads it), "
+           "and the CA bundle comes from it")
+    files = [ROOT / "Dockerfile", ROOT / "README.md", *sorted((ROOT / "k8s").rglob("*.yaml")), *sorted((ROOT / "docs").rglob("*.md"))]
+    written = [f"{p.relative_to(ROOT)}: {m}" for p in files for m in DIGEST.findall(p.read_text())]
+    report(not written, "no digest is written in the Dockerfile, README, docs or manifests (only ones read from a registry are used)",
+           "; ".join(written))
+
+
+def registry_digest(ref):
+    """The digest of `ref`'s manifest (list), as its registry serves it."""
+    raw = subprocess.run(["skopeo", "inspect", "--raw", "--tls-verify=false", ref], check=True, capture_output=True).stdout
+    return subprocess.run(["skopeo", "manifest-digest", "/dev/stdin"], input=raw, check=True, capture_output=True,
+                          text=False).stdout.decode().strip()
+
+
+def pull_files(ref, work, name, *paths):
+    """Files of the image `ref` (docker://…), unpacked with skopeo and umoci: {path: bytes}."""
+    oci, bundle = work / f"{name}-oci", work / f"{name}-bundle"
+    sh(["skopeo", "copy", "--quiet", "--src-tls-verify=false", ref, f"oci:{oci}:x"])
+    sh(["umoci", "unpack", "--image", f"{oci}:x", str(bundle)])
+    return {p: (bundle / "rootfs" / p.lstrip("/")).read_bytes() for p in paths if (bundle / "rootfs" / p.lstrip("/")).exists()}
+
+
+def publish(clone, env, *args):
+    return subprocess.run([str(clone / "scripts/publish-image.sh"), *args], cwd=clone,
+                          env={**os.environ, **LOOPBACK_ONLY, **env}, capture_output=True, text=True)
+
+
 def publishing(work):
+    pinning_checks()
     port = free_port()
     storage = work / "registry"
     storage.mkdir()
@@ -226,32 +295,119 @@ def publishing(work):
         up = eventually(lambda: http_status(port, "/v2/") == 200)
         if not report(up is not None, f"registry on 127.0.0.1:{port}"):
             return
-        version, source = "9.9.9-ci", "https://example.test/schema-gate.git"
-        r = subprocess.run(["scripts/publish-image.sh", f"127.0.0.1:{port}", version], cwd=ROOT,
-                           env={**os.environ, "TLS_VERIFY": "false", "SOURCE": source},
-                           capture_output=True, text=True)
-        if not report(r.returncode == 0, "publish-image.sh pushes the manifest list", r.stdout + r.stderr):
-            return
-        ref = f"docker://127.0.0.1:{port}/schema-gate"
-        raw = json.loads(sh(["skopeo", "inspect", "--raw", "--tls-verify=false", f"{ref}:{version}"]))
-        platforms = {(m["platform"]["os"], m["platform"]["architecture"]): m["digest"] for m in raw.get("manifests", [])}
-        report(set(platforms) == {("linux", "amd64"), ("linux", "arm64")},
-               "the list holds linux/amd64 and linux/arm64", json.dumps(raw))
-        revision = sh(["git", "rev-parse", "HEAD"], cwd=ROOT).strip()
-        for (_, arch), digest in platforms.items():
-            config = json.loads(sh(["skopeo", "inspect", "--config", "--tls-verify=false", f"{ref}@{digest}"]))
-            c = config.get("config", {})
-            labels = c.get("Labels") or {}
-            report(config.get("architecture") == arch and c.get("User") == "65532:65532"
-                   and c.get("Entrypoint") == ["/schema-gate"]
-                   and labels.get("org.opencontainers.image.version") == version
-                   and labels.get("org.opencontainers.image.source") == source
-                   and labels.get("org.opencontainers.image.revision") == revision,
-                   f"pulled by digest, linux/{arch}: user, entrypoint, version, source and revision labels",
-                   json.dumps(config))
+        published(work, f"127.0.0.1:{port}")
     finally:
         registry.terminate()
         registry.wait()
+
+
+def published(work, reg):
+    # The stand-in base, pushed and pinned by the digest its registry reports.
+    base = f"{reg}/ci/debian-ca:bookworm"
+    sh(["skopeo", "copy", "--quiet", "--dest-tls-verify=false", f"containers-storage:{BASE_IMAGE}", f"docker://{base}"])
+    base_digest = registry_digest(f"docker://{base}")
+    # The release: a clone of this commit, so that tagging it touches nothing here.
+    clone = work / "release"
+    sh(["git", "clone", "--quiet", "--local", "--no-hardlinks", str(ROOT), str(clone)])
+    version = sh([str(STATIC), "--version"]).split()[-1]
+    source = "https://example.test/schema-gate.git"
+    cosign = sh([str(ROOT / "scripts/peers/cosign.sh")]).strip()
+    keys = work / "keys"
+    keys.mkdir()
+    password = {"COSIGN_PASSWORD": "ci-throwaway"}
+    for name in ("signer", "other"):
+        (keys / name).mkdir()
+        subprocess.run([cosign, "generate-key-pair"], cwd=keys / name, env={**os.environ, **LOOPBACK_ONLY, **password},
+                       check=True, capture_output=True)
+    env = {"TLS_VERIFY": "false", "SOURCE": source, "AMD64_BIN": str(STATIC),
+           "ARM64_BIN": str(STATIC_ARM64), "BASE_IMAGE": base, "BASE_DIGEST": base_digest,
+           "COSIGN_KEY": str(keys / "signer/cosign.key"), "COSIGN": cosign, **password}
+    refusals = {
+        "an unpinned base (no BASE_DIGEST)": ({**env, "BASE_DIGEST": ""}, "skopeo inspect --raw"),
+        "a malformed base digest": ({**env, "BASE_DIGEST": "sha256:1234"}, "does not pin the base image"),
+        "a base digest inside BASE_IMAGE": ({**env, "BASE_IMAGE": f"{base}@{base_digest}"}, "must be a name"),
+        "an untagged release": (env, f"HEAD is not tagged v{version}"),
+    }
+    for what, (e, says) in refusals.items():
+        r = publish(clone, e, reg, version)
+        report(r.returncode != 0 and says in r.stderr, f"publish-image.sh refuses {what}", r.stdout + r.stderr)
+    sh(["git", "-C", str(clone), "tag", "-a", f"v{version}", "-m", f"schema-gate {version}"])
+    r = publish(clone, env, reg, f"{version}.1")
+    report(r.returncode != 0 and "not tagged" in r.stderr, "publish-image.sh refuses a version other than the tag's", r.stderr)
+    r = publish(clone, env, reg, version)
+    if not report(r.returncode == 0, f"publish-image.sh publishes tagged v{version}, signed, with its SBOM", r.stdout + r.stderr):
+        return
+    printed = re.search(rf"pushed {re.escape(reg)}/schema-gate:{re.escape(version)}@(sha256:[0-9a-f]{{64}})$", r.stdout.strip())
+    ref = f"docker://{reg}/schema-gate"
+    digest = registry_digest(f"{ref}:{version}")
+    report(printed and printed.group(1) == digest, f"it prints the list's digest as the registry serves it ({digest[:19]}…)", r.stdout)
+    raw = json.loads(sh(["skopeo", "inspect", "--raw", "--tls-verify=false", f"{ref}@{digest}"]))
+    platforms = {(m["platform"]["os"], m["platform"]["architecture"]): m["digest"] for m in raw.get("manifests", [])}
+    report(set(platforms) == {("linux", "amd64"), ("linux", "arm64")}, "the list holds linux/amd64 and linux/arm64", json.dumps(raw))
+    revision = sh(["git", "rev-parse", "HEAD"], cwd=ROOT).strip()
+    host_bundle = Path("/etc/ssl/certs/ca-certificates.crt").read_bytes()
+    for (_, arch), one in platforms.items():
+        config = json.loads(sh(["skopeo", "inspect", "--config", "--tls-verify=false", f"{ref}@{one}"]))
+        c = config.get("config", {})
+        labels = c.get("Labels") or {}
+        report(config.get("architecture") == arch and c.get("User") == "65532:65532"
+               and c.get("Entrypoint") == ["/schema-gate"]
+               and labels.get("org.opencontainers.image.version") == version
+               and labels.get("org.opencontainers.image.source") == source
+               and labels.get("org.opencontainers.image.revision") == revision,
+               f"pulled by digest, linux/{arch}: user, entrypoint, version, source and revision labels", json.dumps(config))
+        bundle = pull_files(f"{ref}@{one}", work, f"pub-{arch}", "/etc/ssl/certs/ca-certificates.crt").get(
+            "/etc/ssl/certs/ca-certificates.crt", b"")
+        report(BASE_MARKER.encode() in bundle and bundle != host_bundle,
+               f"linux/{arch}: the CA bundle is the pinned base's, not the publishing host's")
+    app_by_digest(work, reg, version, digest)
+    signatures(cosign, keys, f"{reg}/schema-gate", digest, platforms)
+
+
+def app_by_digest(work, reg, version, digest):
+    """An app image that copies the gate by digest, as the README tells teams to."""
+    app = work / "app-by-digest"
+    app.mkdir()
+    wrong = digest[:-1] + ("0" if digest[-1] != "0" else "1")
+    for what, d in (("right", digest), ("wrong", wrong)):
+        (app / "Dockerfile").write_text(f"FROM scratch\nCOPY --from={reg}/schema-gate:{version}@{d} /schema-gate /usr/local/bin/schema-gate\n")
+        r = subprocess.run(["podman", "build", "--isolation", "chroot", "--quiet", "--tls-verify=false",
+                            "-t", f"localhost/app-by-digest-{what}:ci", str(app)], capture_output=True, text=True)
+        if what == "wrong":
+            report(r.returncode != 0, "an app image copying the gate by a wrong digest fails to build", r.stdout)
+            continue
+        if not report(r.returncode == 0, f"an app image builds with COPY --from={reg}/schema-gate:{version}@sha256:…", r.stderr):
+            continue
+        oci = work / "app-by-digest-oci"
+        sh(["skopeo", "copy", "--quiet", f"containers-storage:localhost/app-by-digest-{what}:ci", f"oci:{oci}:x"])
+        sh(["umoci", "unpack", "--image", f"{oci}:x", str(work / "app-by-digest-bundle")])
+        copied = (work / "app-by-digest-bundle/rootfs/usr/local/bin/schema-gate").read_bytes()
+        report(copied == STATIC.read_bytes(), "it carries exactly the published amd64 binary")
+        subprocess.run(["podman", "rmi", "-f", f"localhost/app-by-digest-{what}:ci"], capture_output=True)
+    # The gate image the builds pulled from the registry.
+    subprocess.run(["podman", "rmi", "-f", f"{reg}/schema-gate@{digest}"], capture_output=True)
+
+
+def signatures(cosign, keys, repo, digest, platforms):
+    flags = ["--insecure-ignore-tlog=true", "--offline=true", "--allow-http-registry", "--allow-insecure-registry"]
+    run = lambda *args: subprocess.run([cosign, *args], capture_output=True, text=True,  # noqa: E731
+                                       env={**os.environ, **LOOPBACK_ONLY})
+    pub = str(keys / "signer/cosign.pub")
+    for what, ref in [("the list", f"{repo}@{digest}")] + [(f"linux/{a}", f"{repo}@{d}") for (_, a), d in sorted(platforms.items())]:
+        r = run("verify", "--key", pub, *flags, ref)
+        report(r.returncode == 0, f"cosign verify: {what} is signed by the release key", r.stderr)
+    r = run("verify", "--key", str(keys / "other/cosign.pub"), *flags, f"{repo}@{digest}")
+    report(r.returncode != 0, "cosign verify refuses another key", r.stderr)
+    for (_, arch), one in sorted(platforms.items()):
+        r = run("verify-attestation", "--type", "cyclonedx", "--key", pub, *flags, f"{repo}@{one}")
+        if not report(r.returncode == 0, f"cosign verify-attestation: linux/{arch} carries a signed CycloneDX SBOM", r.stderr):
+            continue
+        statement = json.loads(base64.b64decode(json.loads(r.stdout.splitlines()[0])["payload"]))
+        names = {c.get("name") for c in statement["predicate"].get("components", [])}
+        want = {"tokio", "tokio-postgres", "hyper"}
+        report(want <= names and "windows-sys" not in names,
+               f"linux/{arch}: the SBOM lists the binary's crates ({len(names)}, among them {', '.join(sorted(want))}; "
+               "none for other targets)", ", ".join(sorted(n for n in names if n)))
 
 
 def main():

@@ -7,8 +7,10 @@
 #      control plane on loopback (built from the Go module proxy and cached), every overlay
 #      applied server-side under Pod Security "restricted", deploy.sh through every Job outcome
 #      against the real Job and Deployment controllers, and the README's migration guide from
-#      examples/honeydue; the monitoring kit: promtool's rule
-#      checks and unit tests, and a real Prometheus scraping real gates;
+#      examples/honeydue; the monitoring kit: promtool's rule checks and unit tests, the
+#      Components' namespaces, a real Prometheus scraping real gates, the deployment's
+#      VictoriaMetrics stack (vmagent, vmalert) firing and resolving each alert against live
+#      gates, and the custom objects against the operators' CRDs on the real API server;
 #   3. shellcheck on every script;
 #   4. the static musl release binary: linked statically, within 4 MiB, and passing the check and
 #      wait integration tests itself;
@@ -41,8 +43,8 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 # The reference Prometheus text parser (for /metrics), the Kubernetes schema validator, PyYAML.
-python3 -c 'import prometheus_client, kubernetes_validate, yaml' 2>/dev/null ||
-  python3 -m pip install --quiet --disable-pip-version-check prometheus-client kubernetes-validate pyyaml
+python3 -c 'import prometheus_client, kubernetes_validate, yaml, jsonschema' 2>/dev/null ||
+  python3 -m pip install --quiet --disable-pip-version-check prometheus-client kubernetes-validate pyyaml jsonschema
 
 echo "== cargo test"
 cargo test --locked "$@"
@@ -53,12 +55,19 @@ command -v patch >/dev/null 2>&1 || { [ "$(id -u)" = 0 ] && DEBIAN_FRONTEND=noni
 ./scripts/peers/kubernetes.sh >/dev/null   # built once (several minutes), then cached
 python3 scripts/check-cluster.py
 shellcheck scripts/peers/kubernetes.sh examples/honeydue/deploy-k3s/scripts/*.sh
-echo "== monitoring: alert rules (promtool) and a real Prometheus scrape"
+# Monitoring: VictoriaMetrics (victoria-metrics, vmagent, vmalert), goose, cosign and
+# cargo-cyclonedx are built into the cache by their scripts/peers/ scripts on first use (Go 1.26).
+command -v go >/dev/null 2>&1 || { echo "test.sh: go missing (Go 1.26 or newer)" >&2; exit 1; }
+echo "== monitoring: alert rules (promtool), the Components, a real Prometheus scrape"
 python3 scripts/check-monitoring.py
+echo "== monitoring: the deployment's stack (VictoriaMetrics, vmagent, vmalert) against live gates"
+python3 scripts/check-victoriametrics.py
+echo "== monitoring: the Components' objects against the operators' CRDs"
+python3 scripts/check-monitoring-crds.py
 echo "== shellcheck: the migration tools' peer scripts and drivers (docs/tools/)"
 shellcheck -x scripts/peers/*.sh scripts/tools/*.sh
 echo "== shellcheck"
-shellcheck scripts/*.sh k8s/*.sh .ci/run
+shellcheck scripts/*.sh scripts/peers/*.sh k8s/*.sh .ci/run
 echo "ok: shellcheck"
 echo "== static binary"
 ./scripts/check-static.sh
