@@ -17,9 +17,10 @@
 //!   blocking), [`signals`], [`termination`] (the Kubernetes termination message), [`logging`],
 //!   `jitter` (randomness without a crate), [`time`] (durations and times for people).
 //!
-//! Errors and exit codes: [`exit`] holds every exit code of `docs/contract.md` and [`exit::Error`],
-//! why the gate stopped short of an answer (a [`config::ConfigError`], exit 2; a
-//! [`postgres::db::CheckError`], exit 3); a verdict's code is [`core::verdict::State::exit_code`].
+//! Errors and exit codes: [`exit`] holds every exit code of `docs/contract.md` and imports
+//! nothing; each error type gives its own code ([`config::ConfigError::exit_code`], 2;
+//! [`postgres::db::CheckError::exit_code`], 3), and a verdict's code is
+//! [`core::verdict::State::exit_code`]. Lower modules never import higher ones.
 
 // Output goes through writes that ignore failure (`logging::stderr_line`, `modes::print_line`,
 // the log's writer): `println!`/`eprintln!` panic when stdout or stderr fails.

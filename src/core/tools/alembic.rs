@@ -23,22 +23,22 @@
 //!   generates (`revision = '…'`, `down_revision = …`, `depends_on = …`, each on one line) and
 //!   refuses any other form: then a manifest made by the tool at build time names them.
 
+use super::lines::{Line, LineState, Lines};
 use super::{
-    DIR_VAR, ExpectError, FILE_VAR, Facts, Id, Listing, Row, RowError, Sources, VERSION_VAR, cell,
-    manifest_lines, show,
+    DIR_VAR, ExpectError, FILE_VAR, Facts, Id, Listing, Read, Row, RowError, Sources, VERSION_VAR,
+    cell, manifest_lines, show,
 };
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The table Alembic creates (`version_table` in `env.py` overrides it).
 pub const DEFAULT_TABLE: &str = "alembic_version";
 
-/// The columns of the one `SELECT`, in order.
-pub const COLUMNS: &[&str] = &["version_num"];
-
-/// The check's `SELECT`.
-pub fn select(table: &str) -> String {
-    format!("SELECT version_num FROM {table}")
-}
+/// The check's `SELECT`. Alembic records no time.
+pub const READ: Read = Read {
+    columns: "version_num",
+    status_columns: "version_num",
+    tail: "ORDER BY version_num LIMIT 100001",
+};
 
 /// Which files Alembic loads as revisions (`_only_source_rev_file`,
 /// `(?!\.\#|__init__)(.*\.py)$`): every `.py` file but editor locks and `__init__`.
@@ -167,6 +167,8 @@ pub struct Expected {
     graph: Option<Graph>,
     /// The script heads, sorted.
     heads: Vec<String>,
+    /// Each revision's file, when read from the versions directory (for `status`).
+    files: BTreeMap<String, String>,
 }
 
 impl Expected {
@@ -184,7 +186,10 @@ impl Expected {
         }
         let mut expected = None;
         if let Some(listings) = sources.listings {
-            expected = Some(Expected::from_graph(from_listings(listings)?, DIR_VAR)?);
+            let (graph, files) = from_listings(listings)?;
+            let mut from_dir = Expected::from_graph(graph, DIR_VAR)?;
+            from_dir.files = files;
+            expected = Some(from_dir);
         }
         if let Some(text) = sources.manifest {
             let from_manifest = from_manifest(text)?;
@@ -233,6 +238,7 @@ impl Expected {
         Ok(Expected {
             graph: Some(graph),
             heads,
+            files: BTreeMap::new(),
         })
     }
 
@@ -242,7 +248,7 @@ impl Expected {
     }
 }
 
-fn from_listings(listings: &[Listing]) -> Result<Graph, ExpectError> {
+fn from_listings(listings: &[Listing]) -> Result<(Graph, BTreeMap<String, String>), ExpectError> {
     let mut graph = Graph::new();
     let mut seen: BTreeMap<String, String> = BTreeMap::new();
     for listing in listings {
@@ -277,6 +283,10 @@ fn from_listings(listings: &[Listing]) -> Result<Graph, ExpectError> {
             graph.insert(id, rev);
         }
     }
+    let files = seen
+        .into_iter()
+        .map(|(id, name)| (id, name.trim_matches('"').to_string()))
+        .collect();
     if graph.is_empty() {
         let dirs: Vec<&str> = listings.iter().map(|l| l.dir.as_str()).collect();
         return Err(ExpectError::new(
@@ -284,7 +294,7 @@ fn from_listings(listings: &[Listing]) -> Result<Graph, ExpectError> {
             format!("no Alembic revision files (*.py) in {}", dirs.join(", ")),
         ));
     }
-    Ok(graph)
+    Ok((graph, files))
 }
 
 fn from_manifest(text: &str) -> Result<Expected, ExpectError> {
@@ -307,7 +317,11 @@ fn from_manifest(text: &str) -> Result<Expected, ExpectError> {
         }
         heads.sort();
         heads.dedup();
-        return Ok(Expected { graph: None, heads });
+        return Ok(Expected {
+            graph: None,
+            heads,
+            files: BTreeMap::new(),
+        });
     }
     let mut graph = Graph::new();
     for (line, text) in lines {
@@ -428,6 +442,77 @@ pub fn facts(rows: &[Row], expected: &Expected) -> Result<Facts, RowError> {
     Ok(facts)
 }
 
+/// `status`'s listing: every revision of the build, bases first (then by id), applied when it
+/// is a row or an ancestor of one (or of a head the row rule took as a newer release's), else
+/// pending; with only heads known, the heads. Rows the build does not know come first. Alembic
+/// records no time.
+pub fn lines(rows: &[Row], expected: &Expected) -> Result<Lines, RowError> {
+    let facts = facts(rows, expected)?;
+    let mut db = BTreeSet::new();
+    for row in rows {
+        db.insert(cell(row, 0, "version_num")?.to_string());
+    }
+    let pending: BTreeSet<String> = facts.pending.iter().map(Id::to_string).collect();
+    let mut applied: BTreeSet<String> = db.clone();
+    if let Some(graph) = &expected.graph {
+        for r in db.iter().filter(|r| graph.contains_key(*r)) {
+            applied.extend(ancestors(graph, r, true));
+        }
+        for head in expected.heads.iter().filter(|h| !pending.contains(*h)) {
+            applied.insert(head.clone());
+            applied.extend(ancestors(graph, head, true));
+        }
+    }
+    let order: Vec<String> = match &expected.graph {
+        Some(graph) => topological(graph),
+        None => expected.heads.clone(),
+    };
+    let mut out = Lines::default();
+    for id in &order {
+        let state = match applied.contains(id) {
+            true => LineState::Applied,
+            false => LineState::Pending,
+        };
+        let file = expected.files.get(id).cloned();
+        out.migrations
+            .push(Line::new(Id::Text(id.clone()), file, state, None));
+    }
+    for id in db.iter().filter(|r| !order.contains(r)) {
+        out.without_file.push(Line::new(
+            Id::Text(id.clone()),
+            None,
+            LineState::Applied,
+            None,
+        ));
+    }
+    Ok(out)
+}
+
+/// The revisions, each after everything it descends from (`down_revision` and `depends_on`),
+/// ties broken by id: the order `alembic upgrade` could apply them in.
+fn topological(graph: &Graph) -> Vec<String> {
+    let mut done: BTreeSet<&str> = BTreeSet::new();
+    let mut out = Vec::with_capacity(graph.len());
+    while out.len() < graph.len() {
+        let before = out.len();
+        for (id, rev) in graph {
+            let ready = rev
+                .down
+                .iter()
+                .chain(&rev.depends)
+                .all(|p| done.contains(p.as_str()) || !graph.contains_key(p));
+            if !done.contains(id.as_str()) && ready {
+                done.insert(id);
+                out.push(id.clone());
+            }
+        }
+        if out.len() == before {
+            break; // a cycle: from_graph refuses those
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -485,9 +570,36 @@ mod tests {
     #[test]
     fn the_read() {
         assert_eq!(
-            select("alembic_version"),
-            "SELECT version_num FROM alembic_version"
+            READ.select("alembic_version", "", false),
+            "SELECT version_num FROM alembic_version ORDER BY version_num LIMIT 100001"
         );
+    }
+
+    #[test]
+    fn the_listing_walks_the_graph() {
+        let e = scripts(&[]);
+        let l = lines(&rows(&["c3", "d4"]), &e).unwrap();
+        let shown: Vec<(String, LineState)> = l
+            .migrations
+            .iter()
+            .map(|l| (l.version.to_string(), l.state))
+            .collect();
+        use LineState::*;
+        assert_eq!(
+            shown,
+            [
+                ("a1".into(), Applied),
+                ("b2".into(), Applied),
+                ("c3".into(), Applied),
+                ("d4".into(), Applied),
+                ("m5".into(), Pending)
+            ]
+        );
+        assert_eq!(l.migrations[0].file.as_deref(), Some("a1_ra1.py"));
+        // A newer release's head: everything taken as applied, the unknown row first.
+        let l = lines(&rows(&["e6"]), &e).unwrap();
+        assert!(l.migrations.iter().all(|l| l.applied), "{l:?}");
+        assert_eq!(l.without_file[0].version, Id::from("e6"));
     }
 
     #[test]
@@ -662,7 +774,8 @@ mod tests {
             ..Sources::default()
         })
         .unwrap();
-        assert_eq!(e, scripts(&[]));
+        let from_files = scripts(&[]);
+        assert_eq!((&e.graph, &e.heads), (&from_files.graph, &from_files.heads));
         let f = facts(&rows(&["e6"]), &e).unwrap();
         assert_eq!(decide(&f, AtLeast), Outcome::Ready);
         let dep = Expected::build(Sources {

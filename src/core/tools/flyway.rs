@@ -27,34 +27,25 @@
 //!   schema-history transaction then rolls it back. The rule still handles such rows (older
 //!   Flyway releases, other editions, rows written by hand).
 
+use super::lines::{Line, LineState, Lines};
 use super::{
-    DIR_VAR, Entry, ExpectError, FILE_VAR, Facts, Id, Listing, Row, RowError, Sources, VERSION_VAR,
-    bool_cell, cell, manifest_lines, show,
+    DIR_VAR, Entry, ExpectError, FILE_VAR, Facts, Id, Listing, Read, Row, RowError, Sources,
+    VERSION_VAR, bool_cell, cell, manifest_lines, show,
 };
+use crate::core::status::AppliedAt;
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
 /// The table Flyway creates (`flyway.table` overrides it), in its default schema.
 pub const DEFAULT_TABLE: &str = "flyway_schema_history";
 
-/// The columns of the one `SELECT`, in order.
-pub const COLUMNS: &[&str] = &[
-    "installed_rank",
-    "version",
-    "description",
-    "type",
-    "script",
-    "checksum",
-    "success",
-];
-
-/// The check's `SELECT`.
-pub fn select(table: &str) -> String {
-    format!(
-        "SELECT installed_rank, version, description, type, script, checksum, success \
-         FROM {table} ORDER BY installed_rank"
-    )
-}
+/// The check's `SELECT`, in rank order; `status` adds `installed_on`.
+pub const READ: Read = Read {
+    columns: "installed_rank, version, description, type, script, checksum, success",
+    status_columns: "installed_rank, version, description, type, script, checksum, success, \
+                     to_char(installed_on, 'YYYY-MM-DD HH24:MI:SS')",
+    tail: "ORDER BY installed_rank LIMIT 100001",
+};
 
 /// Flyway scans every file under its locations; the directory rule hashes `.sql` scripts.
 pub fn wants_contents(path: &[u8]) -> bool {
@@ -549,6 +540,8 @@ pub struct HistoryRow {
     pub checksum: Option<i32>,
     /// `success`.
     pub success: bool,
+    /// `installed_on`, when the read asked for it (`status`).
+    pub installed_on: Option<AppliedAt>,
 }
 
 /// Reads the rows of [`COLUMNS`].
@@ -575,6 +568,11 @@ pub fn read_rows(rows: &[Row]) -> Result<Vec<HistoryRow>, RowError> {
             script: cell(row, 4, "script")?.to_string(),
             checksum,
             success: bool_cell(row, 6, "success")?,
+            installed_on: row
+                .get(7)
+                .cloned()
+                .flatten()
+                .and_then(|t| AppliedAt::parse(&t)),
         });
     }
     out.sort_by_key(|r| r.rank);
@@ -660,7 +658,10 @@ pub fn facts(rows: &[Row], expected: &Expected) -> Result<Facts, RowError> {
         .filter(|(_, r)| r.success)
         .map(|(k, _)| k.0.clone())
         .next_back();
-    let current = applied_max.clone().max(history.baseline.clone());
+    // What `flyway info` calls current: the highest version with a row, a failed one too
+    // (`MigrationState.FAILED` counts as applied there), or the baseline.
+    let recorded_max = history.versions.keys().map(|k| k.0.clone()).next_back();
+    let current = recorded_max.max(history.baseline.clone());
     if let Some(c) = &current {
         facts.current.push(c.id());
     }
@@ -801,6 +802,81 @@ pub fn facts(rows: &[Row], expected: &Expected) -> Result<Facts, RowError> {
     Ok(facts)
 }
 
+/// `status`'s listing, as `flyway info` lists it: every `V` script by version (covered by a
+/// baseline: applied, without a time), a `B` script while it is pending, every `R` script; each
+/// applied, failed or pending by the row rule, with its `installed_on`; then (first) what is
+/// applied without a script.
+pub fn lines(rows: &[Row], expected: &Expected) -> Result<Lines, RowError> {
+    let facts = facts(rows, expected)?;
+    let history = fold(read_rows(rows)?)?;
+    let state = |id: &Id| {
+        if facts.failed.contains(id) {
+            LineState::Failed
+        } else if facts.pending.contains(id) {
+            LineState::Pending
+        } else {
+            LineState::Applied
+        }
+    };
+    let when = |id: &Id| -> Option<AppliedAt> {
+        let text = id.to_string();
+        match Version::parse(&text) {
+            Ok(v) => history
+                .versions
+                .get(&VersionKey(v))
+                .and_then(|r| r.installed_on),
+            Err(_) => history
+                .repeatables
+                .values()
+                .filter_map(|rows| rows.last())
+                .find(|r| r.script == text)
+                .and_then(|r| r.installed_on),
+        }
+    };
+    let mut out = Lines::default();
+    if !expected.listed {
+        // Only a version: what the history holds.
+        for (key, row) in &history.versions {
+            let id = key.0.id();
+            let state = if row.success {
+                LineState::Applied
+            } else {
+                LineState::Failed
+            };
+            out.migrations
+                .push(Line::new(id, None, state, row.installed_on));
+        }
+        return Ok(out);
+    }
+    let baselines = expected
+        .baseline
+        .iter()
+        .filter(|s| facts.pending.contains(&s.id()));
+    let scripts: Vec<&Script> = expected
+        .versioned
+        .iter()
+        .chain(baselines)
+        .chain(&expected.repeatable)
+        .collect();
+    for script in &scripts {
+        let id = script.id();
+        let file = script
+            .script
+            .to_ascii_lowercase()
+            .ends_with(".sql")
+            .then(|| script.script.clone());
+        out.migrations
+            .push(Line::new(id.clone(), file, state(&id), when(&id)));
+    }
+    for id in facts.ahead.iter().chain(facts.failed.iter()) {
+        if !scripts.iter().any(|s| s.id() == *id) {
+            out.without_file
+                .push(Line::new(id.clone(), None, state(id), when(id)));
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -867,11 +943,44 @@ mod tests {
     #[test]
     fn the_read() {
         assert_eq!(
-            select("public.flyway_schema_history"),
+            READ.select("public.flyway_schema_history", "", false),
             "SELECT installed_rank, version, description, type, script, checksum, success \
-             FROM public.flyway_schema_history ORDER BY installed_rank"
+             FROM public.flyway_schema_history ORDER BY installed_rank LIMIT 100001"
         );
-        assert_eq!(COLUMNS.len(), 7);
+        assert!(
+            READ.status_columns
+                .ends_with("to_char(installed_on, 'YYYY-MM-DD HH24:MI:SS')")
+        );
+    }
+
+    #[test]
+    fn the_listing_follows_flyway_info() {
+        let e = build(&[
+            ("V1__a.sql", "SELECT 1;\n"),
+            ("V2__b.sql", "SELECT 1;\n"),
+            ("R__v.sql", "SELECT 1;\n"),
+        ]);
+        let mut first = ok(1, "1", SELECT_1);
+        first.push(Some("2026-04-27 03:43:55".into()));
+        let rows = [first, ok(2, "7", SELECT_1)];
+        let l = lines(&rows, &e).unwrap();
+        let shown: Vec<(String, LineState, bool)> = l
+            .migrations
+            .iter()
+            .map(|l| (l.version.to_string(), l.state, l.applied_at.is_some()))
+            .collect();
+        use LineState::*;
+        assert_eq!(
+            shown,
+            [
+                ("1".into(), Applied, true),
+                ("2".into(), Pending, false),
+                ("R__v.sql".into(), Pending, false)
+            ]
+        );
+        assert_eq!(l.migrations[0].file.as_deref(), Some("V1__a.sql"));
+        assert_eq!(l.without_file.len(), 1);
+        assert_eq!(l.without_file[0].version, Id::from("7"));
     }
 
     /// The checksums Flyway 13.12.0 recorded in characterise-flyway.sh ("migrate", "info").
