@@ -82,46 +82,27 @@ impl Metrics {
     pub fn new(expect: &Expect, table: &str, recheck: Option<Duration>) -> Metrics {
         let mut registry = Registry::default();
         register_fixed(&mut registry, expect, table, recheck);
-        let mut gauge = |name: &str, help: &str, initial: i64| {
-            let gauge = Gauge::default();
-            gauge.set(initial);
-            registry.register(name, help, gauge.clone());
-            gauge
-        };
-        let ready = gauge("schema_gate_ready", "1 when /readyz answers 200", 0);
-        // Numbers only where ids are numbers: a gauge cannot hold Flyway's 1.10 or a revision.
-        let numbers = match expect.expected() {
-            Some(Id::Number(expected)) if expect.tool().numeric_ids() => {
-                let version = gauge(
-                    "schema_gate_version",
-                    "The tool's current version (-1: none)",
-                    -1,
-                );
-                let max_version = gauge(
-                    "schema_gate_max_version",
-                    "Highest applied version (-1: none)",
-                    -1,
-                );
-                gauge(
-                    "schema_gate_expected_version",
-                    "The version this build expects",
-                    expected,
-                );
-                Some((version, max_version))
-            }
-            _ => None,
-        };
+        let ready = gauge(
+            &mut registry,
+            "schema_gate_ready",
+            "1 when /readyz answers 200",
+            0,
+        );
+        let numbers = number_gauges(&mut registry, expect);
         let pending = gauge(
+            &mut registry,
             "schema_gate_pending_migrations",
             "Migrations still to apply",
             0,
         );
         let consecutive_errors = gauge(
+            &mut registry,
             "schema_gate_consecutive_errors",
             "Failed checks since the last one that reached the database",
             0,
         );
         let ahead = gauge(
+            &mut registry,
             "schema_gate_ahead_migrations",
             "Applied versions the build does not know",
             0,
@@ -253,6 +234,45 @@ impl Metrics {
         }
         text
     }
+}
+
+/// A gauge registered as `name`, set to `initial`.
+fn gauge(registry: &mut Registry, name: &str, help: &str, initial: i64) -> Gauge {
+    let gauge = Gauge::default();
+    gauge.set(initial);
+    registry.register(name, help, gauge.clone());
+    gauge
+}
+
+/// `schema_gate_version`, `schema_gate_max_version` and `schema_gate_expected_version`, only
+/// where ids are numbers (goose, golang-migrate): a gauge cannot hold Flyway's `1.10` or an
+/// Alembic revision (`schema_gate_version_info` carries every tool's).
+fn number_gauges(registry: &mut Registry, expect: &Expect) -> Option<(Gauge, Gauge)> {
+    let Some(Id::Number(expected)) = expect.expected() else {
+        return None;
+    };
+    if !expect.tool().numeric_ids() {
+        return None;
+    }
+    let version = gauge(
+        registry,
+        "schema_gate_version",
+        "The tool's current version (-1: none)",
+        -1,
+    );
+    let max_version = gauge(
+        registry,
+        "schema_gate_max_version",
+        "Highest applied version (-1: none)",
+        -1,
+    );
+    gauge(
+        registry,
+        "schema_gate_expected_version",
+        "The version this build expects",
+        expected,
+    );
+    Some((version, max_version))
 }
 
 /// `schema_gate_state`, one gauge per state, all present from the start.

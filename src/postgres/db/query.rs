@@ -183,6 +183,64 @@ fn resolution(table: &TableName) -> String {
     )
 }
 
+/// The rejection of a name that resolved to a temporary table (never the tool's).
+fn temporary(
+    tool: &str,
+    variable: &str,
+    table: &str,
+    resolution: &Resolution,
+    context: &str,
+) -> CheckError {
+    let resolved = resolution
+        .resolved
+        .as_deref()
+        .unwrap_or("a temporary table");
+    CheckError {
+        message: format!(
+            "{table} resolves to {resolved}, a temporary table of this server connection \
+             (another client of a pooler leaves its temporary tables on the connection), \
+             and no schema on the search_path holds a table of that name: it is never \
+             {tool}'s table; name the table schema-qualified (e.g. {variable}=public.{table}) \
+             and revoke TEMPORARY on the database from PUBLIC{context}"
+        ),
+        rejected: true,
+    }
+}
+
+/// The rejection of a schema the gate may not use where the table could be.
+fn blocked_schema(
+    tool: &str,
+    table: &str,
+    qualified: bool,
+    blocked: &str,
+    resolution: &Resolution,
+    context: &str,
+) -> CheckError {
+    let place = match &resolution.resolved {
+        Some(resolved) => {
+            format!("on the search_path before {resolved}, where {table} resolved")
+        }
+        None => format!("on the search_path, where {table} is found nowhere else"),
+    };
+    let message = if qualified {
+        format!(
+            "the gate's role has no USAGE on schema {blocked}, which holds {table}: \
+                 GRANT USAGE ON SCHEMA {blocked} TO the gate's role"
+        )
+    } else {
+        format!(
+            "the gate's role has no USAGE on schema(s) {blocked}, {place}: {tool} may keep \
+                 its table there, so the gate cannot tell which table {tool} migrates; GRANT \
+                 USAGE on it to the gate's role, take it off the search_path, or name the table \
+                 schema-qualified{context}"
+        )
+    };
+    CheckError {
+        message,
+        rejected: true,
+    }
+}
+
 /// The `search_path` that `ALTER ROLE … [IN DATABASE …] SET` or `ALTER DATABASE … SET` gives the
 /// session's role here, most specific first, as Postgres applies them at login.
 const ROLE_SEARCH_PATH: &str = "(SELECT substr(c.setting, 13) FROM pg_db_role_setting s \
@@ -284,45 +342,12 @@ pub(super) fn conclude(
         None => String::new(),
     };
     if resolution.temporary {
-        let resolved = resolution
-            .resolved
-            .as_deref()
-            .unwrap_or("a temporary table");
-        return Err(CheckError {
-            message: format!(
-                "{table} resolves to {resolved}, a temporary table of this server connection \
-                 (another client of a pooler leaves its temporary tables on the connection), \
-                 and no schema on the search_path holds a table of that name: it is never \
-                 {tool}'s table; name the table schema-qualified (e.g. {variable}=public.{table}) \
-                 and revoke TEMPORARY on the database from PUBLIC{context}"
-            ),
-            rejected: true,
-        });
+        return Err(temporary(tool, variable, table, resolution, &context));
     }
     if let Some(blocked) = &resolution.blocked {
-        let place = match &resolution.resolved {
-            Some(resolved) => {
-                format!("on the search_path before {resolved}, where {table} resolved")
-            }
-            None => format!("on the search_path, where {table} is found nowhere else"),
-        };
-        let message = if qualified {
-            format!(
-                "the gate's role has no USAGE on schema {blocked}, which holds {table}: \
-                 GRANT USAGE ON SCHEMA {blocked} TO the gate's role"
-            )
-        } else {
-            format!(
-                "the gate's role has no USAGE on schema(s) {blocked}, {place}: {tool} may keep \
-                 its table there, so the gate cannot tell which table {tool} migrates; GRANT \
-                 USAGE on it to the gate's role, take it off the search_path, or name the table \
-                 schema-qualified{context}"
-            )
-        };
-        return Err(CheckError {
-            message,
-            rejected: true,
-        });
+        return Err(blocked_schema(
+            tool, table, qualified, blocked, resolution, &context,
+        ));
     }
     if resolution.resolved.is_none() {
         return match ending {
