@@ -9,7 +9,9 @@
 //! One file per component: [`postgres`], [`bouncer`], [`process`] (running the gate, waiting for
 //! states), [`http`] (requests and the `serve` [`Sidecar`]), [`faults`], [`certs`], [`pgwire`]
 //! (a scripted fake PostgreSQL for hostile servers), [`memory`] (what a gate allocates),
-//! [`majors`] (PostgreSQL 17 and 18 from npm), [`flights`] (a proxy counting round trips).
+//! [`majors`] (PostgreSQL 17 and 18 from npm), [`flights`] (a proxy counting round trips),
+//! [`tools`] (the migration tools' real CLIs and what their differential tests share; not
+//! glob-exported: `use support::tools`).
 
 #![allow(dead_code)] // each test binary uses part of the support code
 
@@ -23,6 +25,7 @@ pub mod memory;
 pub mod pgwire;
 pub mod postgres;
 pub mod process;
+pub mod tools;
 
 #[allow(unused_imports)] // each test binary uses part of the support code
 pub use bouncer::*;
