@@ -23,6 +23,7 @@ use std::fmt;
 
 pub mod alembic;
 pub mod dbmate;
+pub mod django;
 pub mod flyway;
 pub mod golang_migrate;
 pub mod goose;
@@ -42,6 +43,8 @@ pub enum Tool {
     Alembic,
     /// amacneil/dbmate.
     Dbmate,
+    /// Django's migrations (`manage.py migrate`).
+    Django,
 }
 
 impl Tool {
@@ -52,6 +55,7 @@ impl Tool {
         Tool::Flyway,
         Tool::Alembic,
         Tool::Dbmate,
+        Tool::Django,
     ];
 
     /// The `GATE_TOOL` spelling.
@@ -62,6 +66,7 @@ impl Tool {
             Tool::Flyway => "flyway",
             Tool::Alembic => "alembic",
             Tool::Dbmate => "dbmate",
+            Tool::Django => "django",
         }
     }
 
@@ -78,6 +83,7 @@ impl Tool {
             Tool::Flyway => flyway::DEFAULT_TABLE,
             Tool::Alembic => alembic::DEFAULT_TABLE,
             Tool::Dbmate => dbmate::DEFAULT_TABLE,
+            Tool::Django => django::DEFAULT_TABLE,
         }
     }
 
@@ -92,7 +98,7 @@ impl Tool {
     /// script, Alembic reads the revision identifiers out of generated scripts).
     pub fn scan(self) -> Scan {
         match self {
-            Tool::Goose | Tool::GolangMigrate | Tool::Dbmate => Scan {
+            Tool::Goose | Tool::GolangMigrate | Tool::Dbmate | Tool::Django => Scan {
                 recursive: false,
                 wants_contents: never,
             },
@@ -350,6 +356,8 @@ pub enum Expected {
     Alembic(alembic::Expected),
     /// See [`dbmate::Expected`].
     Dbmate(dbmate::Expected),
+    /// See [`django::Expected`].
+    Django(django::Expected),
 }
 
 impl Expected {
@@ -374,6 +382,7 @@ impl Expected {
             Tool::Flyway => flyway::Expected::build(sources).map(Expected::Flyway),
             Tool::Alembic => alembic::Expected::build(sources).map(Expected::Alembic),
             Tool::Dbmate => dbmate::Expected::build(sources).map(Expected::Dbmate),
+            Tool::Django => django::Expected::build(sources).map(Expected::Django),
         }
     }
 
@@ -384,6 +393,7 @@ impl Expected {
             Expected::Flyway(_) => Tool::Flyway,
             Expected::Alembic(_) => Tool::Alembic,
             Expected::Dbmate(_) => Tool::Dbmate,
+            Expected::Django(_) => Tool::Django,
         }
     }
 
@@ -394,6 +404,7 @@ impl Expected {
             Expected::Flyway(_) => flyway::select(table),
             Expected::Alembic(_) => alembic::select(table),
             Expected::Dbmate(_) => dbmate::select(table),
+            Expected::Django(_) => django::select(table),
         }
     }
 
@@ -404,6 +415,7 @@ impl Expected {
             Expected::Flyway(e) => flyway::facts(rows, e),
             Expected::Alembic(e) => alembic::facts(rows, e),
             Expected::Dbmate(e) => dbmate::facts(rows, e),
+            Expected::Django(e) => django::facts(rows, e),
         }?;
         facts.cut();
         Ok(facts)
@@ -416,6 +428,7 @@ impl Expected {
             Expected::Flyway(e) => e.target().into_iter().collect(),
             Expected::Alembic(e) => e.heads(),
             Expected::Dbmate(e) => e.target().into_iter().collect(),
+            Expected::Django(e) => e.newest(),
         }
     }
 }
