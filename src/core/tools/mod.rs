@@ -27,6 +27,7 @@ pub mod django;
 pub mod flyway;
 pub mod golang_migrate;
 pub mod goose;
+pub mod rails;
 
 /// A migration tool the gate knows (`GATE_TOOL`). Never guessed from the tables present: four
 /// tools call their table `schema_migrations`, each with its own shape.
@@ -45,6 +46,8 @@ pub enum Tool {
     Dbmate,
     /// Django's migrations (`manage.py migrate`).
     Django,
+    /// Rails' Active Record migrations (`rails db:migrate`).
+    Rails,
 }
 
 impl Tool {
@@ -56,6 +59,7 @@ impl Tool {
         Tool::Alembic,
         Tool::Dbmate,
         Tool::Django,
+        Tool::Rails,
     ];
 
     /// The `GATE_TOOL` spelling.
@@ -67,6 +71,7 @@ impl Tool {
             Tool::Alembic => "alembic",
             Tool::Dbmate => "dbmate",
             Tool::Django => "django",
+            Tool::Rails => "rails",
         }
     }
 
@@ -84,6 +89,7 @@ impl Tool {
             Tool::Alembic => alembic::DEFAULT_TABLE,
             Tool::Dbmate => dbmate::DEFAULT_TABLE,
             Tool::Django => django::DEFAULT_TABLE,
+            Tool::Rails => rails::DEFAULT_TABLE,
         }
     }
 
@@ -105,6 +111,10 @@ impl Tool {
             Tool::Flyway => Scan {
                 recursive: true,
                 wants_contents: flyway::wants_contents,
+            },
+            Tool::Rails => Scan {
+                recursive: true,
+                wants_contents: never,
             },
             Tool::Alembic => Scan {
                 recursive: false,
@@ -358,6 +368,8 @@ pub enum Expected {
     Dbmate(dbmate::Expected),
     /// See [`django::Expected`].
     Django(django::Expected),
+    /// See [`rails::Expected`].
+    Rails(rails::Expected),
 }
 
 impl Expected {
@@ -383,6 +395,7 @@ impl Expected {
             Tool::Alembic => alembic::Expected::build(sources).map(Expected::Alembic),
             Tool::Dbmate => dbmate::Expected::build(sources).map(Expected::Dbmate),
             Tool::Django => django::Expected::build(sources).map(Expected::Django),
+            Tool::Rails => rails::Expected::build(sources).map(Expected::Rails),
         }
     }
 
@@ -394,6 +407,7 @@ impl Expected {
             Expected::Alembic(_) => Tool::Alembic,
             Expected::Dbmate(_) => Tool::Dbmate,
             Expected::Django(_) => Tool::Django,
+            Expected::Rails(_) => Tool::Rails,
         }
     }
 
@@ -405,6 +419,7 @@ impl Expected {
             Expected::Alembic(_) => alembic::select(table),
             Expected::Dbmate(_) => dbmate::select(table),
             Expected::Django(_) => django::select(table),
+            Expected::Rails(_) => rails::select(table),
         }
     }
 
@@ -416,6 +431,7 @@ impl Expected {
             Expected::Alembic(e) => alembic::facts(rows, e),
             Expected::Dbmate(e) => dbmate::facts(rows, e),
             Expected::Django(e) => django::facts(rows, e),
+            Expected::Rails(e) => rails::facts(rows, e),
         }?;
         facts.cut();
         Ok(facts)
@@ -429,6 +445,7 @@ impl Expected {
             Expected::Alembic(e) => e.heads(),
             Expected::Dbmate(e) => e.target().into_iter().collect(),
             Expected::Django(e) => e.newest(),
+            Expected::Rails(e) => e.target().into_iter().collect(),
         }
     }
 }
