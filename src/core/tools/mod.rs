@@ -28,6 +28,7 @@ pub mod flyway;
 pub mod golang_migrate;
 pub mod goose;
 pub mod rails;
+pub mod sqlx;
 
 /// A migration tool the gate knows (`GATE_TOOL`). Never guessed from the tables present: four
 /// tools call their table `schema_migrations`, each with its own shape.
@@ -48,6 +49,8 @@ pub enum Tool {
     Django,
     /// Rails' Active Record migrations (`rails db:migrate`).
     Rails,
+    /// launchbadge/sqlx (`sqlx migrate run`, `sqlx::migrate!()`).
+    Sqlx,
 }
 
 impl Tool {
@@ -60,6 +63,7 @@ impl Tool {
         Tool::Dbmate,
         Tool::Django,
         Tool::Rails,
+        Tool::Sqlx,
     ];
 
     /// The `GATE_TOOL` spelling.
@@ -71,6 +75,7 @@ impl Tool {
             Tool::Alembic => "alembic",
             Tool::Dbmate => "dbmate",
             Tool::Django => "django",
+            Tool::Sqlx => "sqlx",
             Tool::Rails => "rails",
         }
     }
@@ -89,6 +94,7 @@ impl Tool {
             Tool::Alembic => alembic::DEFAULT_TABLE,
             Tool::Dbmate => dbmate::DEFAULT_TABLE,
             Tool::Django => django::DEFAULT_TABLE,
+            Tool::Sqlx => sqlx::DEFAULT_TABLE,
             Tool::Rails => rails::DEFAULT_TABLE,
         }
     }
@@ -119,6 +125,10 @@ impl Tool {
             Tool::Alembic => Scan {
                 recursive: false,
                 wants_contents: alembic::wants_contents,
+            },
+            Tool::Sqlx => Scan {
+                recursive: false,
+                wants_contents: sqlx::wants_contents,
             },
         }
     }
@@ -368,6 +378,8 @@ pub enum Expected {
     Dbmate(dbmate::Expected),
     /// See [`django::Expected`].
     Django(django::Expected),
+    /// See [`sqlx::Expected`].
+    Sqlx(sqlx::Expected),
     /// See [`rails::Expected`].
     Rails(rails::Expected),
 }
@@ -395,6 +407,7 @@ impl Expected {
             Tool::Alembic => alembic::Expected::build(sources).map(Expected::Alembic),
             Tool::Dbmate => dbmate::Expected::build(sources).map(Expected::Dbmate),
             Tool::Django => django::Expected::build(sources).map(Expected::Django),
+            Tool::Sqlx => sqlx::Expected::build(sources).map(Expected::Sqlx),
             Tool::Rails => rails::Expected::build(sources).map(Expected::Rails),
         }
     }
@@ -407,6 +420,7 @@ impl Expected {
             Expected::Alembic(_) => Tool::Alembic,
             Expected::Dbmate(_) => Tool::Dbmate,
             Expected::Django(_) => Tool::Django,
+            Expected::Sqlx(_) => Tool::Sqlx,
             Expected::Rails(_) => Tool::Rails,
         }
     }
@@ -419,6 +433,7 @@ impl Expected {
             Expected::Alembic(_) => alembic::select(table),
             Expected::Dbmate(_) => dbmate::select(table),
             Expected::Django(_) => django::select(table),
+            Expected::Sqlx(_) => sqlx::select(table),
             Expected::Rails(_) => rails::select(table),
         }
     }
@@ -431,6 +446,7 @@ impl Expected {
             Expected::Alembic(e) => alembic::facts(rows, e),
             Expected::Dbmate(e) => dbmate::facts(rows, e),
             Expected::Django(e) => django::facts(rows, e),
+            Expected::Sqlx(e) => sqlx::facts(rows, e),
             Expected::Rails(e) => rails::facts(rows, e),
         }?;
         facts.cut();
@@ -445,6 +461,7 @@ impl Expected {
             Expected::Alembic(e) => e.heads(),
             Expected::Dbmate(e) => e.target().into_iter().collect(),
             Expected::Django(e) => e.newest(),
+            Expected::Sqlx(e) => e.target().into_iter().collect(),
             Expected::Rails(e) => e.target().into_iter().collect(),
         }
     }
