@@ -27,6 +27,7 @@ pub mod django;
 pub mod flyway;
 pub mod golang_migrate;
 pub mod goose;
+pub mod knex;
 pub mod rails;
 pub mod sqlx;
 
@@ -51,6 +52,8 @@ pub enum Tool {
     Rails,
     /// launchbadge/sqlx (`sqlx migrate run`, `sqlx::migrate!()`).
     Sqlx,
+    /// knex/knex (`knex migrate:latest`).
+    Knex,
 }
 
 impl Tool {
@@ -64,6 +67,7 @@ impl Tool {
         Tool::Django,
         Tool::Rails,
         Tool::Sqlx,
+        Tool::Knex,
     ];
 
     /// The `GATE_TOOL` spelling.
@@ -75,6 +79,7 @@ impl Tool {
             Tool::Alembic => "alembic",
             Tool::Dbmate => "dbmate",
             Tool::Django => "django",
+            Tool::Knex => "knex",
             Tool::Sqlx => "sqlx",
             Tool::Rails => "rails",
         }
@@ -94,6 +99,7 @@ impl Tool {
             Tool::Alembic => alembic::DEFAULT_TABLE,
             Tool::Dbmate => dbmate::DEFAULT_TABLE,
             Tool::Django => django::DEFAULT_TABLE,
+            Tool::Knex => knex::DEFAULT_TABLE,
             Tool::Sqlx => sqlx::DEFAULT_TABLE,
             Tool::Rails => rails::DEFAULT_TABLE,
         }
@@ -110,7 +116,7 @@ impl Tool {
     /// script, Alembic reads the revision identifiers out of generated scripts).
     pub fn scan(self) -> Scan {
         match self {
-            Tool::Goose | Tool::GolangMigrate | Tool::Dbmate | Tool::Django => Scan {
+            Tool::Goose | Tool::GolangMigrate | Tool::Dbmate | Tool::Django | Tool::Knex => Scan {
                 recursive: false,
                 wants_contents: never,
             },
@@ -378,6 +384,8 @@ pub enum Expected {
     Dbmate(dbmate::Expected),
     /// See [`django::Expected`].
     Django(django::Expected),
+    /// See [`knex::Expected`].
+    Knex(knex::Expected),
     /// See [`sqlx::Expected`].
     Sqlx(sqlx::Expected),
     /// See [`rails::Expected`].
@@ -407,6 +415,7 @@ impl Expected {
             Tool::Alembic => alembic::Expected::build(sources).map(Expected::Alembic),
             Tool::Dbmate => dbmate::Expected::build(sources).map(Expected::Dbmate),
             Tool::Django => django::Expected::build(sources).map(Expected::Django),
+            Tool::Knex => knex::Expected::build(sources).map(Expected::Knex),
             Tool::Sqlx => sqlx::Expected::build(sources).map(Expected::Sqlx),
             Tool::Rails => rails::Expected::build(sources).map(Expected::Rails),
         }
@@ -420,6 +429,7 @@ impl Expected {
             Expected::Alembic(_) => Tool::Alembic,
             Expected::Dbmate(_) => Tool::Dbmate,
             Expected::Django(_) => Tool::Django,
+            Expected::Knex(_) => Tool::Knex,
             Expected::Sqlx(_) => Tool::Sqlx,
             Expected::Rails(_) => Tool::Rails,
         }
@@ -433,6 +443,7 @@ impl Expected {
             Expected::Alembic(_) => alembic::select(table),
             Expected::Dbmate(_) => dbmate::select(table),
             Expected::Django(_) => django::select(table),
+            Expected::Knex(_) => knex::select(table),
             Expected::Sqlx(_) => sqlx::select(table),
             Expected::Rails(_) => rails::select(table),
         }
@@ -446,6 +457,7 @@ impl Expected {
             Expected::Alembic(e) => alembic::facts(rows, e),
             Expected::Dbmate(e) => dbmate::facts(rows, e),
             Expected::Django(e) => django::facts(rows, e),
+            Expected::Knex(e) => knex::facts(rows, e),
             Expected::Sqlx(e) => sqlx::facts(rows, e),
             Expected::Rails(e) => rails::facts(rows, e),
         }?;
@@ -461,6 +473,7 @@ impl Expected {
             Expected::Alembic(e) => e.heads(),
             Expected::Dbmate(e) => e.target().into_iter().collect(),
             Expected::Django(e) => e.newest(),
+            Expected::Knex(e) => e.newest(),
             Expected::Sqlx(e) => e.target().into_iter().collect(),
             Expected::Rails(e) => e.target().into_iter().collect(),
         }
