@@ -28,6 +28,7 @@ pub mod flyway;
 pub mod golang_migrate;
 pub mod goose;
 pub mod knex;
+pub mod liquibase;
 pub mod rails;
 pub mod sqlx;
 
@@ -54,6 +55,8 @@ pub enum Tool {
     Sqlx,
     /// knex/knex (`knex migrate:latest`).
     Knex,
+    /// Liquibase (open-source 4.x: `liquibase update`).
+    Liquibase,
 }
 
 impl Tool {
@@ -68,6 +71,7 @@ impl Tool {
         Tool::Rails,
         Tool::Sqlx,
         Tool::Knex,
+        Tool::Liquibase,
     ];
 
     /// The `GATE_TOOL` spelling.
@@ -79,6 +83,7 @@ impl Tool {
             Tool::Alembic => "alembic",
             Tool::Dbmate => "dbmate",
             Tool::Django => "django",
+            Tool::Liquibase => "liquibase",
             Tool::Knex => "knex",
             Tool::Sqlx => "sqlx",
             Tool::Rails => "rails",
@@ -99,6 +104,7 @@ impl Tool {
             Tool::Alembic => alembic::DEFAULT_TABLE,
             Tool::Dbmate => dbmate::DEFAULT_TABLE,
             Tool::Django => django::DEFAULT_TABLE,
+            Tool::Liquibase => liquibase::DEFAULT_TABLE,
             Tool::Knex => knex::DEFAULT_TABLE,
             Tool::Sqlx => sqlx::DEFAULT_TABLE,
             Tool::Rails => rails::DEFAULT_TABLE,
@@ -116,7 +122,12 @@ impl Tool {
     /// script, Alembic reads the revision identifiers out of generated scripts).
     pub fn scan(self) -> Scan {
         match self {
-            Tool::Goose | Tool::GolangMigrate | Tool::Dbmate | Tool::Django | Tool::Knex => Scan {
+            Tool::Goose
+            | Tool::GolangMigrate
+            | Tool::Dbmate
+            | Tool::Django
+            | Tool::Knex
+            | Tool::Liquibase => Scan {
                 recursive: false,
                 wants_contents: never,
             },
@@ -384,6 +395,8 @@ pub enum Expected {
     Dbmate(dbmate::Expected),
     /// See [`django::Expected`].
     Django(django::Expected),
+    /// See [`liquibase::Expected`].
+    Liquibase(liquibase::Expected),
     /// See [`knex::Expected`].
     Knex(knex::Expected),
     /// See [`sqlx::Expected`].
@@ -415,6 +428,7 @@ impl Expected {
             Tool::Alembic => alembic::Expected::build(sources).map(Expected::Alembic),
             Tool::Dbmate => dbmate::Expected::build(sources).map(Expected::Dbmate),
             Tool::Django => django::Expected::build(sources).map(Expected::Django),
+            Tool::Liquibase => liquibase::Expected::build(sources).map(Expected::Liquibase),
             Tool::Knex => knex::Expected::build(sources).map(Expected::Knex),
             Tool::Sqlx => sqlx::Expected::build(sources).map(Expected::Sqlx),
             Tool::Rails => rails::Expected::build(sources).map(Expected::Rails),
@@ -429,6 +443,7 @@ impl Expected {
             Expected::Alembic(_) => Tool::Alembic,
             Expected::Dbmate(_) => Tool::Dbmate,
             Expected::Django(_) => Tool::Django,
+            Expected::Liquibase(_) => Tool::Liquibase,
             Expected::Knex(_) => Tool::Knex,
             Expected::Sqlx(_) => Tool::Sqlx,
             Expected::Rails(_) => Tool::Rails,
@@ -443,6 +458,7 @@ impl Expected {
             Expected::Alembic(_) => alembic::select(table),
             Expected::Dbmate(_) => dbmate::select(table),
             Expected::Django(_) => django::select(table),
+            Expected::Liquibase(_) => liquibase::select(table),
             Expected::Knex(_) => knex::select(table),
             Expected::Sqlx(_) => sqlx::select(table),
             Expected::Rails(_) => rails::select(table),
@@ -457,6 +473,7 @@ impl Expected {
             Expected::Alembic(e) => alembic::facts(rows, e),
             Expected::Dbmate(e) => dbmate::facts(rows, e),
             Expected::Django(e) => django::facts(rows, e),
+            Expected::Liquibase(e) => liquibase::facts(rows, e),
             Expected::Knex(e) => knex::facts(rows, e),
             Expected::Sqlx(e) => sqlx::facts(rows, e),
             Expected::Rails(e) => rails::facts(rows, e),
@@ -473,6 +490,7 @@ impl Expected {
             Expected::Alembic(e) => e.heads(),
             Expected::Dbmate(e) => e.target().into_iter().collect(),
             Expected::Django(e) => e.newest(),
+            Expected::Liquibase(e) => e.newest(),
             Expected::Knex(e) => e.newest(),
             Expected::Sqlx(e) => e.target().into_iter().collect(),
             Expected::Rails(e) => e.target().into_iter().collect(),
