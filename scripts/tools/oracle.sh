@@ -22,6 +22,7 @@
 #   oracle.sh knex PROJECT_DIR             (knexfile.js and node_modules there)
 #   oracle.sh liquibase PROJECT_DIR        (LIQUIBASE_COMMAND_URL, _USERNAME, _PASSWORD,
 #                                           _CHANGELOG_FILE name the database and changelog)
+#   oracle.sh prisma PROJECT_DIR           (prisma.config.ts and node_modules there; DATABASE_URL)
 #
 # Issue 19's tools add:
 #   applied=ID …       what the status command lists as applied
@@ -138,8 +139,18 @@ case "$tool" in
     echo "exit=$rc"
     echo "pending=$(sed -n 's/^     \(.*::.*::.*\)$/\1/p' <<<"$out" | join)"
     ;;
+  prisma)
+    project=$1
+    prisma=$("$here/../peers/prisma.sh")
+    cd "$project"
+    out=$("$prisma" migrate status 2>&1) && rc=0 || rc=$?
+    echo "exit=$rc"
+    echo "pending=$(awk '/have not yet been applied:/ { on = 1; next } on && (/^$/ || /^To apply/ || /^The migration/) { on = 0 } on' <<<"$out" | join)"
+    echo "failed=$(awk '/have failed:/ { on = 1; next } on && /^$/ { on = 0 } on' <<<"$out" | join)"
+    echo "ahead=$(awk '/are not found locally/ { on = 1; next } on && /^$/ { on = 0 } on' <<<"$out" | join)"
+    ;;
   *)
-    echo "oracle.sh: unknown tool $tool (golang-migrate, flyway, alembic, dbmate, django, rails, sqlx, knex, liquibase)" >&2
+    echo "oracle.sh: unknown tool $tool (golang-migrate, flyway, alembic, dbmate, django, rails, sqlx, knex, liquibase, prisma)" >&2
     exit 2
     ;;
 esac

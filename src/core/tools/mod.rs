@@ -29,6 +29,7 @@ pub mod golang_migrate;
 pub mod goose;
 pub mod knex;
 pub mod liquibase;
+pub mod prisma;
 pub mod rails;
 pub mod sqlx;
 
@@ -57,6 +58,8 @@ pub enum Tool {
     Knex,
     /// Liquibase (open-source 4.x: `liquibase update`).
     Liquibase,
+    /// Prisma Migrate (`prisma migrate deploy`).
+    Prisma,
 }
 
 impl Tool {
@@ -72,6 +75,7 @@ impl Tool {
         Tool::Sqlx,
         Tool::Knex,
         Tool::Liquibase,
+        Tool::Prisma,
     ];
 
     /// The `GATE_TOOL` spelling.
@@ -83,6 +87,7 @@ impl Tool {
             Tool::Alembic => "alembic",
             Tool::Dbmate => "dbmate",
             Tool::Django => "django",
+            Tool::Prisma => "prisma",
             Tool::Liquibase => "liquibase",
             Tool::Knex => "knex",
             Tool::Sqlx => "sqlx",
@@ -104,6 +109,7 @@ impl Tool {
             Tool::Alembic => alembic::DEFAULT_TABLE,
             Tool::Dbmate => dbmate::DEFAULT_TABLE,
             Tool::Django => django::DEFAULT_TABLE,
+            Tool::Prisma => prisma::DEFAULT_TABLE,
             Tool::Liquibase => liquibase::DEFAULT_TABLE,
             Tool::Knex => knex::DEFAULT_TABLE,
             Tool::Sqlx => sqlx::DEFAULT_TABLE,
@@ -134,6 +140,10 @@ impl Tool {
             Tool::Flyway => Scan {
                 recursive: true,
                 wants_contents: flyway::wants_contents,
+            },
+            Tool::Prisma => Scan {
+                recursive: true,
+                wants_contents: prisma::wants_contents,
             },
             Tool::Rails => Scan {
                 recursive: true,
@@ -395,6 +405,8 @@ pub enum Expected {
     Dbmate(dbmate::Expected),
     /// See [`django::Expected`].
     Django(django::Expected),
+    /// See [`prisma::Expected`].
+    Prisma(prisma::Expected),
     /// See [`liquibase::Expected`].
     Liquibase(liquibase::Expected),
     /// See [`knex::Expected`].
@@ -428,6 +440,7 @@ impl Expected {
             Tool::Alembic => alembic::Expected::build(sources).map(Expected::Alembic),
             Tool::Dbmate => dbmate::Expected::build(sources).map(Expected::Dbmate),
             Tool::Django => django::Expected::build(sources).map(Expected::Django),
+            Tool::Prisma => prisma::Expected::build(sources).map(Expected::Prisma),
             Tool::Liquibase => liquibase::Expected::build(sources).map(Expected::Liquibase),
             Tool::Knex => knex::Expected::build(sources).map(Expected::Knex),
             Tool::Sqlx => sqlx::Expected::build(sources).map(Expected::Sqlx),
@@ -443,6 +456,7 @@ impl Expected {
             Expected::Alembic(_) => Tool::Alembic,
             Expected::Dbmate(_) => Tool::Dbmate,
             Expected::Django(_) => Tool::Django,
+            Expected::Prisma(_) => Tool::Prisma,
             Expected::Liquibase(_) => Tool::Liquibase,
             Expected::Knex(_) => Tool::Knex,
             Expected::Sqlx(_) => Tool::Sqlx,
@@ -458,6 +472,7 @@ impl Expected {
             Expected::Alembic(_) => alembic::select(table),
             Expected::Dbmate(_) => dbmate::select(table),
             Expected::Django(_) => django::select(table),
+            Expected::Prisma(_) => prisma::select(table),
             Expected::Liquibase(_) => liquibase::select(table),
             Expected::Knex(_) => knex::select(table),
             Expected::Sqlx(_) => sqlx::select(table),
@@ -473,6 +488,7 @@ impl Expected {
             Expected::Alembic(e) => alembic::facts(rows, e),
             Expected::Dbmate(e) => dbmate::facts(rows, e),
             Expected::Django(e) => django::facts(rows, e),
+            Expected::Prisma(e) => prisma::facts(rows, e),
             Expected::Liquibase(e) => liquibase::facts(rows, e),
             Expected::Knex(e) => knex::facts(rows, e),
             Expected::Sqlx(e) => sqlx::facts(rows, e),
@@ -490,6 +506,7 @@ impl Expected {
             Expected::Alembic(e) => e.heads(),
             Expected::Dbmate(e) => e.target().into_iter().collect(),
             Expected::Django(e) => e.newest(),
+            Expected::Prisma(e) => e.newest(),
             Expected::Liquibase(e) => e.newest(),
             Expected::Knex(e) => e.newest(),
             Expected::Sqlx(e) => e.target().into_iter().collect(),
