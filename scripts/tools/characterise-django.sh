@@ -61,6 +61,15 @@ dj() {
 state() { echo "rows: $(rows 'SELECT app, name FROM django_migrations ORDER BY id' | tr '\n' ' ')"; }
 check() { step "$1: migrate --check" dj migrate --check; step "$1: showmigrations" dj showmigrations; }
 manifest() { step "$1: django-manifest.py" env -u DATABASE_URL "$python" "$manifest_py"; }
+# agree NAME: on a database where nothing is applied, the manifest's migrations (the part of
+# each line before a colon) are exactly showmigrations --plan's (the test of django-manifest.py)
+agree() {
+  local ours theirs
+  ours=$(env -u DATABASE_URL "$python" "$manifest_py" | grep -v '^#' | cut -d: -f1 | sort)
+  theirs=$(dj showmigrations --plan | sed -n 's/^\[[ X-]\]  \([^ ]*\).*/\1/p' | sort)
+  if [ "$ours" = "$theirs" ]; then echo "== $1: manifest = showmigrations --plan: yes"
+  else printf '== %s: manifest = showmigrations --plan: NO\nmanifest: %s\nplan: %s\n' "$1" "$ours" "$theirs"; return 1; fi
+}
 
 mig blog 0001_initial '' 'CREATE TABLE blog_a (id int)' 'DROP TABLE blog_a'
 mig blog 0002_b '("blog", "0001_initial")' 'CREATE TABLE blog_b (id int)' 'DROP TABLE blog_b'
@@ -68,6 +77,7 @@ mig blog 0003_c '("blog", "0002_b")' 'CREATE TABLE blog_c (id int)' 'DROP TABLE 
 mig shop 0001_initial '("blog", "0002_b")' 'CREATE TABLE shop_a (id int)' 'DROP TABLE shop_a'
 manifest "two apps"
 check "no table"
+agree "no table"
 echo "table exists after migrate --check and showmigrations: $(rows "SELECT to_regclass('django_migrations') IS NOT NULL")"
 step "showmigrations --plan, no table" dj showmigrations --plan
 step "migrate blog 0001_initial" dj migrate blog 0001_initial; state
@@ -117,6 +127,7 @@ rows "DELETE FROM django_migrations WHERE app = 'blog' AND name IN ('0001_initia
 check "only the squash's own row (no replaced rows)"
 
 DB=$(tools_db django_char); export DATABASE_URL=$DB
+agree "fresh database, squashed"
 step "fresh database: migrate with the squash" dj migrate; state
 check "fresh database, squash applied"
 DB=$(tools_db django_char); export DATABASE_URL=$DB

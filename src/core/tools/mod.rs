@@ -1,7 +1,8 @@
 //! Every migration tool's bookkeeping, read the way that tool reads it. Pure: no I/O.
 //!
-//! One module per tool ([`golang_migrate`], [`flyway`], [`alembic`], [`dbmate`]), each with the
-//! same four parts, so that adding a tool is adding a file:
+//! One module per tool ([`golang_migrate`], [`flyway`], [`alembic`], [`dbmate`]; [`django`],
+//! [`rails`], [`sqlx`], [`knex`], [`liquibase`], [`prisma`]), each with the same four parts, so
+//! that adding a tool is adding a file:
 //!
 //! 1. **the read**: the columns of its one `SELECT`, in order (`COLUMNS`), and the SQL text for
 //!    a table name the configuration already validated and quoted (`select`);
@@ -87,11 +88,11 @@ impl Tool {
             Tool::Alembic => "alembic",
             Tool::Dbmate => "dbmate",
             Tool::Django => "django",
-            Tool::Prisma => "prisma",
-            Tool::Liquibase => "liquibase",
-            Tool::Knex => "knex",
-            Tool::Sqlx => "sqlx",
             Tool::Rails => "rails",
+            Tool::Sqlx => "sqlx",
+            Tool::Knex => "knex",
+            Tool::Liquibase => "liquibase",
+            Tool::Prisma => "prisma",
         }
     }
 
@@ -109,11 +110,11 @@ impl Tool {
             Tool::Alembic => alembic::DEFAULT_TABLE,
             Tool::Dbmate => dbmate::DEFAULT_TABLE,
             Tool::Django => django::DEFAULT_TABLE,
-            Tool::Prisma => prisma::DEFAULT_TABLE,
-            Tool::Liquibase => liquibase::DEFAULT_TABLE,
-            Tool::Knex => knex::DEFAULT_TABLE,
-            Tool::Sqlx => sqlx::DEFAULT_TABLE,
             Tool::Rails => rails::DEFAULT_TABLE,
+            Tool::Sqlx => sqlx::DEFAULT_TABLE,
+            Tool::Knex => knex::DEFAULT_TABLE,
+            Tool::Liquibase => liquibase::DEFAULT_TABLE,
+            Tool::Prisma => prisma::DEFAULT_TABLE,
         }
     }
 
@@ -405,16 +406,16 @@ pub enum Expected {
     Dbmate(dbmate::Expected),
     /// See [`django::Expected`].
     Django(django::Expected),
-    /// See [`prisma::Expected`].
-    Prisma(prisma::Expected),
-    /// See [`liquibase::Expected`].
-    Liquibase(liquibase::Expected),
-    /// See [`knex::Expected`].
-    Knex(knex::Expected),
-    /// See [`sqlx::Expected`].
-    Sqlx(sqlx::Expected),
     /// See [`rails::Expected`].
     Rails(rails::Expected),
+    /// See [`sqlx::Expected`].
+    Sqlx(sqlx::Expected),
+    /// See [`knex::Expected`].
+    Knex(knex::Expected),
+    /// See [`liquibase::Expected`].
+    Liquibase(liquibase::Expected),
+    /// See [`prisma::Expected`].
+    Prisma(prisma::Expected),
 }
 
 impl Expected {
@@ -440,11 +441,11 @@ impl Expected {
             Tool::Alembic => alembic::Expected::build(sources).map(Expected::Alembic),
             Tool::Dbmate => dbmate::Expected::build(sources).map(Expected::Dbmate),
             Tool::Django => django::Expected::build(sources).map(Expected::Django),
-            Tool::Prisma => prisma::Expected::build(sources).map(Expected::Prisma),
-            Tool::Liquibase => liquibase::Expected::build(sources).map(Expected::Liquibase),
-            Tool::Knex => knex::Expected::build(sources).map(Expected::Knex),
-            Tool::Sqlx => sqlx::Expected::build(sources).map(Expected::Sqlx),
             Tool::Rails => rails::Expected::build(sources).map(Expected::Rails),
+            Tool::Sqlx => sqlx::Expected::build(sources).map(Expected::Sqlx),
+            Tool::Knex => knex::Expected::build(sources).map(Expected::Knex),
+            Tool::Liquibase => liquibase::Expected::build(sources).map(Expected::Liquibase),
+            Tool::Prisma => prisma::Expected::build(sources).map(Expected::Prisma),
         }
     }
 
@@ -456,11 +457,11 @@ impl Expected {
             Expected::Alembic(_) => Tool::Alembic,
             Expected::Dbmate(_) => Tool::Dbmate,
             Expected::Django(_) => Tool::Django,
-            Expected::Prisma(_) => Tool::Prisma,
-            Expected::Liquibase(_) => Tool::Liquibase,
-            Expected::Knex(_) => Tool::Knex,
-            Expected::Sqlx(_) => Tool::Sqlx,
             Expected::Rails(_) => Tool::Rails,
+            Expected::Sqlx(_) => Tool::Sqlx,
+            Expected::Knex(_) => Tool::Knex,
+            Expected::Liquibase(_) => Tool::Liquibase,
+            Expected::Prisma(_) => Tool::Prisma,
         }
     }
 
@@ -472,11 +473,11 @@ impl Expected {
             Expected::Alembic(_) => alembic::select(table),
             Expected::Dbmate(_) => dbmate::select(table),
             Expected::Django(_) => django::select(table),
-            Expected::Prisma(_) => prisma::select(table),
-            Expected::Liquibase(_) => liquibase::select(table),
-            Expected::Knex(_) => knex::select(table),
-            Expected::Sqlx(_) => sqlx::select(table),
             Expected::Rails(_) => rails::select(table),
+            Expected::Sqlx(_) => sqlx::select(table),
+            Expected::Knex(_) => knex::select(table),
+            Expected::Liquibase(_) => liquibase::select(table),
+            Expected::Prisma(_) => prisma::select(table),
         }
     }
 
@@ -488,11 +489,11 @@ impl Expected {
             Expected::Alembic(e) => alembic::facts(rows, e),
             Expected::Dbmate(e) => dbmate::facts(rows, e),
             Expected::Django(e) => django::facts(rows, e),
-            Expected::Prisma(e) => prisma::facts(rows, e),
-            Expected::Liquibase(e) => liquibase::facts(rows, e),
-            Expected::Knex(e) => knex::facts(rows, e),
-            Expected::Sqlx(e) => sqlx::facts(rows, e),
             Expected::Rails(e) => rails::facts(rows, e),
+            Expected::Sqlx(e) => sqlx::facts(rows, e),
+            Expected::Knex(e) => knex::facts(rows, e),
+            Expected::Liquibase(e) => liquibase::facts(rows, e),
+            Expected::Prisma(e) => prisma::facts(rows, e),
         }?;
         facts.cut();
         Ok(facts)
@@ -506,11 +507,11 @@ impl Expected {
             Expected::Alembic(e) => e.heads(),
             Expected::Dbmate(e) => e.target().into_iter().collect(),
             Expected::Django(e) => e.newest(),
-            Expected::Prisma(e) => e.newest(),
-            Expected::Liquibase(e) => e.newest(),
-            Expected::Knex(e) => e.newest(),
-            Expected::Sqlx(e) => e.target().into_iter().collect(),
             Expected::Rails(e) => e.target().into_iter().collect(),
+            Expected::Sqlx(e) => e.target().into_iter().collect(),
+            Expected::Knex(e) => e.newest(),
+            Expected::Liquibase(e) => e.newest(),
+            Expected::Prisma(e) => e.newest(),
         }
     }
 }
@@ -603,6 +604,45 @@ mod tests {
         assert!(!Tool::Dbmate.numeric_ids());
         assert!(Tool::Flyway.scan().recursive);
         assert!(!Tool::Dbmate.scan().recursive);
+    }
+
+    #[test]
+    fn issue_19_tools() {
+        let tables: Vec<&str> = [
+            Tool::Django,
+            Tool::Rails,
+            Tool::Sqlx,
+            Tool::Knex,
+            Tool::Liquibase,
+            Tool::Prisma,
+        ]
+        .iter()
+        .map(|t| t.default_table())
+        .collect();
+        assert_eq!(
+            tables,
+            [
+                "django_migrations",
+                "schema_migrations",
+                "_sqlx_migrations",
+                "knex_migrations",
+                "databasechangelog",
+                "_prisma_migrations"
+            ]
+        );
+        assert!(Tool::Rails.scan().recursive && Tool::Prisma.scan().recursive);
+        assert!((Tool::Sqlx.scan().wants_contents)(b"1_a.sql"));
+        assert!(!Tool::Rails.numeric_ids() && !Tool::Sqlx.numeric_ids());
+        let e = Expected::build(
+            Tool::Knex,
+            Sources {
+                manifest: Some("1_a.js\n"),
+                ..Sources::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(e.tool(), Tool::Knex);
+        assert!(e.select("knex_migrations").contains("knex_migrations_lock"));
     }
 
     #[test]

@@ -224,14 +224,14 @@ pub fn facts(rows: &[Row], expected: &Expected) -> Result<Facts, RowError> {
     }
     for (name, script) in &expected.migrations {
         match applied.get(name) {
-            Some(recorded) => {
+            Some(recorded)
                 if script
                     .as_ref()
-                    .is_some_and(|s| !script_matches_checksum(s, recorded))
-                {
-                    facts.checksum_mismatch.push(text(name));
-                }
+                    .is_some_and(|s| !script_matches_checksum(s, recorded)) =>
+            {
+                facts.checksum_mismatch.push(text(name));
             }
+            Some(_) => {}
             None if !unfinished.contains(name) => facts.pending.push(text(name)),
             None => {}
         }
