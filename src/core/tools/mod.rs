@@ -2,7 +2,10 @@
 //!
 //! One module per tool ([`golang_migrate`], [`flyway`], [`alembic`], [`dbmate`]; [`goose`] is
 //! goose's read and its adapter onto [`Facts`]), each with the same parts, so that adding a tool
-//! is adding a file:
+//! is adding a file. [`django`], [`rails`], [`sqlx`], [`knex`], [`liquibase`] and [`prisma`]
+//! hold rules characterised against each tool's real CLI (issue 19) that `GATE_TOOL` accepts
+//! only once the tool's real-CLI differential (`tests/tools_<tool>.rs`) is green and the tool
+//! is in [`Tool::ALL`]:
 //!
 //! 1. **the read** (`READ`, a [`Read`]): the columns of its one `SELECT`, in order, and its
 //!    order and bound;
@@ -27,11 +30,17 @@ use std::fmt;
 
 pub mod alembic;
 pub mod dbmate;
+pub mod django;
 mod expect;
 pub mod flyway;
 pub mod golang_migrate;
 pub mod goose;
+pub mod knex;
 pub mod lines;
+pub mod liquibase;
+pub mod prisma;
+pub mod rails;
+pub mod sqlx;
 
 pub(crate) use expect::{DIR_VAR, FILE_VAR, VERSION_VAR};
 pub use expect::{Entry, ExpectError, Expected, Listing, Sources, manifest_lines};
