@@ -18,24 +18,25 @@
 //!   one `app.name` a line, a squash followed by what it replaces (`app.name: app.a app.b`).
 //! - Rows the build does not know (a newer release's, or a deleted file's) are `ahead`.
 
+use super::lines::{Line, LineState, Lines};
 use super::{
-    DIR_VAR, ExpectError, FILE_VAR, Facts, Id, Row, RowError, Sources, VERSION_VAR, cell,
+    DIR_VAR, ExpectError, FILE_VAR, Facts, Id, Read, Row, RowError, Sources, VERSION_VAR, cell,
     manifest_lines,
 };
+use crate::core::status::AppliedAt;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The table Django creates (not configurable in Django; `GATE_TABLE` may still name a
 /// schema-qualified one).
 pub const DEFAULT_TABLE: &str = "django_migrations";
 
-/// The columns of the one `SELECT`, in order.
-pub const COLUMNS: &[&str] = &["app", "name"];
-
 /// The check's `SELECT`: in the order Django wrote the rows (`id` is an identity column), so
-/// the last row of each app is its newest.
-pub fn select(table: &str) -> String {
-    format!("SELECT app, name FROM {table} ORDER BY id")
-}
+/// the last row of each app is its newest; `status` adds when (`applied`, in UTC).
+pub const READ: Read = Read {
+    columns: "app, name",
+    status_columns: "app, name, to_char(applied AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')",
+    tail: "ORDER BY id LIMIT 100001",
+};
 
 /// A migration: `(app label, migration name)`, as the table holds it.
 pub type Key = (String, String);
@@ -116,6 +117,80 @@ impl Expected {
         }
         newest.values().map(|k| id(k)).collect()
     }
+
+    /// What `expected` shows: per app its newest migration, `,`-separated.
+    pub fn expected_id(&self) -> Id {
+        Id::Text(
+            self.newest()
+                .iter()
+                .map(Id::to_string)
+                .collect::<Vec<_>>()
+                .join(","),
+        )
+    }
+}
+
+/// `status`'s listing, as `showmigrations` shows it: every migration of the manifest (by
+/// `app.name`), a squash as one line when all or none of what it replaces has a row, else the
+/// migrations it replaces, each applied or pending (the graph Django builds then); first, under
+/// their own heading, the rows the manifest does not know (Django never shows them).
+pub fn lines(rows: &[Row], expected: &Expected) -> Result<Lines, RowError> {
+    let mut applied: BTreeMap<Key, Option<AppliedAt>> = BTreeMap::new();
+    let mut order: Vec<Key> = Vec::new();
+    for row in rows {
+        let key = (
+            cell(row, 0, "app")?.to_string(),
+            cell(row, 1, "name")?.to_string(),
+        );
+        let at = row
+            .get(2)
+            .cloned()
+            .flatten()
+            .and_then(|t| AppliedAt::parse(&t));
+        if applied.insert(key.clone(), at).is_none() {
+            order.push(key);
+        }
+    }
+    let line =
+        |key: &Key, state: LineState, at: Option<AppliedAt>| Line::new(id(key), None, state, at);
+    let mut out = Lines::default();
+    let mut known: BTreeSet<&Key> = BTreeSet::new();
+    for (key, replaces) in &expected.migrations {
+        known.insert(key);
+        known.extend(replaces);
+        let have = |k: &Key| applied.get(k).copied();
+        if replaces.is_empty() {
+            let at = have(key);
+            let state = if at.is_some() {
+                LineState::Applied
+            } else {
+                LineState::Pending
+            };
+            out.migrations.push(line(key, state, at.flatten()));
+            continue;
+        }
+        let found: Vec<Option<Option<AppliedAt>>> = replaces.iter().map(have).collect();
+        if found.iter().all(Option::is_some) {
+            let at = found.iter().flatten().flatten().last().copied();
+            out.migrations.push(line(key, LineState::Applied, at));
+        } else if found.iter().all(Option::is_none) {
+            out.migrations.push(line(key, LineState::Pending, None));
+        } else {
+            for (r, at) in replaces.iter().zip(found) {
+                let state = if at.is_some() {
+                    LineState::Applied
+                } else {
+                    LineState::Pending
+                };
+                out.migrations.push(line(r, state, at.flatten()));
+            }
+        }
+    }
+    for key in order.iter().filter(|k| !known.contains(k)) {
+        out.without_file
+            .push(line(key, LineState::Applied, applied[key]));
+    }
+    Ok(out)
 }
 
 /// The row rule.
@@ -211,8 +286,51 @@ mod tests {
     #[test]
     fn the_read() {
         assert_eq!(
-            select("django_migrations"),
-            "SELECT app, name FROM django_migrations ORDER BY id"
+            READ.select("django_migrations", "", false),
+            "SELECT app, name FROM django_migrations ORDER BY id LIMIT 100001"
+        );
+        assert!(READ.status_columns.starts_with(READ.columns));
+    }
+
+    /// "squash partly applied (0001 of 0001..0003)": showmigrations lists `[X] 0001_initial`,
+    /// `[ ] 0002_b`, `[ ] 0003_c`; rows without files come first, under their own heading.
+    #[test]
+    fn the_listing_follows_showmigrations() {
+        let e = manifest(SQUASHED);
+        let mut r = rows(&["blog.0001_initial", "gone.0001_initial"]);
+        r[0].push(Some("2026-12-01 13:00:00".into()));
+        let l = lines(&r, &e).unwrap();
+        let shown: Vec<(String, LineState)> = l
+            .migrations
+            .iter()
+            .map(|l| (l.version.to_string(), l.state))
+            .collect();
+        use LineState::*;
+        assert_eq!(
+            shown,
+            [
+                ("blog.0001_initial".to_string(), Applied),
+                ("blog.0002_b".to_string(), Pending),
+                ("blog.0003_c".to_string(), Pending),
+                ("blog.0004_fails".to_string(), Pending),
+                ("shop.0001_initial".to_string(), Pending),
+            ]
+        );
+        assert!(l.migrations[0].applied_at.is_some());
+        assert_eq!(l.without_file.len(), 1);
+        assert_eq!(l.without_file[0].version, Id::from("gone.0001_initial"));
+        let all = rows(&["blog.0001_initial", "blog.0002_b", "blog.0003_c"]);
+        let l = lines(&all, &e).unwrap();
+        assert_eq!(l.migrations[0].state, Applied);
+        assert_eq!(
+            l.migrations[0].version,
+            Id::from("blog.0001_initial_squashed_0003_c")
+        );
+        let l = lines(&[], &e).unwrap();
+        assert_eq!(l.migrations.len(), 3);
+        assert_eq!(
+            e.expected_id(),
+            Id::from("blog.0004_fails,shop.0001_initial")
         );
     }
 

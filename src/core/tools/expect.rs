@@ -4,7 +4,8 @@
 //! hold: its read, its row rule, its status listing. Pure: no I/O.
 
 use super::{
-    Facts, Id, Read, Row, RowError, Tool, alembic, dbmate, flyway, golang_migrate, lines::Lines,
+    Facts, Id, Read, Row, RowError, Tool, alembic, dbmate, django, flyway, golang_migrate,
+    lines::Lines,
 };
 use std::fmt;
 
@@ -120,6 +121,8 @@ pub enum Expected {
     Alembic(alembic::Expected),
     /// See [`dbmate::Expected`].
     Dbmate(dbmate::Expected),
+    /// See [`django::Expected`].
+    Django(django::Expected),
 }
 
 impl Expected {
@@ -144,6 +147,7 @@ impl Expected {
             Tool::Flyway => flyway::Expected::build(sources).map(Expected::Flyway),
             Tool::Alembic => alembic::Expected::build(sources).map(Expected::Alembic),
             Tool::Dbmate => dbmate::Expected::build(sources).map(Expected::Dbmate),
+            Tool::Django => django::Expected::build(sources).map(Expected::Django),
         }
     }
 
@@ -154,6 +158,7 @@ impl Expected {
             Expected::Flyway(_) => Tool::Flyway,
             Expected::Alembic(_) => Tool::Alembic,
             Expected::Dbmate(_) => Tool::Dbmate,
+            Expected::Django(_) => Tool::Django,
         }
     }
 
@@ -170,6 +175,7 @@ impl Expected {
             Expected::Flyway(e) => flyway::facts(rows, e),
             Expected::Alembic(e) => alembic::facts(rows, e),
             Expected::Dbmate(e) => dbmate::facts(rows, e),
+            Expected::Django(e) => django::facts(rows, e),
         }?;
         facts.cut();
         Ok(facts)
@@ -184,6 +190,7 @@ impl Expected {
             Expected::Flyway(e) => flyway::lines(rows, e),
             Expected::Alembic(e) => alembic::lines(rows, e),
             Expected::Dbmate(e) => dbmate::lines(rows, e),
+            Expected::Django(e) => django::lines(rows, e),
         }
     }
 
@@ -202,6 +209,7 @@ impl Expected {
                     .join(","),
             )),
             Expected::Dbmate(e) => e.target(),
+            Expected::Django(e) => Some(e.expected_id()),
         }
     }
 }

@@ -60,6 +60,8 @@ pub enum Tool {
     Alembic,
     /// amacneil/dbmate.
     Dbmate,
+    /// Django's migrations (`manage.py migrate`).
+    Django,
 }
 
 impl Tool {
@@ -70,6 +72,7 @@ impl Tool {
         Tool::Flyway,
         Tool::Alembic,
         Tool::Dbmate,
+        Tool::Django,
     ];
 
     /// The `GATE_TOOL` spelling.
@@ -80,6 +83,7 @@ impl Tool {
             Tool::Flyway => "flyway",
             Tool::Alembic => "alembic",
             Tool::Dbmate => "dbmate",
+            Tool::Django => "django",
         }
     }
 
@@ -96,6 +100,7 @@ impl Tool {
             Tool::Flyway => flyway::DEFAULT_TABLE,
             Tool::Alembic => alembic::DEFAULT_TABLE,
             Tool::Dbmate => dbmate::DEFAULT_TABLE,
+            Tool::Django => django::DEFAULT_TABLE,
         }
     }
 
@@ -107,6 +112,7 @@ impl Tool {
             Tool::Flyway => flyway::READ,
             Tool::Alembic => alembic::READ,
             Tool::Dbmate => dbmate::READ,
+            Tool::Django => django::READ,
         }
     }
 
@@ -121,7 +127,7 @@ impl Tool {
     /// script, Alembic reads the revision identifiers out of generated scripts).
     pub fn scan(self) -> Scan {
         match self {
-            Tool::Goose | Tool::GolangMigrate | Tool::Dbmate => Scan {
+            Tool::Goose | Tool::GolangMigrate | Tool::Dbmate | Tool::Django => Scan {
                 recursive: false,
                 wants_contents: never,
             },
