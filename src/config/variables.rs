@@ -57,7 +57,7 @@ pub const VARIABLES: &[Variable] = &[
     Variable {
         name: "GATE_TOOL",
         flag: "--tool",
-        help: "goose, golang-migrate, flyway, alembic, dbmate or django",
+        help: "goose, golang-migrate, flyway, alembic, dbmate, django or knex",
         default: Some("goose"),
         libpq: None,
     },

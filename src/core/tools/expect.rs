@@ -4,7 +4,7 @@
 //! hold: its read, its row rule, its status listing. Pure: no I/O.
 
 use super::{
-    Facts, Id, Read, Row, RowError, Tool, alembic, dbmate, django, flyway, golang_migrate,
+    Facts, Id, Read, Row, RowError, Tool, alembic, dbmate, django, flyway, golang_migrate, knex,
     lines::Lines,
 };
 use std::fmt;
@@ -123,6 +123,8 @@ pub enum Expected {
     Dbmate(dbmate::Expected),
     /// See [`django::Expected`].
     Django(django::Expected),
+    /// See [`knex::Expected`].
+    Knex(knex::Expected),
 }
 
 impl Expected {
@@ -148,6 +150,7 @@ impl Expected {
             Tool::Alembic => alembic::Expected::build(sources).map(Expected::Alembic),
             Tool::Dbmate => dbmate::Expected::build(sources).map(Expected::Dbmate),
             Tool::Django => django::Expected::build(sources).map(Expected::Django),
+            Tool::Knex => knex::Expected::build(sources).map(Expected::Knex),
         }
     }
 
@@ -159,6 +162,7 @@ impl Expected {
             Expected::Alembic(_) => Tool::Alembic,
             Expected::Dbmate(_) => Tool::Dbmate,
             Expected::Django(_) => Tool::Django,
+            Expected::Knex(_) => Tool::Knex,
         }
     }
 
@@ -176,6 +180,7 @@ impl Expected {
             Expected::Alembic(e) => alembic::facts(rows, e),
             Expected::Dbmate(e) => dbmate::facts(rows, e),
             Expected::Django(e) => django::facts(rows, e),
+            Expected::Knex(e) => knex::facts(rows, e),
         }?;
         facts.cut();
         Ok(facts)
@@ -191,6 +196,7 @@ impl Expected {
             Expected::Alembic(e) => alembic::lines(rows, e),
             Expected::Dbmate(e) => dbmate::lines(rows, e),
             Expected::Django(e) => django::lines(rows, e),
+            Expected::Knex(e) => knex::lines(rows, e),
         }
     }
 
@@ -210,6 +216,7 @@ impl Expected {
             )),
             Expected::Dbmate(e) => e.target(),
             Expected::Django(e) => Some(e.expected_id()),
+            Expected::Knex(e) => e.target(),
         }
     }
 }

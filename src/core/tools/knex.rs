@@ -16,37 +16,31 @@
 //!   lock is `behind`, "migration in progress" (SPEC). A failed migration leaves no row (rows
 //!   are inserted after each migration succeeds): knex has no failed state.
 
+use super::lines::{Line, LineState, Lines};
 use super::{
-    DIR_VAR, ExpectError, FILE_VAR, Facts, Id, Listing, Row, RowError, Sources, VERSION_VAR, cell,
-    manifest_lines,
+    DIR_VAR, ExpectError, FILE_VAR, Facts, Id, Listing, Read, Row, RowError, Sources, VERSION_VAR,
+    cell, manifest_lines,
 };
+use crate::core::status::AppliedAt;
 use std::collections::BTreeSet;
 
 /// The table knex creates (`tableName` in the knexfile overrides it; the lock table is the
 /// same name with `_lock`).
 pub const DEFAULT_TABLE: &str = "knex_migrations";
 
-/// The columns of the one `SELECT`, in order: a migration row has `id` and `name`, a lock row
-/// only `is_locked`.
-pub const COLUMNS: &[&str] = &["id", "name", "is_locked"];
-
-/// knex's lock table beside a validated, quoted table name (`getLockTableName`: the name with
-/// `_lock`, in the same schema).
-pub fn lock_table(table: &str) -> String {
-    match table.strip_suffix('"') {
-        Some(open) => format!("{open}_lock\""),
-        None => format!("{table}_lock"),
-    }
-}
-
-/// The check's `SELECT`: both tables in one read, migrations in the order knex wrote them.
-pub fn select(table: &str) -> String {
-    format!(
-        "SELECT id, name, NULL FROM {table} UNION ALL SELECT NULL, NULL, is_locked FROM {} \
-         ORDER BY 1",
-        lock_table(table)
-    )
-}
+/// The check's `SELECT`: both tables in one read (`knex_migrations_lock` named from the
+/// configured table as `getLockTableName` names it, `<table>_lock`), migrations in the order
+/// knex wrote them, then the lock row (`id` NULL). `migration_time` (UTC) is read by the check
+/// too: the lock's branch of the `UNION ALL` must have the same columns for `check` and
+/// `status`.
+pub const READ: Read = Read {
+    columns: "id, name, NULL AS is_locked, \
+              to_char(migration_time AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') AS at",
+    status_columns: "id, name, NULL AS is_locked, \
+                     to_char(migration_time AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') AS at",
+    tail: "UNION ALL SELECT NULL, NULL, is_locked, NULL FROM {table:_lock} {guard} \
+           ORDER BY id LIMIT 100001",
+};
 
 /// knex's default `loadExtensions` (`DEFAULT_LOAD_EXTENSIONS` in `MigrationsLoader.js`).
 pub const LOAD_EXTENSIONS: &[&str] = &[
@@ -131,6 +125,57 @@ impl Expected {
             .into_iter()
             .collect()
     }
+
+    /// What `expected` shows: the newest migration by name.
+    pub fn target(&self) -> Option<Id> {
+        self.names.last().map(|n| Id::Text(n.clone()))
+    }
+}
+
+/// `status`'s listing, as `knex migrate:status` lists it: every file by name, applied (with
+/// `migration_time`) or pending; first, under their own heading, the rows without a file (which
+/// make every knex command refuse: "the migration directory is corrupt").
+pub fn lines(rows: &[Row], expected: &Expected) -> Result<Lines, RowError> {
+    let mut applied: Vec<(String, Option<AppliedAt>)> = Vec::new();
+    for row in rows
+        .iter()
+        .filter(|r| r.first().is_some_and(Option::is_some))
+    {
+        let at = row
+            .get(3)
+            .cloned()
+            .flatten()
+            .and_then(|t| AppliedAt::parse(&t));
+        applied.push((cell(row, 1, "name")?.to_string(), at));
+    }
+    let when = |name: &str| applied.iter().find(|(n, _)| n == name).map(|(_, at)| *at);
+    let mut out = Lines::default();
+    for name in &expected.names {
+        let line = match when(name) {
+            Some(at) => Line::new(
+                Id::Text(name.clone()),
+                Some(name.clone()),
+                LineState::Applied,
+                at,
+            ),
+            None => Line::new(
+                Id::Text(name.clone()),
+                Some(name.clone()),
+                LineState::Pending,
+                None,
+            ),
+        };
+        out.migrations.push(line);
+    }
+    for (name, at) in applied.iter().filter(|(n, _)| !expected.names.contains(n)) {
+        out.without_file.push(Line::new(
+            Id::Text(name.clone()),
+            None,
+            LineState::Applied,
+            *at,
+        ));
+    }
+    Ok(out)
 }
 
 fn from_listings(listings: &[Listing]) -> Result<BTreeSet<String>, ExpectError> {
@@ -246,15 +291,40 @@ mod tests {
     #[test]
     fn the_read() {
         assert_eq!(
-            select("knex_migrations"),
-            "SELECT id, name, NULL FROM knex_migrations UNION ALL SELECT NULL, NULL, is_locked \
-             FROM knex_migrations_lock ORDER BY 1"
+            READ.select("\"knex_migrations\"", "WHERE g", false),
+            "SELECT id, name, NULL AS is_locked, to_char(migration_time AT TIME ZONE 'UTC', \
+             'YYYY-MM-DD HH24:MI:SS') AS at FROM \"knex_migrations\" WHERE g UNION ALL SELECT \
+             NULL, NULL, is_locked, NULL FROM \"knex_migrations_lock\" WHERE g ORDER BY id \
+             LIMIT 100001"
         );
-        assert_eq!(lock_table("app.\"Knex\""), "app.\"Knex_lock\"");
         assert_eq!(
-            lock_table("public.knex_migrations"),
-            "public.knex_migrations_lock"
+            crate::core::tools::beside("\"app\".\"Knex\"", "_lock"),
+            "\"app\".\"Knex_lock\""
         );
+        assert_eq!(READ.columns, READ.status_columns);
+    }
+
+    #[test]
+    fn the_listing_follows_migrate_status() {
+        let e = dir(AB);
+        let mut r = migrations(&["20240101000001_a.js", "gone.js"], &["0"]);
+        r[0].push(Some("2026-12-01 13:00:00".into()));
+        let l = lines(&r, &e).unwrap();
+        let shown: Vec<(String, LineState)> = l
+            .migrations
+            .iter()
+            .map(|l| (l.version.to_string(), l.state))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("20240101000001_a.js".to_string(), LineState::Applied),
+                ("20240101000002_b.js".to_string(), LineState::Pending)
+            ]
+        );
+        assert!(l.migrations[0].applied_at.is_some());
+        assert_eq!(l.without_file[0].version, Id::from("gone.js"));
+        assert_eq!(e.target(), Some(Id::from("20240101000002_b.js")));
     }
 
     /// "names: 4_d.ts 5_e.cjs 6_f.mjs README.md .hidden.js": pending .hidden.js, 4_d.ts,

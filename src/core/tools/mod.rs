@@ -62,6 +62,8 @@ pub enum Tool {
     Dbmate,
     /// Django's migrations (`manage.py migrate`).
     Django,
+    /// knex/knex (`knex migrate:latest`).
+    Knex,
 }
 
 impl Tool {
@@ -73,6 +75,7 @@ impl Tool {
         Tool::Alembic,
         Tool::Dbmate,
         Tool::Django,
+        Tool::Knex,
     ];
 
     /// The `GATE_TOOL` spelling.
@@ -84,6 +87,7 @@ impl Tool {
             Tool::Alembic => "alembic",
             Tool::Dbmate => "dbmate",
             Tool::Django => "django",
+            Tool::Knex => "knex",
         }
     }
 
@@ -101,6 +105,7 @@ impl Tool {
             Tool::Alembic => alembic::DEFAULT_TABLE,
             Tool::Dbmate => dbmate::DEFAULT_TABLE,
             Tool::Django => django::DEFAULT_TABLE,
+            Tool::Knex => knex::DEFAULT_TABLE,
         }
     }
 
@@ -113,6 +118,7 @@ impl Tool {
             Tool::Alembic => alembic::READ,
             Tool::Dbmate => dbmate::READ,
             Tool::Django => django::READ,
+            Tool::Knex => knex::READ,
         }
     }
 
@@ -127,7 +133,7 @@ impl Tool {
     /// script, Alembic reads the revision identifiers out of generated scripts).
     pub fn scan(self) -> Scan {
         match self {
-            Tool::Goose | Tool::GolangMigrate | Tool::Dbmate | Tool::Django => Scan {
+            Tool::Goose | Tool::GolangMigrate | Tool::Dbmate | Tool::Django | Tool::Knex => Scan {
                 recursive: false,
                 wants_contents: never,
             },
@@ -202,7 +208,11 @@ pub struct Read {
     /// The same, plus (where the tool records it) when each migration was applied: `status`.
     pub status_columns: &'static str,
     /// `ORDER BY …` and `LIMIT …` (every table but goose's is read up to [`ROW_LIMIT`] rows plus
-    /// one, so that a table that is not the tool's cannot grow the gate without bound).
+    /// one, so that a table that is not the tool's cannot grow the gate without bound). A tool
+    /// that keeps a second table beside its own (knex's lock) reads it here, in the same
+    /// statement: `UNION ALL SELECT … FROM {table:SUFFIX} {guard}`, where `{table:SUFFIX}` is
+    /// the configured table's name with SUFFIX appended (as the tool names it) and `{guard}`
+    /// the same guard, so a rejected resolution reads neither table.
     pub tail: &'static str,
 }
 
@@ -224,7 +234,23 @@ impl Read {
         } else {
             format!(" {guard}")
         };
-        format!("SELECT {columns} FROM {table}{guard} {}", self.tail)
+        let mut tail = self.tail.replace("{guard}", guard.trim_start());
+        if let Some(at) = tail.find("{table:")
+            && let Some(len) = tail[at..].find('}')
+        {
+            let suffix = tail[at + "{table:".len()..at + len].to_string();
+            tail.replace_range(at..at + len + 1, &beside(table, &suffix));
+        }
+        format!("SELECT {columns} FROM {table}{guard} {tail}")
+    }
+}
+
+/// The name of a tool's second table: the (validated, quoted) `table` with `suffix` appended
+/// to its last part, in the same schema (knex's `getLockTableName`: `<table>_lock`).
+pub fn beside(table: &str, suffix: &str) -> String {
+    match table.strip_suffix('"') {
+        Some(open) => format!("{open}{suffix}\""),
+        None => format!("{table}{suffix}"),
     }
 }
 
