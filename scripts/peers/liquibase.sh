@@ -3,7 +3,10 @@
 # the real command line (liquibase.integration.commandline.LiquibaseCommandLine), picocli and the
 # PostgreSQL JDBC driver, resolved by Maven (scripts/peers/liquibase/pom.xml). Cached under
 # ${SCHEMA_GATE_CACHE:-$HOME/.cache/schema-gate}/liquibase/<version>/; Maven's repository keeps
-# the jars. Prints the path of a `liquibase` wrapper (`liquibase --url=jdbc:… status`).
+# the jars. Prints the path of a `liquibase` wrapper (`liquibase --url=jdbc:… status`); beside it,
+# `liquibase-session` runs many command lines of that same CLI in one JVM (one a line on stdin,
+# arguments tab-separated, each answer ending `== exit N`: scripts/peers/liquibase/
+# LiquibaseSession.java, compiled with javac), for the differential test.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source-path=SCRIPTDIR source=lib.sh disable=SC1091
@@ -14,7 +17,8 @@ pom="$here/liquibase/pom.xml"
 grep -q "<liquibase.version>$version<" "$pom"
 dir=$(peer_dir liquibase "$version")
 bin="$dir/bin/liquibase"
-stamp=$(sha256sum < "$pom" | cut -c1-16)
+# The driver's source is part of the key: a changed driver is rebuilt.
+stamp=$(cat "$pom" "$here/liquibase/LiquibaseSession.java" | sha256sum | cut -c1-16)
 if [ ! -x "$bin" ] || [ "$(cat "$dir/stamp" 2>/dev/null)" != "$stamp" ]; then
   peer_log "resolving Liquibase $version from Maven Central"
   tmp=$(peer_tmp "$dir")
@@ -25,7 +29,12 @@ if [ ! -x "$bin" ] || [ "$(cat "$dir/stamp" 2>/dev/null)" != "$stamp" ]; then
   # shellcheck disable=SC2016 # expanded when the wrapper runs
   printf '#!/bin/sh\nd="$(cd "$(dirname "$0")/.." && pwd)"\nexec java -cp "$d/lib/*" liquibase.integration.commandline.LiquibaseCommandLine --show-banner=false "$@"\n' \
     > "$tmp/bin/liquibase"
-  chmod +x "$tmp/bin/liquibase"
+  mkdir -p "$tmp/classes"
+  javac -d "$tmp/classes" -cp "$tmp/lib/*" "$here/liquibase/LiquibaseSession.java"
+  # shellcheck disable=SC2016 # expanded when the wrapper runs
+  printf '#!/bin/sh\nd="$(cd "$(dirname "$0")/.." && pwd)"\nexec java -cp "$d/classes:$d/lib/*" LiquibaseSession "$@"\n' \
+    > "$tmp/bin/liquibase-session"
+  chmod +x "$tmp/bin/liquibase" "$tmp/bin/liquibase-session"
   "$tmp/bin/liquibase" --version >/dev/null 2>&1
   echo "$stamp" > "$tmp/stamp"
   rm -rf "$dir.old"

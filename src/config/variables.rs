@@ -57,7 +57,7 @@ pub const VARIABLES: &[Variable] = &[
     Variable {
         name: "GATE_TOOL",
         flag: "--tool",
-        help: "goose, golang-migrate, flyway, alembic, dbmate, django or knex",
+        help: "goose, golang-migrate, flyway, alembic, dbmate, django, knex or liquibase",
         default: Some("goose"),
         libpq: None,
     },

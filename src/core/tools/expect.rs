@@ -5,7 +5,7 @@
 
 use super::{
     Facts, Id, Read, Row, RowError, Tool, alembic, dbmate, django, flyway, golang_migrate, knex,
-    lines::Lines,
+    lines::Lines, liquibase,
 };
 use std::fmt;
 
@@ -125,6 +125,8 @@ pub enum Expected {
     Django(django::Expected),
     /// See [`knex::Expected`].
     Knex(knex::Expected),
+    /// See [`liquibase::Expected`].
+    Liquibase(liquibase::Expected),
 }
 
 impl Expected {
@@ -151,6 +153,7 @@ impl Expected {
             Tool::Dbmate => dbmate::Expected::build(sources).map(Expected::Dbmate),
             Tool::Django => django::Expected::build(sources).map(Expected::Django),
             Tool::Knex => knex::Expected::build(sources).map(Expected::Knex),
+            Tool::Liquibase => liquibase::Expected::build(sources).map(Expected::Liquibase),
         }
     }
 
@@ -163,6 +166,7 @@ impl Expected {
             Expected::Dbmate(_) => Tool::Dbmate,
             Expected::Django(_) => Tool::Django,
             Expected::Knex(_) => Tool::Knex,
+            Expected::Liquibase(_) => Tool::Liquibase,
         }
     }
 
@@ -181,6 +185,7 @@ impl Expected {
             Expected::Dbmate(e) => dbmate::facts(rows, e),
             Expected::Django(e) => django::facts(rows, e),
             Expected::Knex(e) => knex::facts(rows, e),
+            Expected::Liquibase(e) => liquibase::facts(rows, e),
         }?;
         facts.cut();
         Ok(facts)
@@ -197,6 +202,7 @@ impl Expected {
             Expected::Dbmate(e) => dbmate::lines(rows, e),
             Expected::Django(e) => django::lines(rows, e),
             Expected::Knex(e) => knex::lines(rows, e),
+            Expected::Liquibase(e) => liquibase::lines(rows, e),
         }
     }
 
@@ -217,6 +223,7 @@ impl Expected {
             Expected::Dbmate(e) => e.target(),
             Expected::Django(e) => Some(e.expected_id()),
             Expected::Knex(e) => e.target(),
+            Expected::Liquibase(e) => e.target(),
         }
     }
 }

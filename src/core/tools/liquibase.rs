@@ -17,36 +17,30 @@
 //!   and stays if Liquibase dies: `behind`, "migration in progress" (SPEC).
 //! - Rows the manifest does not name are `ahead`; Liquibase ignores them.
 
+use super::lines::{Line, LineState, Lines};
 use super::{
-    DIR_VAR, ExpectError, FILE_VAR, Facts, Id, Row, RowError, Sources, VERSION_VAR, bool_cell,
-    cell, manifest_lines,
+    DIR_VAR, ExpectError, FILE_VAR, Facts, Id, Read, Row, RowError, Sources, VERSION_VAR,
+    bool_cell, cell, manifest_lines,
 };
+use crate::core::status::AppliedAt;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The table Liquibase creates, as PostgreSQL folds its unquoted `DATABASECHANGELOG`.
 pub const DEFAULT_TABLE: &str = "databasechangelog";
 
-/// The columns of the one `SELECT`, in order: a changeset row has the first four, a lock row
-/// only `locked`.
-pub const COLUMNS: &[&str] = &["orderexecuted", "id", "author", "filename", "locked"];
-
-/// Liquibase's lock table beside a validated, quoted table name: the name with `lock`
-/// (`DATABASECHANGELOGLOCK`; `--database-changelog-lock-table-name` must follow suit).
-pub fn lock_table(table: &str) -> String {
-    match table.strip_suffix('"') {
-        Some(open) => format!("{open}lock\""),
-        None => format!("{table}lock"),
-    }
-}
-
-/// The check's `SELECT`: both tables in one read, changesets in the order they ran.
-pub fn select(table: &str) -> String {
-    format!(
-        "SELECT orderexecuted, id, author, filename, NULL FROM {table} UNION ALL SELECT NULL, \
-         NULL, NULL, NULL, locked FROM {} ORDER BY 1",
-        lock_table(table)
-    )
-}
+/// The check's `SELECT`: both tables in one read (`DATABASECHANGELOGLOCK` named from the
+/// configured table with `lock`, as Liquibase's defaults are; a renamed lock table needs
+/// `GATE_TABLE` to follow suit), changesets in the order they ran, then the lock row
+/// (`orderexecuted` NULL). `dateexecuted` is read by the check too: the lock's branch of the
+/// `UNION ALL` must have the same columns for `check` and `status`.
+pub const READ: Read = Read {
+    columns: "orderexecuted, id, author, filename, NULL AS locked, \
+              to_char(dateexecuted, 'YYYY-MM-DD HH24:MI:SS') AS at",
+    status_columns: "orderexecuted, id, author, filename, NULL AS locked, \
+                     to_char(dateexecuted, 'YYYY-MM-DD HH24:MI:SS') AS at",
+    tail: "UNION ALL SELECT NULL, NULL, NULL, NULL, locked, NULL FROM {table:lock} {guard} \
+           ORDER BY orderexecuted LIMIT 100001",
+};
 
 /// `DatabaseChangeLog.normalizePath`: `classpath:` dropped, `\` as `/`, a leading `/`
 /// dropped, `.` and `..` segments resolved.
@@ -136,6 +130,51 @@ impl Expected {
     pub fn newest(&self) -> Vec<Id> {
         self.last.iter().map(id).collect()
     }
+
+    /// What `expected` shows: the last changeset the changelog runs (`file::id::author`).
+    pub fn target(&self) -> Option<Id> {
+        self.last.as_ref().map(id)
+    }
+}
+
+/// `status`'s listing: every changeset of the manifest (as `file::id::author`, sorted), applied
+/// (with `dateexecuted`, as Liquibase wrote it) or pending; first, under their own heading, the
+/// rows the manifest does not name (Liquibase ignores them).
+pub fn lines(rows: &[Row], expected: &Expected) -> Result<Lines, RowError> {
+    let mut applied: Vec<(Key, Option<AppliedAt>)> = Vec::new();
+    for row in rows
+        .iter()
+        .filter(|r| r.first().is_some_and(Option::is_some))
+    {
+        let key = (
+            normalize_path(cell(row, 3, "filename")?),
+            cell(row, 1, "id")?.to_string(),
+            cell(row, 2, "author")?.to_string(),
+        );
+        let at = row
+            .get(5)
+            .cloned()
+            .flatten()
+            .and_then(|t| AppliedAt::parse(&t));
+        applied.push((key, at));
+    }
+    let when = |key: &Key| applied.iter().find(|(k, _)| k == key).map(|(_, at)| *at);
+    let mut out = Lines::default();
+    for key in &expected.changesets {
+        let line = match when(key) {
+            Some(at) => Line::new(id(key), None, LineState::Applied, at),
+            None => Line::new(id(key), None, LineState::Pending, None),
+        };
+        out.migrations.push(line);
+    }
+    for (key, at) in applied
+        .iter()
+        .filter(|(k, _)| !expected.changesets.contains(k))
+    {
+        out.without_file
+            .push(Line::new(id(key), None, LineState::Applied, *at));
+    }
+    Ok(out)
 }
 
 /// The row rule.
@@ -243,14 +282,34 @@ mod tests {
     #[test]
     fn the_read() {
         assert_eq!(
-            select("databasechangelog"),
-            "SELECT orderexecuted, id, author, filename, NULL FROM databasechangelog UNION ALL \
-             SELECT NULL, NULL, NULL, NULL, locked FROM databasechangeloglock ORDER BY 1"
+            READ.select("\"databasechangelog\"", "WHERE g", false),
+            "SELECT orderexecuted, id, author, filename, NULL AS locked, to_char(dateexecuted, \
+             'YYYY-MM-DD HH24:MI:SS') AS at FROM \"databasechangelog\" WHERE g UNION ALL SELECT \
+             NULL, NULL, NULL, NULL, locked, NULL FROM \"databasechangeloglock\" WHERE g ORDER \
+             BY orderexecuted LIMIT 100001"
         );
+        assert_eq!(READ.columns, READ.status_columns);
+    }
+
+    #[test]
+    fn the_listing_names_file_id_author() {
+        let e = manifest(THREE);
+        let l = lines(&rows(&[A, ("9", "zed", "db/gone.xml")], false), &e).unwrap();
+        let shown: Vec<(String, LineState)> = l
+            .migrations
+            .iter()
+            .map(|l| (l.version.to_string(), l.state))
+            .collect();
         assert_eq!(
-            lock_table("\"DATABASECHANGELOG\""),
-            "\"DATABASECHANGELOGlock\""
+            shown,
+            [
+                ("db/changelog.xml::1::alice".to_string(), LineState::Applied),
+                ("db/changelog.xml::2::bob".to_string(), LineState::Pending),
+                ("db/more/more.sql::3::carol".to_string(), LineState::Pending),
+            ]
         );
+        assert_eq!(l.without_file[0].version, Id::from("db/gone.xml::9::zed"));
+        assert_eq!(e.target(), Some(Id::from("db/more/more.sql::3::carol")));
     }
 
     /// "no table: status --verbose" (it creates both tables; the lock row 1|f), "update",

@@ -64,6 +64,8 @@ pub enum Tool {
     Django,
     /// knex/knex (`knex migrate:latest`).
     Knex,
+    /// Liquibase (open-source 4.x: `liquibase update`).
+    Liquibase,
 }
 
 impl Tool {
@@ -76,6 +78,7 @@ impl Tool {
         Tool::Dbmate,
         Tool::Django,
         Tool::Knex,
+        Tool::Liquibase,
     ];
 
     /// The `GATE_TOOL` spelling.
@@ -88,6 +91,7 @@ impl Tool {
             Tool::Dbmate => "dbmate",
             Tool::Django => "django",
             Tool::Knex => "knex",
+            Tool::Liquibase => "liquibase",
         }
     }
 
@@ -106,6 +110,7 @@ impl Tool {
             Tool::Dbmate => dbmate::DEFAULT_TABLE,
             Tool::Django => django::DEFAULT_TABLE,
             Tool::Knex => knex::DEFAULT_TABLE,
+            Tool::Liquibase => liquibase::DEFAULT_TABLE,
         }
     }
 
@@ -119,6 +124,7 @@ impl Tool {
             Tool::Dbmate => dbmate::READ,
             Tool::Django => django::READ,
             Tool::Knex => knex::READ,
+            Tool::Liquibase => liquibase::READ,
         }
     }
 
@@ -133,7 +139,12 @@ impl Tool {
     /// script, Alembic reads the revision identifiers out of generated scripts).
     pub fn scan(self) -> Scan {
         match self {
-            Tool::Goose | Tool::GolangMigrate | Tool::Dbmate | Tool::Django | Tool::Knex => Scan {
+            Tool::Goose
+            | Tool::GolangMigrate
+            | Tool::Dbmate
+            | Tool::Django
+            | Tool::Knex
+            | Tool::Liquibase => Scan {
                 recursive: false,
                 wants_contents: never,
             },
