@@ -5,7 +5,7 @@
 
 use super::{
     Facts, Id, Read, Row, RowError, Tool, alembic, dbmate, django, flyway, golang_migrate, knex,
-    lines::Lines, liquibase,
+    lines::Lines, liquibase, sqlx,
 };
 use std::fmt;
 
@@ -127,6 +127,8 @@ pub enum Expected {
     Knex(knex::Expected),
     /// See [`liquibase::Expected`].
     Liquibase(liquibase::Expected),
+    /// See [`sqlx::Expected`].
+    Sqlx(sqlx::Expected),
 }
 
 impl Expected {
@@ -154,6 +156,7 @@ impl Expected {
             Tool::Django => django::Expected::build(sources).map(Expected::Django),
             Tool::Knex => knex::Expected::build(sources).map(Expected::Knex),
             Tool::Liquibase => liquibase::Expected::build(sources).map(Expected::Liquibase),
+            Tool::Sqlx => sqlx::Expected::build(sources).map(Expected::Sqlx),
         }
     }
 
@@ -167,6 +170,7 @@ impl Expected {
             Expected::Django(_) => Tool::Django,
             Expected::Knex(_) => Tool::Knex,
             Expected::Liquibase(_) => Tool::Liquibase,
+            Expected::Sqlx(_) => Tool::Sqlx,
         }
     }
 
@@ -186,6 +190,7 @@ impl Expected {
             Expected::Django(e) => django::facts(rows, e),
             Expected::Knex(e) => knex::facts(rows, e),
             Expected::Liquibase(e) => liquibase::facts(rows, e),
+            Expected::Sqlx(e) => sqlx::facts(rows, e),
         }?;
         facts.cut();
         Ok(facts)
@@ -203,6 +208,7 @@ impl Expected {
             Expected::Django(e) => django::lines(rows, e),
             Expected::Knex(e) => knex::lines(rows, e),
             Expected::Liquibase(e) => liquibase::lines(rows, e),
+            Expected::Sqlx(e) => sqlx::lines(rows, e),
         }
     }
 
@@ -224,6 +230,7 @@ impl Expected {
             Expected::Django(e) => Some(e.expected_id()),
             Expected::Knex(e) => e.target(),
             Expected::Liquibase(e) => e.target(),
+            Expected::Sqlx(e) => e.target(),
         }
     }
 }

@@ -66,6 +66,8 @@ pub enum Tool {
     Knex,
     /// Liquibase (open-source 4.x: `liquibase update`).
     Liquibase,
+    /// launchbadge/sqlx (`sqlx migrate run`, `sqlx::migrate!()`).
+    Sqlx,
 }
 
 impl Tool {
@@ -79,6 +81,7 @@ impl Tool {
         Tool::Django,
         Tool::Knex,
         Tool::Liquibase,
+        Tool::Sqlx,
     ];
 
     /// The `GATE_TOOL` spelling.
@@ -92,6 +95,7 @@ impl Tool {
             Tool::Django => "django",
             Tool::Knex => "knex",
             Tool::Liquibase => "liquibase",
+            Tool::Sqlx => "sqlx",
         }
     }
 
@@ -111,6 +115,7 @@ impl Tool {
             Tool::Django => django::DEFAULT_TABLE,
             Tool::Knex => knex::DEFAULT_TABLE,
             Tool::Liquibase => liquibase::DEFAULT_TABLE,
+            Tool::Sqlx => sqlx::DEFAULT_TABLE,
         }
     }
 
@@ -125,6 +130,7 @@ impl Tool {
             Tool::Django => django::READ,
             Tool::Knex => knex::READ,
             Tool::Liquibase => liquibase::READ,
+            Tool::Sqlx => sqlx::READ,
         }
     }
 
@@ -155,6 +161,10 @@ impl Tool {
             Tool::Alembic => Scan {
                 recursive: false,
                 wants_contents: alembic::wants_contents,
+            },
+            Tool::Sqlx => Scan {
+                recursive: false,
+                wants_contents: sqlx::wants_contents,
             },
         }
     }

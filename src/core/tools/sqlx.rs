@@ -18,24 +18,26 @@
 //!   Pending: file versions without a row, in any order (`run` applies older ones too). Rows
 //!   without a file are `ahead` (`run` refuses them unless `--ignore-missing`).
 
+use super::lines::{Line, LineState, Lines};
 use super::{
-    DIR_VAR, ExpectError, FILE_VAR, Facts, Id, Listing, Row, RowError, Sources, VERSION_VAR,
+    DIR_VAR, ExpectError, FILE_VAR, Facts, Id, Listing, Read, Row, RowError, Sources, VERSION_VAR,
     bool_cell, cell, manifest_lines, show,
 };
+use crate::core::status::AppliedAt;
 use sha2::{Digest, Sha384};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The table sqlx creates (`migrate.table-name` in `sqlx.toml` overrides it).
 pub const DEFAULT_TABLE: &str = "_sqlx_migrations";
 
-/// The columns of the one `SELECT`, in order.
-pub const COLUMNS: &[&str] = &["version", "success", "checksum"];
-
 /// The check's `SELECT`. The checksum as hex through `encode`, whatever the server's
-/// `bytea_output`.
-pub fn select(table: &str) -> String {
-    format!("SELECT version, success, encode(checksum, 'hex') FROM {table} ORDER BY version")
-}
+/// `bytea_output`; `status` adds `installed_on` (UTC).
+pub const READ: Read = Read {
+    columns: "version, success, encode(checksum, 'hex')",
+    status_columns: "version, success, encode(checksum, 'hex'), \
+                     to_char(installed_on AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')",
+    tail: "ORDER BY version LIMIT 100001",
+};
 
 /// What sqlx makes of one file name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -263,6 +265,54 @@ pub fn facts(rows: &[Row], expected: &Expected) -> Result<Facts, RowError> {
     Ok(facts)
 }
 
+/// `status`'s listing, as `sqlx migrate info` lists it: every version of the build, in order,
+/// applied (with `installed_on`), failed (`success = false`) or pending; first, under their own
+/// heading, the rows without a file (which `info` does not show). Without a directory or
+/// manifest: the rows.
+pub fn lines(rows: &[Row], expected: &Expected) -> Result<Lines, RowError> {
+    let mut applied: BTreeMap<i64, (LineState, Option<AppliedAt>)> = BTreeMap::new();
+    for row in rows {
+        let text = cell(row, 0, "version")?;
+        let version: i64 = text
+            .parse()
+            .map_err(|_| RowError(format!("column version is {text:?}, not a bigint")))?;
+        let state = match bool_cell(row, 1, "success")? {
+            true => LineState::Applied,
+            false => LineState::Failed,
+        };
+        let at = row
+            .get(3)
+            .cloned()
+            .flatten()
+            .and_then(|t| AppliedAt::parse(&t));
+        applied.insert(version, (state, at));
+    }
+    let line = |v: i64, state: LineState, at: Option<AppliedAt>| {
+        Line::new(Id::Text(v.to_string()), None, state, at)
+    };
+    let mut out = Lines::default();
+    match &expected.versions {
+        Some(files) => {
+            for v in files.keys() {
+                let (state, at) = applied
+                    .get(v)
+                    .copied()
+                    .unwrap_or((LineState::Pending, None));
+                out.migrations.push(line(*v, state, at));
+            }
+            for (v, (state, at)) in applied.iter().filter(|(v, _)| !files.contains_key(v)) {
+                out.without_file.push(line(*v, *state, *at));
+            }
+        }
+        None => {
+            for (v, (state, at)) in &applied {
+                out.migrations.push(line(*v, *state, *at));
+            }
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -312,9 +362,30 @@ mod tests {
     #[test]
     fn the_read() {
         assert_eq!(
-            select("_sqlx_migrations"),
-            "SELECT version, success, encode(checksum, 'hex') FROM _sqlx_migrations ORDER BY version"
+            READ.select("_sqlx_migrations", "", false),
+            "SELECT version, success, encode(checksum, 'hex') FROM _sqlx_migrations ORDER BY \
+             version LIMIT 100001"
         );
+    }
+
+    #[test]
+    fn the_listing_follows_migrate_info() {
+        let e = dir(&[("1_a.sql", A), ("2_b.sql", B), ("3_c.sql", C)]);
+        let l = lines(&[row(1, true, A), row(3, false, C), row(9, true, A)], &e).unwrap();
+        let shown: Vec<(String, LineState)> = l
+            .migrations
+            .iter()
+            .map(|l| (l.version.to_string(), l.state))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("1".to_string(), LineState::Applied),
+                ("2".to_string(), LineState::Pending),
+                ("3".to_string(), LineState::Failed)
+            ]
+        );
+        assert_eq!(l.without_file[0].version, Id::from("9"));
     }
 
     /// "run": the recorded checksums start 52dcffb424aeb77c and dae284ff0ef19c76, as
