@@ -7,13 +7,15 @@
 //! through `setpriv`, with a parent-death signal so nothing outlives a crashed test.
 //!
 //! One file per component: [`postgres`], [`bouncer`], [`process`] (running the gate, waiting for
-//! states), [`http`] (requests and the `serve` [`Sidecar`]), [`faults`], [`certs`].
+//! states), [`http`] (requests and the `serve` [`Sidecar`]), [`faults`], [`certs`], [`goose`] (the
+//! real goose CLI, which writes the version tables).
 
 #![allow(dead_code)] // each test binary uses part of the support code
 
 pub mod bouncer;
 pub mod certs;
 pub mod faults;
+pub mod goose;
 pub mod http;
 pub mod postgres;
 pub mod process;
@@ -24,6 +26,8 @@ pub use bouncer::*;
 pub use certs::*;
 #[allow(unused_imports)]
 pub use faults::*;
+#[allow(unused_imports)]
+pub use goose::*;
 #[allow(unused_imports)]
 pub use http::*;
 #[allow(unused_imports)]
