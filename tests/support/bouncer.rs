@@ -20,6 +20,11 @@ impl Bouncer {
 
     /// Same, on a given port (to restart it where clients expect it).
     pub fn start_on(pg: &Postgres, users: &[&str], port: u16) -> Bouncer {
+        Bouncer::start_with(pg, users, port, "scram-sha-256")
+    }
+
+    /// Same, authenticating clients with `auth_type` (`scram-sha-256`, `md5`, `plain`, ...).
+    pub fn start_with(pg: &Postgres, users: &[&str], port: u16, auth_type: &str) -> Bouncer {
         let dir = temp_dir("bouncer");
         let userlist: String = users
             .iter()
@@ -31,7 +36,7 @@ impl Bouncer {
             format!(
                 "[databases]\n* = host=127.0.0.1 port={}\n\n[pgbouncer]\n\
                  listen_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n\
-                 auth_type = scram-sha-256\nauth_file = {}\npool_mode = transaction\n\
+                 auth_type = {auth_type}\nauth_file = {}\npool_mode = transaction\n\
                  max_client_conn = 2000\ndefault_pool_size = 5\n\
                  logfile = {}\n",
                 pg.port,

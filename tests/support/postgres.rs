@@ -289,6 +289,31 @@ impl Postgres {
         }
     }
 
+    /// Replaces `pg_hba.conf` with `lines` (plus the superuser's `local` trust line first) and
+    /// reloads the server.
+    pub fn set_hba(&self, lines: &str) {
+        std::fs::write(
+            self.dir.join("data/pg_hba.conf"),
+            format!("local all all trust\n{lines}\n"),
+        )
+        .expect("pg_hba");
+        self.sql("postgres", "SELECT pg_reload_conf()");
+    }
+
+    /// Creates a login role whose password is stored as an MD5 hash (`password_encryption =
+    /// md5`; PostgreSQL 18 warns that MD5 passwords are deprecated), for `md5` lines in
+    /// `pg_hba.conf` (idempotent).
+    pub fn create_md5_role(&self, user: &str) {
+        self.sql(
+            "postgres",
+            &format!(
+                "SET password_encryption = 'md5'; \
+                 DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{user}') THEN \
+                 CREATE ROLE {user} LOGIN PASSWORD '{PASSWORD}'; END IF; END $$"
+            ),
+        );
+    }
+
     /// Runs SQL as the superuser over the Unix socket; panics on error; returns psql's output.
     pub fn sql(&self, db: &str, sql: &str) -> String {
         let out = self.psql(db, sql);
