@@ -351,12 +351,13 @@ impl Postgres {
         self.create_role(user);
     }
 
-    /// Creates a login role with [`PASSWORD`] (idempotent).
+    /// Creates a login role with [`PASSWORD`] stored as a SCRAM secret (idempotent; PostgreSQL
+    /// 13 would store MD5 by default, which `scram-sha-256` lines refuse).
     pub fn create_role(&self, user: &str) {
         self.sql(
             "postgres",
             &format!(
-                "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{user}') THEN \
+                "SET password_encryption = 'scram-sha-256'; DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{user}') THEN \
                  CREATE ROLE {user} LOGIN PASSWORD '{PASSWORD}'; END IF; END $$"
             ),
         );
