@@ -216,6 +216,10 @@ impl Postgres {
             "max_connections=100".to_string(),
             "-c".to_string(),
             "shared_buffers=16MB".to_string(),
+            // PostgreSQL 14+'s default; 13 would store new passwords as MD5, which the
+            // scram-sha-256 lines refuse.
+            "-c".to_string(),
+            "password_encryption=scram-sha-256".to_string(),
         ];
         if let Some((cert, key)) = &options.tls {
             std::fs::copy(cert, data.join("server.crt")).expect("copy cert");
