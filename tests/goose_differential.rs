@@ -1076,6 +1076,10 @@ fn random(version: &str) {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(40);
+    if total == 0 {
+        eprintln!("random: GOOSE_DIFF_STEPS=0, skipped");
+        return;
+    }
     let mut rng = Rng(seed);
     let (pg, bouncer) = servers();
     let tables = [

@@ -439,14 +439,36 @@ impl Postgres {
 
     /// Server-side count of committed transactions in `db` (after a stats flush).
     pub fn xact_commit(&self, db: &str) -> i64 {
-        self.sql(
-            "postgres",
-            &format!("SELECT pg_stat_force_next_flush(); SELECT xact_commit FROM pg_stat_database WHERE datname = '{db}'"),
-        )
-        .lines()
-        .last()
-        .and_then(|l| l.trim().parse().ok())
-        .unwrap_or(-1)
+        let read = |sql: &str| -> i64 {
+            self.sql("postgres", sql)
+                .lines()
+                .last()
+                .and_then(|l| l.trim().parse().ok())
+                .unwrap_or(-1)
+        };
+        let query = format!("SELECT xact_commit FROM pg_stat_database WHERE datname = '{db}'");
+        if self.server_version_num() >= 150_000 {
+            return read(&format!("SELECT pg_stat_force_next_flush(); {query}"));
+        }
+        // Before 15 a stats collector gathers the counters, at most every 500 ms and with no
+        // way to flush them: read until the number has held still for a second.
+        let mut last = (read(&query), Instant::now());
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while last.1.elapsed() < Duration::from_secs(1) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+            let now = read(&query);
+            if now != last.0 {
+                last = (now, Instant::now());
+            }
+        }
+        last.0
+    }
+
+    /// The server's `server_version_num` (150004 for 15.4).
+    pub fn server_version_num(&self) -> i64 {
+        self.sql("postgres", "SHOW server_version_num")
+            .parse()
+            .unwrap_or(0)
     }
 
     /// Holds an ACCESS EXCLUSIVE lock on `table` for `secs` seconds from a separate session, so
