@@ -249,4 +249,22 @@ impl Postgres {
         }
         let _ = std::fs::remove_dir_all(dir);
     }
+
+    /// Rolls back the current version of `table` with the deployed goose (`goose down` over files
+    /// for every version that has a row): it deletes that version's rows, as goose since v3.5.0
+    /// does.
+    pub fn goose_down(&self, db: &str, table: &str) {
+        let dir = temp_dir("goose-down");
+        for v in self
+            .versions_with_rows(db, table)
+            .iter()
+            .filter(|v| **v != 0)
+        {
+            write_migration(&dir, *v);
+        }
+        Goose::deployed(self, db)
+            .table(table)
+            .ok(&dir, &[], &["down"]);
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }
