@@ -64,7 +64,9 @@ started=$SECONDS
 goose_bins=$(scripts/peers/goose.sh)
 SCHEMA_GATE_GOOSE_CACHE=$(dirname "$(dirname "$(head -n 1 <<<"$goose_bins")")")
 export SCHEMA_GATE_GOOSE_CACHE
-mapfile -t pg_bins < <(scripts/peers/postgres.sh)
+pg_out=$(scripts/peers/postgres.sh)
+mapfile -t pg_bins <<<"$pg_out"
+[ ${#pg_bins[@]} -eq 6 ] || { echo "test.sh: expected six PostgreSQL majors, got: $pg_out" >&2; exit 1; }
 echo "ok: goose and PostgreSQL ready in $((SECONDS - started))s"
 printf '  %s\n' "$goose_bins" "${pg_bins[@]}"
 

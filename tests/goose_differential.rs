@@ -506,7 +506,7 @@ impl<'a> World<'a> {
 }
 
 /// The gate's readings after one step.
-#[derive(Debug, PartialEq)]
+#[derive(Debug, PartialEq, Clone)]
 struct GateReadings {
     /// `check --json` with the migrations directory (at-least), and under `exact`.
     dir: (Option<i32>, Value),
@@ -1156,5 +1156,106 @@ fn quoted_tables_every_goose() {
             server_version(),
             QUOTED.len()
         ));
+    }
+}
+
+/// The comparison itself catches a gate that disagrees with goose: readings made up for files
+/// {1, 2} with goose at version 1 and 2 pending, then each spoiled in one way.
+#[test]
+fn the_comparison_catches_disagreements() {
+    let run = |code: i32, lines: &[&str]| GooseRun {
+        code: Some(code),
+        lines: lines.iter().map(|l| l.to_string()).collect(),
+    };
+    let header = [
+        "    Applied At                  Migration",
+        "    =======================================",
+    ];
+    let goose = GooseReadings {
+        existed: true,
+        with_rows: BTreeSet::from([0, 1]),
+        version: run(0, &["goose: version 1"]),
+        status: run(
+            0,
+            &[
+                header[0],
+                header[1],
+                "    Tue Dec  1 10:00:00 2026 -- 00001_m1.sql",
+                "    Pending                  -- 00002_m2.sql",
+            ],
+        ),
+        status_every: run(
+            0,
+            &[
+                header[0],
+                header[1],
+                "    Tue Dec  1 10:00:00 2026 -- 1_every.sql",
+                "    Pending                  -- 2_every.sql",
+            ],
+        ),
+    };
+    let check = |state: &str, pending: &[i64]| {
+        let code = exit_of(state);
+        let json = serde_json::json!({"state": state, "version": 1, "max_version": 1,
+            "pending": pending, "ahead": [], "hint": null, "error": null});
+        (code, json)
+    };
+    let good = GateReadings {
+        dir: check("behind", &[2]),
+        dir_exact: check("behind", &[2]),
+        expect: check("behind", &[]),
+        expect_exact: check("behind", &[]),
+        expected: 2,
+        status_code: Some(1),
+        status: format!(
+            "{}\n{}\n    Tue Dec  1 10:00:00 2026 -- 00001_m1.sql\n    Pending                  -- 00002_m2.sql\n\n\
+             not ready: goose_db_version at version 1, expected 2 (at-least); pending: 2\n",
+            header[0], header[1]
+        ),
+    };
+    let files = BTreeSet::from([1, 2]);
+    let none = BTreeSet::new();
+    assert_eq!(compare(&good, &goose, &files, &none), Ok(()));
+    let spoiled = [
+        (
+            "pending",
+            GateReadings {
+                dir: check("ready", &[]),
+                ..good.clone()
+            },
+        ),
+        ("version", {
+            let mut r = good.clone();
+            r.expect.1["version"] = 2.into();
+            r
+        }),
+        ("max_version", {
+            let mut r = good.clone();
+            r.dir_exact.1["max_version"] = 2.into();
+            r
+        }),
+        (
+            "state",
+            GateReadings {
+                expect_exact: check("ready", &[]),
+                ..good.clone()
+            },
+        ),
+        (
+            "status lines differ",
+            GateReadings {
+                status: good.status.replace("Pending ", "Applied "),
+                ..good.clone()
+            },
+        ),
+        ("hint", {
+            let mut r = good.clone();
+            r.dir.1["hint"] = "version(s) 2 have a newest row".into();
+            r
+        }),
+    ];
+    for (what, gate) in spoiled {
+        let err = compare(&gate, &goose, &files, &none).expect_err(what);
+        assert!(err.contains(what), "{what}: {err}");
     }
 }

@@ -8,8 +8,8 @@
 # PostgreSQL's. A built binary is cached under
 # ${SCHEMA_GATE_CACHE:-$HOME/.cache/schema-gate}/goose/VERSION/goose (Go's module and build caches
 # are the default ones), so a second run only checks that the binaries are there. Installs are
-# atomic: each builds into its own temporary directory and renames it into place, so engineers
-# (or test binaries) running this at the same time never see a half-written binary.
+# atomic: each builds into its own temporary directory and renames the binary into place, so
+# engineers (or test binaries) running this at the same time never see a half-written one.
 set -euo pipefail
 
 # v3.22.1: the deployment's pin; v3.27.3: the last one the gate was first compared with;
@@ -38,11 +38,10 @@ for version in "${versions[@]}"; do
       echo "goose.sh: go install goose@$version failed" >&2
       exit 1
     fi
-    # The loser of a race removes its own copy; the winner's binary is as good.
-    if ! mv -T "$tmp" "$final" 2>/dev/null; then
-      rm -rf "$tmp"
-    fi
-    [ -x "$final/goose" ] || { echo "goose.sh: $final/goose missing after install" >&2; exit 1; }
+    # rename(2) of the file is atomic: a concurrent install replaces it with an equal binary.
+    mkdir -p "$final"
+    mv -f "$tmp/goose" "$final/goose"
+    rm -rf "$tmp"
   fi
   echo "$final/goose"
 done
