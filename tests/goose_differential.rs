@@ -336,6 +336,16 @@ impl<'a> World<'a> {
         }
     }
 
+    /// Drops the database (and PgBouncer's server connections to it: each scenario's pool
+    /// would otherwise keep up to five, and the cluster allows a hundred) and the directory.
+    fn finish(self) {
+        self.pg.sql(
+            "postgres",
+            &format!("DROP DATABASE {} WITH (FORCE)", self.db),
+        );
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+
     fn files(&self) -> BTreeSet<i64> {
         file_versions(&self.dir)
     }
@@ -443,28 +453,45 @@ impl<'a> World<'a> {
         let exact = ("GATE_POLICY", "exact".to_string());
         let newest = self.files().last().copied().unwrap_or(0);
         let expect = ("GATE_EXPECT_VERSION", newest.to_string());
-        let status = run(
-            gate(&["status"])
-                .env("DATABASE_URL", url)
-                .env("GOOSE_TABLE", &self.table)
-                .env(dir.0, &dir.1),
-            LIMIT,
-        );
-        Ok(GateReadings {
-            dir: self.gate_json(url, std::slice::from_ref(&dir))?,
-            dir_exact: self.gate_json(url, &[dir.clone(), exact.clone()])?,
-            expect: self.gate_json(url, std::slice::from_ref(&expect))?,
-            expect_exact: self.gate_json(url, &[expect.clone(), exact])?,
-            expected: newest,
-            status_code: status.code,
-            status: status.stdout,
+        // The five readings at once: each is its own process and its own read of the table,
+        // which no one writes meanwhile.
+        std::thread::scope(|scope| {
+            let status = scope.spawn(|| {
+                run(
+                    gate(&["status"])
+                        .env("DATABASE_URL", url)
+                        .env("GOOSE_TABLE", &self.table)
+                        .env(dir.0, &dir.1),
+                    LIMIT,
+                )
+            });
+            let by_dir = scope.spawn(|| self.gate_json(url, std::slice::from_ref(&dir)));
+            let by_dir_exact = scope.spawn(|| self.gate_json(url, &[dir.clone(), exact.clone()]));
+            let by_expect = scope.spawn(|| self.gate_json(url, std::slice::from_ref(&expect)));
+            let by_expect_exact =
+                scope.spawn(|| self.gate_json(url, &[expect.clone(), exact.clone()]));
+            let status = status.join().expect("status reading");
+            Ok(GateReadings {
+                dir: by_dir.join().expect("reading")?,
+                dir_exact: by_dir_exact.join().expect("reading")?,
+                expect: by_expect.join().expect("reading")?,
+                expect_exact: by_expect_exact.join().expect("reading")?,
+                expected: newest,
+                status_code: status.code,
+                status: status.stdout,
+            })
         })
     }
 
     /// The gate's readings (direct and through PgBouncer), then goose's, then the rules.
     fn compare(&self) -> Result<(), String> {
-        let direct = self.gate_readings(&self.pg.url("gate", &self.db, ""))?;
-        let pooled = self.gate_readings(&self.bouncer.url("gate", &self.db, ""))?;
+        let (direct, pooled) = std::thread::scope(|scope| {
+            let pooled =
+                scope.spawn(|| self.gate_readings(&self.bouncer.url("gate", &self.db, "")));
+            let direct = self.gate_readings(&self.pg.url("gate", &self.db, ""));
+            (direct, pooled.join().expect("pooled readings"))
+        });
+        let (direct, pooled) = (direct?, pooled?);
         if direct != pooled {
             return Err(format!(
                 "direct and through PgBouncer differ:\ndirect: {direct:?}\npooled: {pooled:?}"
@@ -486,13 +513,17 @@ impl<'a> World<'a> {
             BTreeSet::new()
         };
         let files = self.files();
+        // `version` first: it creates a missing table; then both `status` readings at once.
         let version = self.goose.run(&self.dir, &[], &["version"]);
-        let status = self.goose.run(&self.dir, &[], &["status"]);
         let every = temp_dir("diff-every-version");
         for v in with_rows.iter().chain(&files).filter(|v| **v != 0) {
             std::fs::write(every.join(format!("{v}_every.sql")), "").expect("write");
         }
-        let status_every = self.goose.run(&every, &[], &["status"]);
+        let (status, status_every) = std::thread::scope(|scope| {
+            let every = scope.spawn(|| self.goose.run(&every, &[], &["status"]));
+            let status = self.goose.run(&self.dir, &[], &["status"]);
+            (status, every.join().expect("goose status"))
+        });
         let _ = std::fs::remove_dir_all(&every);
         let goose = GooseReadings {
             existed: exists,
@@ -1040,7 +1071,7 @@ fn run_corpus(version: &str, scenarios: &[Scenario]) -> usize {
         for text in scenario.steps.split(';') {
             steps += usize::from(world.step_and_compare(&Step::parse(text), &context));
         }
-        let _ = std::fs::remove_dir_all(&world.dir);
+        world.finish();
     }
     steps
 }
@@ -1106,7 +1137,7 @@ fn random(version: &str) {
             steps += usize::from(world.step_and_compare(&step, &context));
         }
         sequences += 1;
-        let _ = std::fs::remove_dir_all(&world.dir);
+        world.finish();
     }
     summary(&format!(
         "random: goose {version}, {}: seed {seed}, {sequences} sequences, {steps} steps compared, each direct and through PgBouncer",
