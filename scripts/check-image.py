@@ -5,16 +5,21 @@
    the static binary (scripts/check-static.sh builds it) and a CA bundle in place of the
    Dockerfile's compile stage `build`. It must stay under 5 MiB.
 2. A stand-in app image, built the way the README tells teams to: the one
-   `COPY --from=<gate image> /schema-gate /usr/local/bin/schema-gate` line, plus a migrations
-   directory (examples/migrations) where the goose Job would find it.
+   `COPY --from=<gate image> /schema-gate /usr/local/bin/schema-gate` line, plus what the
+   deployment's app image carries for its migrate Job: the real goose CLI (the pinned v3.22.1,
+   static, from scripts/peers/goose.sh) at /usr/local/bin/goose and the migrations directory
+   (examples/migrations) at /app/migrations.
 3. Each image is converted to an OCI bundle (skopeo, umoci) and run with runc (`podman run` is
    refused on this machine) as the image's own numeric user, with a read-only root and the host's
    network:
-   - the gate image runs `check` (1, then 0 once the row lands), `wait` (blocks, then 0) and
-     `serve` (/readyz 503, then 200);
+   - the gate image runs `check` (1, then 0 once goose applies migration 2), `wait` (blocks,
+     then 0) and `serve` (/readyz 503, then 200), the rows written by the real goose on the host;
    - the app image runs the classic overlay's init container *exactly as rendered* (command,
-     ConfigMap and env, the gate's DSN as a file readable through fsGroup with mode 0440), and
-     must block until the last migration's row lands, then exit 0.
+     ConfigMap and env, the gate's DSN as a file readable through fsGroup with mode 0440), which
+     must block while the schema is missing; then the rendered migrate Job's container, exactly
+     as rendered too (`goose -dir $(GOOSE_MIGRATION_DIR) -table $(GOOSE_TABLE) up`, expanded as
+     the kubelet expands it, the ConfigMap, GOOSE_DBSTRING from the Secret, the pod's user),
+     applies the image's migrations, and the init container must then exit 0.
 
 4. Publishing: scripts/publish-image.sh pushes the linux/amd64 + linux/arm64 list (from the
    static binaries scripts/check-static.sh and scripts/check-arm64.sh build) to a real registry on
@@ -51,6 +56,9 @@ from bench import PASSWORD, Postgres, free_port  # noqa: E402
 import yaml  # noqa: E402
 
 STATIC = ROOT / "target/x86_64-unknown-linux-musl/release/schema-gate"
+# The deployment's pinned goose; the app image carries it, and the host runs it for the gate image.
+GOOSE_VERSION = "v3.22.1"
+MIGRATOR_PASSWORD = "migrator-Secret-pw"
 STATIC_ARM64 = ROOT / "target/aarch64-unknown-linux-musl/release/schema-gate"
 GATE_IMAGE = "localhost/schema-gate:ci"
 APP_IMAGE = "localhost/honeydue-api:ci"
@@ -89,6 +97,11 @@ def podman_build(*args):
                           check=True, capture_output=True, text=True).stdout.strip()
 
 
+def goose_binary():
+    """The cached static goose (scripts/peers/goose.sh builds it once)."""
+    return Path(sh([str(ROOT / "scripts/peers/goose.sh"), GOOSE_VERSION]).strip())
+
+
 def build_images(work):
     podman_build("--build-context", f"build={build_context(work)}", "--build-arg", f"BASE_IMAGE={stand_in_base(work)}",
                  "-t", GATE_IMAGE, str(ROOT))
@@ -96,12 +109,16 @@ def build_images(work):
     report(size < IMAGE_BUDGET, f"gate image {GATE_IMAGE}: {size / 1048576:.2f} MiB (budget 5 MiB)")
     app = work / "app"
     shutil.copytree(ROOT / "examples/migrations", app / "migrations")
+    shutil.copy(goose_binary(), app / "goose")
     (app / "Dockerfile").write_text(
         f"FROM {GATE_IMAGE} AS gate\n"
         "FROM scratch\n"
+        "ENV PATH=/usr/local/bin:/usr/bin:/bin\n"
         "# The one line the README asks an app's Dockerfile to add:\n"
         "COPY --from=gate /schema-gate /usr/local/bin/schema-gate\n"
         "COPY --from=gate /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt\n"
+        f"# What the api image carries for its migrate Job: goose {GOOSE_VERSION} (static) and the migrations.\n"
+        "COPY goose /usr/local/bin/goose\n"
         "COPY migrations /app/migrations\n"
         "USER 65532:65532\n")
     podman_build("-t", APP_IMAGE, str(app))
@@ -121,9 +138,11 @@ class Container:
 
     count = 0
 
-    def __init__(self, bundle, args, env, mounts=(), groups=()):
+    def __init__(self, bundle, args, env, mounts=(), groups=(), user=(None, None)):
         config = json.loads((bundle / "config.json").read_text())
         process = config["process"]
+        if user[0] is not None:   # a pod's runAsUser / runAsGroup
+            process["user"]["uid"], process["user"]["gid"] = user[0], user[1] if user[1] is not None else user[0]
         self.user = dict(process["user"])
         process["terminal"] = False
         process["args"] = args
@@ -162,17 +181,29 @@ class Container:
         except subprocess.TimeoutExpired:
             self.proc.kill()
         subprocess.run(["runc", "delete", "--force", self.id], capture_output=True)
-def fresh_table(pg, name):
-    pg.sql("app", f"DROP TABLE IF EXISTS {name}; CREATE TABLE {name} (id integer PRIMARY KEY GENERATED BY DEFAULT "
-                  "AS IDENTITY, version_id bigint NOT NULL, is_applied boolean NOT NULL, tstamp timestamp NOT NULL DEFAULT now()); "
-                  f"INSERT INTO {name} (version_id, is_applied) VALUES (0, true), (1, true); GRANT SELECT ON {name} TO gate")
+def host_goose(pg, table, migrations, *command):
+    """The real goose on the host, as the superuser over the Unix socket, on `table` of `app`."""
+    dsn = f"host={pg.dir} port={pg.port} user=postgres dbname=app sslmode=disable"
+    return sh([str(goose_binary()), "-dir", str(migrations), "-table", table, "postgres", dsn, *command],
+              cwd=migrations)
+
+
+def noop_migrations(work, versions):
+    """A migrations directory whose files change nothing but goose's table."""
+    d = work / "noop-migrations"
+    d.mkdir(exist_ok=True)
+    for v in versions:
+        (d / f"{v:05}_noop.sql").write_text("-- +goose Up\nSELECT 1;\n-- +goose Down\nSELECT 1;\n")
+    return d
 
 
 def gate_image_runs(pg, work):
     bundle = unpack(GATE_IMAGE, work, "gate")
     user = json.loads((bundle / "config.json").read_text())["process"]["user"]
     report(user.get("uid") == 65532 and user.get("gid") == 65532, f"gate image runs as 65532:65532 ({user})")
-    fresh_table(pg, "gate_image")
+    migrations = noop_migrations(work, [1, 2])
+    host_goose(pg, "gate_image", migrations, "up-to", "1")
+    pg.sql("app", "GRANT SELECT ON gate_image TO gate")
     env = {"DATABASE_URL": pg.url(), "GOOSE_TABLE": "gate_image", "GATE_EXPECT_VERSION": "2"}
     c = Container(bundle, ["/schema-gate", "check"], env)
     code = c.wait()
@@ -185,7 +216,7 @@ def gate_image_runs(pg, work):
                                                              "GATE_LISTEN": f"127.0.0.1:{port}"})
     report(eventually(lambda: http_status(port, "/readyz") == 503) is not None,
            "gate image: serve answers /readyz 503 on a stale schema", server.output())
-    pg.sql("app", "INSERT INTO gate_image (version_id, is_applied) VALUES (2, true)")
+    host_goose(pg, "gate_image", migrations, "up")
     code = waiter.wait()
     report(code == 0, "gate image: wait exits 0 once the row lands", f"exit {code}: {waiter.output()}")
     report(eventually(lambda: http_status(port, "/readyz") == 200) is not None,
@@ -197,25 +228,62 @@ def gate_image_runs(pg, work):
 
 
 def rendered_init_container():
-    """The classic overlay's api init container and the `schema` ConfigMap, as rendered."""
+    """The classic overlay's api init container and the `schema` ConfigMap, as rendered, and the
+    migrate Job's pod spec."""
     docs = [d for d in yaml.safe_load_all(sh(["kubectl", "kustomize", str(ROOT / "k8s/overlays/classic")])) if d]
     config = next(d["data"] for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].startswith("schema"))
     api = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "api")
     spec = api["spec"]["template"]["spec"]
     gate = next(c for c in spec["initContainers"] if c["name"] == "schema-gate")
-    return gate, config, spec
+    job = next(d for d in docs if d["kind"] == "Job" and d["metadata"]["name"] == "goose-migrate")
+    return gate, config, spec, job["spec"]["template"]["spec"]
+
+
+def kubelet_expand(text, env):
+    """`$(VAR)` in a container's command and args, as the kubelet expands it (`$$` escapes;
+    an unknown name stays as written)."""
+    return re.sub(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)",
+                  lambda m: "$" if m.group(0) == "$$" else env.get(m.group(1), m.group(0)), text)
+
+
+def container_env(container, config, secrets):
+    """A container's environment as the kubelet builds it: envFrom (the ConfigMap), then env
+    (values, and secretKeyRef from `secrets`)."""
+    env = {}
+    if container.get("envFrom"):
+        env.update(config)
+    for e in container.get("env") or []:
+        if "value" in e:
+            env[e["name"]] = e["value"]
+        elif "secretKeyRef" in (e.get("valueFrom") or {}):
+            env[e["name"]] = secrets[e["valueFrom"]["secretKeyRef"]["key"]]
+    return env
+
+
+def run_migrate_job(pg, bundle, config, job_pod):
+    """The rendered migrate Job's container under runc: command, args, ConfigMap, the Secret's
+    GOOSE_DBSTRING (a migrator role on the direct host), the pod's user. Returns (exit, output)."""
+    job = job_pod["containers"][0]
+    env = container_env(job, config, {"GOOSE_DBSTRING": (
+        f"host=127.0.0.1 port={pg.port} user=migrator password={MIGRATOR_PASSWORD} dbname=app sslmode=disable")})
+    args = [kubelet_expand(a, env) for a in job["command"] + (job.get("args") or [])]
+    pod_user = job_pod.get("securityContext") or {}
+    c = Container(bundle, args, env, user=(pod_user.get("runAsUser"), pod_user.get("runAsGroup")))
+    return c.wait(), c.output(), args
 
 
 def app_image_runs_the_init_container(pg, work):
     bundle = unpack(APP_IMAGE, work, "app")
-    gate, config, pod = rendered_init_container()
-    env = {}
-    if gate.get("envFrom"):
-        env.update(config)
-    env.update({e["name"]: e["value"] for e in gate.get("env") or [] if "value" in e})
+    job_bundle = unpack(APP_IMAGE, work, "app-job")
+    gate, config, pod, job_pod = rendered_init_container()
+    env = container_env(gate, config, {})
     table = env.get("GOOSE_TABLE", "goose_db_version")
     pg.sql("app", f"DROP TABLE IF EXISTS {table}")
-    fresh_table(pg, table)
+    # goose's role, as k8s/secret.example.yaml's GOOSE_DBSTRING names one: it owns what it creates,
+    # and what it creates in public is readable by the gate.
+    pg.sql("app", f"CREATE ROLE migrator LOGIN PASSWORD '{MIGRATOR_PASSWORD}'; "
+                  "GRANT CREATE ON SCHEMA public TO migrator; "
+                  "ALTER DEFAULT PRIVILEGES FOR ROLE migrator IN SCHEMA public GRANT SELECT ON TABLES TO gate")
     # The gate's Secret, as the kubelet mounts it: root-owned, mode 0440, group = the pod's fsGroup.
     secret = work / "secret"
     secret.mkdir()
@@ -229,14 +297,21 @@ def app_image_runs_the_init_container(pg, work):
     newest = max(int(n.split("_", 1)[0]) for n in os.listdir(ROOT / "examples/migrations"))
     blocked = eventually(lambda: "not ready" in c.output() and c.running())
     report(bool(blocked), f"app image: the rendered init container ({' '.join(gate['command'])}) blocks "
-                          f"until migration {newest}", c.output())
+                          "while the schema is missing", c.output())
     report("pending" in c.output() and str(newest) in c.output(),
            "app image: the expectation is the image's own migrations directory", c.output())
-    pg.sql("app", f"INSERT INTO {table} (version_id, is_applied) VALUES ({newest}, true)")
+    code, output, args = run_migrate_job(pg, job_bundle, config, job_pod)
+    report(code == 0 and f"successfully migrated database to version: {newest}" in output,
+           f"app image: the rendered migrate Job ({' '.join(args)}) applies the image's migrations "
+           f"with the real goose {GOOSE_VERSION}", f"exit {code}: {output}")
+    rows = pg.sql("app", f"SELECT string_agg(version_id::text, ',' ORDER BY id) FROM {table}")
+    report(rows == "0," + ",".join(str(int(n.split("_", 1)[0])) for n in sorted(os.listdir(ROOT / "examples/migrations"))),
+           f"app image: goose wrote its own rows ({rows})")
     code = c.wait()
-    report(code == 0, "app image: the init container exits 0 once the last migration's row lands",
+    report(code == 0, "app image: the init container exits 0 once the Job has applied the last migration",
            f"exit {code}: {c.output()}")
-    report(PASSWORD not in c.output(), "app image: the password never appears in the gate's output")
+    report(PASSWORD not in c.output() and MIGRATOR_PASSWORD not in output,
+           "app image: no password appears in the gate's or goose's output")
 
 
 DIGEST = re.compile(r"sha256:[0-9a-f]{64}")

@@ -125,7 +125,7 @@ fn a_rollback_fails_readiness_at_once() {
         &[("GATE_RECHECK_INTERVAL", "300ms")],
     );
     sidecar.until_ready_is(200, Duration::from_secs(5));
-    pg.sql("app", "DELETE FROM goose_db_version WHERE version_id = 2");
+    pg.goose_down("app", "goose_db_version"); // the real goose rolls 2 back
     // At the next re-check (how soon is BENCHMARKS.md's detection latency).
     sidecar.until_ready_is(503, DEADLINE);
     assert!(sidecar.get("/readyz").1.contains("at version 1"));

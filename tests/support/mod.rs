@@ -9,7 +9,8 @@
 //! One file per component: [`postgres`], [`bouncer`], [`process`] (running the gate, waiting for
 //! states), [`http`] (requests and the `serve` [`Sidecar`]), [`faults`], [`certs`], [`pgwire`]
 //! (a scripted fake PostgreSQL for hostile servers), [`memory`] (what a gate allocates),
-//! [`majors`] (PostgreSQL 17 and 18 from npm), [`flights`] (a proxy counting round trips).
+//! [`majors`] (PostgreSQL 17 and 18 from npm), [`flights`] (a proxy counting round trips),
+//! [`goose`] (the real goose CLI, which writes the version tables).
 
 #![allow(dead_code)] // each test binary uses part of the support code
 
@@ -17,6 +18,7 @@ pub mod bouncer;
 pub mod certs;
 pub mod faults;
 pub mod flights;
+pub mod goose;
 pub mod http;
 pub mod majors;
 pub mod memory;
@@ -32,6 +34,8 @@ pub use certs::*;
 pub use faults::*;
 #[allow(unused_imports)]
 pub use flights::*;
+#[allow(unused_imports)]
+pub use goose::*;
 #[allow(unused_imports)]
 pub use http::*;
 #[allow(unused_imports)]

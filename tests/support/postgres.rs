@@ -1,4 +1,10 @@
 //! A private PostgreSQL cluster per test, copied from a template made once with `initdb`.
+//!
+//! The server is Debian's (the newest under `/usr/lib/postgresql`) unless `SCHEMA_GATE_PG_BIN`
+//! names another server's bin directory (`initdb`, `postgres`), such as one of the majors
+//! `scripts/peers/postgres.sh` installs; `scripts/test.sh --pg-matrix` runs the suites once per
+//! major that way. Client tools (`psql`, `pg_isready`) are always Debian's. Each server gets its
+//! own template.
 
 use super::*;
 use std::path::PathBuf;
@@ -6,31 +12,123 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-/// The initdb'ed template data directory, made once per machine (atomic rename, so parallel
-/// test binaries agree).
+/// A server binary (`initdb`, `postgres`, `pg_ctl`): from `SCHEMA_GATE_PG_BIN` when it is set,
+/// else Debian's. Everything else (`psql`, `pg_isready`) comes from [`pg_bin`].
+pub fn server_bin(name: &str) -> PathBuf {
+    static DIR: OnceLock<Option<PathBuf>> = OnceLock::new();
+    let dir = DIR.get_or_init(|| {
+        let bin = PathBuf::from(std::env::var_os("SCHEMA_GATE_PG_BIN").filter(|d| !d.is_empty())?);
+        Some(if is_root() {
+            reachable_by_server_user(&bin)
+        } else {
+            bin
+        })
+    });
+    match dir {
+        Some(dir) => dir.join(name),
+        None => pg_bin(name),
+    }
+}
+
+/// As root the server runs as `postgres`, which cannot enter root's home, where
+/// `scripts/peers/postgres.sh` caches (`~/.cache/schema-gate`): the install (`bin`, `lib`,
+/// `share`) is mirrored once under the temp directory, hard-linked where it can be (atomic
+/// rename, so parallel test binaries agree), and its `bin` returned.
+fn reachable_by_server_user(bin: &Path) -> PathBuf {
+    let install = bin.parent().unwrap_or(bin);
+    let key: String = install
+        .to_string_lossy()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let mirror = std::env::temp_dir().join(format!("schema-gate-pg-server{key}"));
+    if !mirror.join("bin/postgres").exists() {
+        let work = temp_dir("pg-server");
+        let copy = work.join("install");
+        let linked = Command::new("cp")
+            .arg("-al")
+            .arg(install)
+            .arg(&copy)
+            .status();
+        if !linked.is_ok_and(|s| s.success()) {
+            let _ = std::fs::remove_dir_all(&copy);
+            let status = Command::new("cp")
+                .arg("-a")
+                .arg(install)
+                .arg(&copy)
+                .status();
+            assert!(
+                status.is_ok_and(|s| s.success()),
+                "copy {}",
+                install.display()
+            );
+        }
+        let _ = Command::new("chmod")
+            .arg("-R")
+            .arg("a+rX")
+            .arg(&copy)
+            .status();
+        if std::fs::rename(&copy, &mirror).is_err() {
+            assert!(
+                mirror.join("bin/postgres").exists(),
+                "mirror {}",
+                mirror.display()
+            );
+        }
+        let _ = std::fs::remove_dir_all(&work);
+    }
+    mirror.join("bin")
+}
+
+/// The server's `postgres --version` (`postgres (PostgreSQL) 18.4`), for test reports.
+pub fn server_version() -> String {
+    static VERSION: OnceLock<String> = OnceLock::new();
+    VERSION
+        .get_or_init(|| {
+            let out = Command::new(server_bin("postgres"))
+                .arg("--version")
+                .output()
+                .expect("run postgres --version");
+            String::from_utf8_lossy(&out.stdout).trim().to_string()
+        })
+        .clone()
+}
+
+/// The initdb'ed template data directory, made once per machine and server (atomic rename, so
+/// parallel test binaries agree).
 fn template() -> PathBuf {
     static TEMPLATE: OnceLock<PathBuf> = OnceLock::new();
     TEMPLATE
         .get_or_init(|| {
-            let version = pg_bin("postgres")
+            // One template per server binary: its bin directory's path, made a file name.
+            let server = server_bin("postgres");
+            let key: String = server
                 .parent()
-                .and_then(|p| p.parent())
-                .map(|p| {
-                    p.file_name()
-                        .map(|n| n.to_string_lossy().to_string())
-                        .unwrap_or_default()
-                });
-            let final_dir = std::env::temp_dir().join(format!(
-                "schema-gate-pg-template-v2-{}",
-                version.unwrap_or_default()
-            ));
+                .map(|p| p.to_string_lossy().to_string())
+                .unwrap_or_default()
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '.' {
+                        c
+                    } else {
+                        '-'
+                    }
+                })
+                .collect();
+            let final_dir = std::env::temp_dir().join(format!("schema-gate-pg-template-v2{key}"));
             if final_dir.join("PG_VERSION").exists() {
                 return final_dir;
             }
             let work = temp_dir("initdb");
             chown_to_server_user(&work);
             let data = work.join("data");
-            let out = as_server_user(&pg_bin("initdb"))
+            let out = as_server_user(&server_bin("initdb"))
                 .args([
                     "-A",
                     "trust",
@@ -118,6 +216,10 @@ impl Postgres {
             "max_connections=100".to_string(),
             "-c".to_string(),
             "shared_buffers=16MB".to_string(),
+            // PostgreSQL 14+'s default; 13 would store new passwords as MD5, which the
+            // scram-sha-256 lines refuse.
+            "-c".to_string(),
+            "password_encryption=scram-sha-256".to_string(),
         ];
         if let Some((cert, key)) = &options.tls {
             std::fs::copy(cert, data.join("server.crt")).expect("copy cert");
@@ -149,7 +251,7 @@ impl Postgres {
     pub fn boot(&mut self) {
         assert!(self.child.is_none(), "already running");
         let log = std::fs::File::create(self.dir.join("postgres.log")).expect("log file");
-        let child = as_server_user(&pg_bin("postgres"))
+        let child = as_server_user(&server_bin("postgres"))
             .arg("-D")
             .arg(self.dir.join("data"))
             .arg("-p")
@@ -191,6 +293,31 @@ impl Postgres {
         }
     }
 
+    /// Replaces `pg_hba.conf` with `lines` (plus the superuser's `local` trust line first) and
+    /// reloads the server.
+    pub fn set_hba(&self, lines: &str) {
+        std::fs::write(
+            self.dir.join("data/pg_hba.conf"),
+            format!("local all all trust\n{lines}\n"),
+        )
+        .expect("pg_hba");
+        self.sql("postgres", "SELECT pg_reload_conf()");
+    }
+
+    /// Creates a login role whose password is stored as an MD5 hash (`password_encryption =
+    /// md5`; PostgreSQL 18 warns that MD5 passwords are deprecated), for `md5` lines in
+    /// `pg_hba.conf` (idempotent).
+    pub fn create_md5_role(&self, user: &str) {
+        self.sql(
+            "postgres",
+            &format!(
+                "SET password_encryption = 'md5'; \
+                 DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{user}') THEN \
+                 CREATE ROLE {user} LOGIN PASSWORD '{PASSWORD}'; END IF; END $$"
+            ),
+        );
+    }
+
     /// Runs SQL as the superuser over the Unix socket; panics on error; returns psql's output.
     pub fn sql(&self, db: &str, sql: &str) -> String {
         let out = self.psql(db, sql);
@@ -228,43 +355,77 @@ impl Postgres {
         self.create_role(user);
     }
 
-    /// Creates a login role with [`PASSWORD`] (idempotent).
+    /// Creates a login role with [`PASSWORD`] stored as a SCRAM secret (idempotent; PostgreSQL
+    /// 13 would store MD5 by default, which `scram-sha-256` lines refuse).
     pub fn create_role(&self, user: &str) {
         self.sql(
             "postgres",
             &format!(
-                "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{user}') THEN \
+                "SET password_encryption = 'scram-sha-256'; DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{user}') THEN \
                  CREATE ROLE {user} LOGIN PASSWORD '{PASSWORD}'; END IF; END $$"
             ),
         );
     }
 
-    /// Creates a goose v3.22-shaped version table with goose's initial `(0, true)` row, then the
-    /// given `(version, is_applied)` rows in order, and grants SELECT on it to `reader`.
+    /// A goose version table with goose's initial `(0, true)` row, then the given
+    /// `(version, is_applied)` rows in order, readable by `reader`. The real goose (the
+    /// deployment's pin) creates the table and writes every row it can write: each `(N, true)`
+    /// for a version without a row yet, through `goose -allow-missing up` over generated
+    /// migration files, so out-of-order sequences are goose's own. The rest is written by hand,
+    /// because no goose writes it: `(N, false)` is how goose up to v3.4.1 recorded a rollback
+    /// (since v3.5.0 a rollback deletes the rows), and a second row for a version that already
+    /// has one (or for 0) only comes from people editing the table.
     pub fn goose_table(&self, db: &str, table: &str, rows: &[(i64, bool)], reader: Option<&str>) {
-        let mut sql = format!(
-            "CREATE TABLE {table} (id integer PRIMARY KEY GENERATED BY DEFAULT AS IDENTITY, \
-             version_id bigint NOT NULL, is_applied boolean NOT NULL, \
-             tstamp timestamp NOT NULL DEFAULT now()); \
-             INSERT INTO {table} (version_id, is_applied) VALUES (0, true);"
-        );
-        for (version, applied) in rows {
-            sql.push_str(&format!(
-                "INSERT INTO {table} (version_id, is_applied) VALUES ({version}, {applied});"
-            ));
+        let mut seen = std::collections::BTreeSet::from([0]);
+        let mut batch: Vec<i64> = Vec::new();
+        let mut created = false;
+        for &(version, applied) in rows {
+            let goose_writes = applied
+                && !seen.contains(&version)
+                && batch.last().is_none_or(|last| *last < version);
+            if goose_writes {
+                batch.push(version);
+            } else {
+                if !created || !batch.is_empty() {
+                    self.goose_apply(db, table, &batch);
+                    created = true;
+                    batch.clear();
+                }
+                if applied && !seen.contains(&version) {
+                    batch.push(version); // an out-of-order apply: goose's next batch
+                } else {
+                    // Hand-written: a legacy rollback row, or a duplicate (see above).
+                    self.sql(
+                        db,
+                        &format!(
+                            "INSERT INTO {table} (version_id, is_applied) VALUES ({version}, {applied})"
+                        ),
+                    );
+                }
+            }
+            seen.insert(version);
+        }
+        if !created || !batch.is_empty() {
+            self.goose_apply(db, table, &batch);
         }
         if let Some(reader) = reader {
-            sql.push_str(&format!("GRANT SELECT ON {table} TO {reader};"));
+            self.sql(db, &format!("GRANT SELECT ON {table} TO {reader}"));
         }
-        self.sql(db, &sql);
     }
 
-    /// Applies migration `version` the way `goose up` records it.
+    /// Applies migration `version` with the real goose (`goose -allow-missing up` over files for
+    /// what is there plus `version`). A version that already has a row gets an `(N, true)` row
+    /// by hand: `goose up` counts any row as applied and would skip it (that is how people
+    /// "re-apply" after a legacy rollback row).
     pub fn apply(&self, db: &str, table: &str, version: i64) {
-        self.sql(
-            db,
-            &format!("INSERT INTO {table} (version_id, is_applied) VALUES ({version}, true)"),
-        );
+        if self.versions_with_rows(db, table).contains(&version) {
+            self.sql(
+                db,
+                &format!("INSERT INTO {table} (version_id, is_applied) VALUES ({version}, true)"),
+            );
+        } else {
+            self.goose_apply(db, table, &[version]);
+        }
     }
 
     /// `postgres://user:PASSWORD@127.0.0.1:port/db` plus extra query parameters.
@@ -278,14 +439,36 @@ impl Postgres {
 
     /// Server-side count of committed transactions in `db` (after a stats flush).
     pub fn xact_commit(&self, db: &str) -> i64 {
-        self.sql(
-            "postgres",
-            &format!("SELECT pg_stat_force_next_flush(); SELECT xact_commit FROM pg_stat_database WHERE datname = '{db}'"),
-        )
-        .lines()
-        .last()
-        .and_then(|l| l.trim().parse().ok())
-        .unwrap_or(-1)
+        let read = |sql: &str| -> i64 {
+            self.sql("postgres", sql)
+                .lines()
+                .last()
+                .and_then(|l| l.trim().parse().ok())
+                .unwrap_or(-1)
+        };
+        let query = format!("SELECT xact_commit FROM pg_stat_database WHERE datname = '{db}'");
+        if self.server_version_num() >= 150_000 {
+            return read(&format!("SELECT pg_stat_force_next_flush(); {query}"));
+        }
+        // Before 15 a stats collector gathers the counters, at most every 500 ms and with no
+        // way to flush them: read until the number has held still for a second.
+        let mut last = (read(&query), Instant::now());
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while last.1.elapsed() < Duration::from_secs(1) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+            let now = read(&query);
+            if now != last.0 {
+                last = (now, Instant::now());
+            }
+        }
+        last.0
+    }
+
+    /// The server's `server_version_num` (150004 for 15.4).
+    pub fn server_version_num(&self) -> i64 {
+        self.sql("postgres", "SHOW server_version_num")
+            .parse()
+            .unwrap_or(0)
     }
 
     /// Holds an ACCESS EXCLUSIVE lock on `table` for `secs` seconds from a separate session, so
