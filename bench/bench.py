@@ -96,7 +96,7 @@ def ensure_tools():
 
 
 class Postgres:
-    def __init__(self, work, max_connections=100):
+    def __init__(self, work, max_connections=100, extra=()):
         self.dir = Path(tempfile.mkdtemp(prefix="pg-", dir=work))
         if IS_ROOT:
             shutil.chown(self.dir, "postgres", "postgres")
@@ -107,7 +107,7 @@ class Postgres:
         self.proc = subprocess.Popen(as_postgres([
             pg_bin("postgres"), "-D", str(data), "-p", str(self.port), "-k", str(self.dir),
             "-c", "listen_addresses=127.0.0.1", "-c", f"max_connections={max_connections}",
-            "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "shared_buffers=64MB"]),
+            "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "shared_buffers=64MB", *extra]),
             stdout=subprocess.DEVNULL, stderr=open(self.dir / "log", "w"))
         for _ in range(300):
             if subprocess.run([pg_bin("pg_isready"), "-q", "-h", str(self.dir), "-p", str(self.port)]).returncode == 0:
@@ -141,7 +141,7 @@ class Postgres:
 
 
 class Bouncer:
-    def __init__(self, work, pg):
+    def __init__(self, work, pg, extra=""):
         self.dir = Path(tempfile.mkdtemp(prefix="bouncer-", dir=work))
         self.port = free_port()
         (self.dir / "users").write_text(f'"gate" "{PASSWORD}"\n')
@@ -149,7 +149,7 @@ class Bouncer:
             f"[databases]\n* = host=127.0.0.1 port={pg.port}\n[pgbouncer]\nlisten_addr = 127.0.0.1\n"
             f"listen_port = {self.port}\nunix_socket_dir =\nauth_type = scram-sha-256\nauth_file = {self.dir}/users\n"
             "pool_mode = transaction\nmax_client_conn = 5000\ndefault_pool_size = 10\n"
-            f"logfile = {self.dir}/log\n")
+            f"logfile = {self.dir}/log\n{extra}")
         if IS_ROOT:
             shutil.chown(self.dir, "postgres", "postgres")
             for f in self.dir.iterdir():
