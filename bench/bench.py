@@ -96,7 +96,7 @@ def ensure_tools():
 
 
 class Postgres:
-    def __init__(self, work, max_connections=100):
+    def __init__(self, work, max_connections=100, extra=()):
         self.dir = Path(tempfile.mkdtemp(prefix="pg-", dir=work))
         if IS_ROOT:
             shutil.chown(self.dir, "postgres", "postgres")
@@ -107,7 +107,7 @@ class Postgres:
         self.proc = subprocess.Popen(as_postgres([
             pg_bin("postgres"), "-D", str(data), "-p", str(self.port), "-k", str(self.dir),
             "-c", "listen_addresses=127.0.0.1", "-c", f"max_connections={max_connections}",
-            "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "shared_buffers=64MB"]),
+            "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "shared_buffers=64MB", *extra]),
             stdout=subprocess.DEVNULL, stderr=open(self.dir / "log", "w"))
         for _ in range(300):
             if subprocess.run([pg_bin("pg_isready"), "-q", "-h", str(self.dir), "-p", str(self.port)]).returncode == 0:
@@ -141,7 +141,7 @@ class Postgres:
 
 
 class Bouncer:
-    def __init__(self, work, pg):
+    def __init__(self, work, pg, extra=""):
         self.dir = Path(tempfile.mkdtemp(prefix="bouncer-", dir=work))
         self.port = free_port()
         (self.dir / "users").write_text(f'"gate" "{PASSWORD}"\n')
@@ -149,7 +149,7 @@ class Bouncer:
             f"[databases]\n* = host=127.0.0.1 port={pg.port}\n[pgbouncer]\nlisten_addr = 127.0.0.1\n"
             f"listen_port = {self.port}\nunix_socket_dir =\nauth_type = scram-sha-256\nauth_file = {self.dir}/users\n"
             "pool_mode = transaction\nmax_client_conn = 5000\ndefault_pool_size = 10\n"
-            f"logfile = {self.dir}/log\n")
+            f"logfile = {self.dir}/log\n{extra}")
         if IS_ROOT:
             shutil.chown(self.dir, "postgres", "postgres")
             for f in self.dir.iterdir():
@@ -430,6 +430,13 @@ def bench_growth(pg, runs):
     return out
 
 
+def bench_wan():
+    """bench/wan.py's full run: round trips and time of a cold check at 0, 20 and 100 ms RTT
+    against goose, psql and libpq, and detection latency at 100 ms."""
+    import wan
+    return wan.run(argparse.Namespace(quick=False, pg_bin="auto"))
+
+
 # --- reporting -------------------------------------------------------------------------------
 
 def machine():
@@ -519,6 +526,17 @@ def report(r, m, full_args):
         "|---|---|---|---|---|---|",
     ] + [f"| {rows:,} | {v['gate_ms']:.2f} ms | {v['psql_ms']:.2f} ms | {v['goose_ms']:.2f} ms | "
          f"{mib(v.get('gate_rss_kib'))} | {mib(v.get('psql_rss_kib'))} |" for rows, v in g.items()]
+    if r.get("wan"):
+        import wan
+        lines += [
+            "", "## Over a WAN", "",
+            "A cold check through `bench/wan.py`'s latency-injecting proxy on loopback (half the round-trip",
+            "time each way; the TCP handshake counted as one more round trip in the time, not in the",
+            "count). *Round trips* are the client's flights that waited for the server. The deployment",
+            "this is built for runs about 100 ms from its database (Nuremberg to Neon's us-east-1).",
+            "`python3 bench/wan.py` reproduces this section alone.", "",
+            wan.markdown(r["wan"]),
+        ]
     notes = r.get("notes")
     if notes:
         lines += ["", "## Notes", ""] + notes
@@ -549,7 +567,7 @@ def main():
     ap.add_argument("--quick", action="store_true", help="short comparisons with relative checks (CI)")
     ap.add_argument("--fleet", type=int, nargs="+", default=[200],
                     help="fleet sizes (each run direct and through PgBouncer)")
-    ap.add_argument("--only", nargs="+", choices=["check", "probes", "footprint", "detection", "growth", "fleet"],
+    ap.add_argument("--only", nargs="+", choices=["check", "probes", "footprint", "detection", "growth", "fleet", "wan"],
                     help="rerun only these sections; keep the others from bench/results.json")
     args = ap.parse_args()
     ensure_tools()
@@ -572,7 +590,7 @@ def main():
             runners = {"check": lambda: bench_check(pg, 200), "probes": lambda: bench_probes(pg, work, 10),
                        "footprint": lambda: bench_footprint(pg, 1_000_000, 120),
                        "detection": lambda: bench_detection(pg, 10), "growth": lambda: bench_growth(pg, 30),
-                       "fleet": lambda: fleets(work, args.fleet)}
+                       "fleet": lambda: fleets(work, args.fleet), "wan": bench_wan}
             for section in args.only:
                 print(f"bench: {section}", flush=True)
                 results[section] = runners[section]()
@@ -589,6 +607,8 @@ def main():
         print("bench: cost growth", flush=True)
         results["growth"] = bench_growth(pg, 30)
         results["fleet"] = fleets(work, args.fleet)
+        print("bench: over a WAN (bench/wan.py)", flush=True)
+        results["wan"] = bench_wan()
         return write_report(results, args.fleet)
     finally:
         pg.stop()

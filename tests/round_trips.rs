@@ -108,3 +108,27 @@ fn over_tls_direct_saves_one_and_read_write_costs_one_only_where_unreported() {
     assert_eq!(read_write.round_trips, any + 1, "one SHOW: {read_write:?}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// PostgreSQL up to 17 accepts only P-256 for TLS 1.3's key exchange (`ssl_ecdh_curve` defaults
+/// to `prime256v1`). A client that sends its key share for X25519 first (rustls's default) is
+/// answered with a HelloRetryRequest and must send a second ClientHello: a whole round trip more
+/// on every cold TLS check. The gate offers P-256 first: one ClientHello, against Debian's 15 and
+/// PostgreSQL 17 alike (and 18, whose default groups accept both).
+#[test]
+fn tls_against_postgresql_needs_no_hello_retry() {
+    let dir = temp_dir("round-trips-hello");
+    let certs = make_certs(&dir);
+    let pg15 = Postgres::start_with(support::PgOptions {
+        tls: Some((certs.server_cert.clone(), certs.server_key.clone())),
+        tls_only: false,
+    });
+    pg15.create_db_and_role("app", "gate");
+    pg15.goose_table("app", "goose_db_version", &[(1, true)], Some("gate"));
+    let pg17 = Major::start(PG17, &certs.server_cert, &certs.server_key, &[(1, true)]);
+    for port in [pg15.port, pg17.port] {
+        let seen = cold_check(port, "sslmode=require");
+        let hellos = seen.client_hellos(0);
+        assert_eq!(hellos, 1, "{hellos} ClientHellos: a HelloRetryRequest");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
