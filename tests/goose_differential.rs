@@ -855,9 +855,9 @@ fn compare(
         );
     }
 
-    // Rule "status": the gate's listing is goose status's table line for line (after goose's
-    // date prefix), then the versions applied without a file, then the verdict; its exit code
-    // is check's.
+    // Rule "status": the gate's listing is the versions applied without a file (which goose
+    // never shows; they stream first), then goose status's table line for line (after goose's
+    // date prefix), then the verdict; its exit code is check's.
     expect(
         gate.status_code == gate.dir.0,
         format!(
@@ -866,10 +866,15 @@ fn compare(
         ),
     );
     let gate_lines: Vec<&str> = gate.status.lines().collect();
+    // goose's own block starts at its header, after the versions without a file.
+    let block = gate_lines
+        .iter()
+        .position(|l| l.trim() == "Applied At                  Migration")
+        .map_or(&gate_lines[..], |at| &gate_lines[at..]);
     let n = files.len() + 2;
     if no_version {
-        let all_pending = gate_lines.len() > n
-            && gate_lines[2..n]
+        let all_pending = block.len() > n
+            && block[2..n]
                 .iter()
                 .all(|l| l.trim_start().starts_with("Pending "));
         expect(
@@ -881,9 +886,9 @@ fn compare(
         );
     } else if by_tstamp_differs.is_empty() {
         let goose_lines = status_lines(&goose.status);
-        let same = gate_lines.len() >= n
+        let same = block.len() >= n
             && goose_lines.len() == n
-            && gate_lines[..n]
+            && block[..n]
                 .iter()
                 .zip(&goose_lines)
                 .all(|(g, o)| *g == o.as_str());
