@@ -73,9 +73,7 @@ fn waits_for_the_table_to_appear() {
 fn retries_until_the_database_comes_up() {
     // Prepare the cluster, stop it, start the gate against the dead port, then boot it again:
     // the roles exist before the first connection can succeed (a missing role is not transient).
-    let mut pg = Postgres::start();
-    pg.create_db_and_role("app", "gate");
-    pg.goose_table("app", "goose_db_version", &[(1, true)], Some("gate"));
+    let mut pg = Postgres::app(&[(1, true)]);
     pg.stop();
     let mut waiter = Logged::spawn(
         gate_for("wait", pg.url("gate", "app", ""), "1").env("GATE_INTERVAL", "200ms"),
@@ -133,10 +131,7 @@ fn fails_fast_on_what_waiting_cannot_fix() {
 fn wrong_ca_fails_fast() {
     let dir = support::temp_dir("wait-tls");
     let certs = support::make_certs(&dir);
-    let pg = Postgres::start_with(PgOptions {
-        tls: Some((certs.server_cert.clone(), certs.server_key.clone())),
-        ..PgOptions::default()
-    });
+    let pg = Postgres::start_with(PgOptions::tls(&certs));
     pg.create_db_and_role("app", "gate");
     let url = format!(
         "postgres://gate:{PASSWORD}@localhost:{}/app?sslmode=verify-full&sslrootcert={}",
