@@ -63,6 +63,12 @@ fn waits_for_the_table_to_appear() {
     );
     // No table: it says so and keeps waiting.
     waiter.keeps_running_after("does not exist");
+    // The gate's grant takes effect with the table: goose creates it, and a GRANT after goose
+    // would leave a moment in which a poll reads "permission denied" (which waiting cannot fix).
+    pg.sql(
+        "app",
+        "ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO gate",
+    );
     pg.goose_table("app", "goose_db_version", &[(1, true)], Some("gate"));
     let r = waiter.finish(LIMIT);
     assert_eq!(r.code, Some(0), "{r:?}");
