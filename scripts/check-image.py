@@ -50,14 +50,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
-from checklib import DEADLINE, eventually, http_status, report, summary  # noqa: E402
+from checklib import (DEADLINE, DEPLOYED_GOOSE, eventually, goose, goose_binary, http_status,  # noqa: E402
+                      noop_migrations, peer, report, summary)
 from bench import PASSWORD, Postgres, free_port  # noqa: E402
 
 import yaml  # noqa: E402
 
 STATIC = ROOT / "target/x86_64-unknown-linux-musl/release/schema-gate"
-# The deployment's pinned goose; the app image carries it, and the host runs it for the gate image.
-GOOSE_VERSION = "v3.22.1"
 MIGRATOR_PASSWORD = "migrator-Secret-pw"
 STATIC_ARM64 = ROOT / "target/aarch64-unknown-linux-musl/release/schema-gate"
 GATE_IMAGE = "localhost/schema-gate:ci"
@@ -97,11 +96,6 @@ def podman_build(*args):
                           check=True, capture_output=True, text=True).stdout.strip()
 
 
-def goose_binary():
-    """The cached static goose (scripts/peers/goose.sh builds it once)."""
-    return Path(sh([str(ROOT / "scripts/peers/goose.sh"), GOOSE_VERSION]).strip())
-
-
 def build_images(work):
     podman_build("--build-context", f"build={build_context(work)}", "--build-arg", f"BASE_IMAGE={stand_in_base(work)}",
                  "-t", GATE_IMAGE, str(ROOT))
@@ -117,7 +111,7 @@ def build_images(work):
         "# The one line the README asks an app's Dockerfile to add:\n"
         "COPY --from=gate /schema-gate /usr/local/bin/schema-gate\n"
         "COPY --from=gate /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt\n"
-        f"# What the api image carries for its migrate Job: goose {GOOSE_VERSION} (static) and the migrations.\n"
+        f"# What the api image carries for its migrate Job: goose {DEPLOYED_GOOSE} (static) and the migrations.\n"
         "COPY goose /usr/local/bin/goose\n"
         "COPY migrations /app/migrations\n"
         "USER 65532:65532\n")
@@ -181,28 +175,12 @@ class Container:
         except subprocess.TimeoutExpired:
             self.proc.kill()
         subprocess.run(["runc", "delete", "--force", self.id], capture_output=True)
-def host_goose(pg, table, migrations, *command):
-    """The real goose on the host, as the superuser over the Unix socket, on `table` of `app`."""
-    dsn = f"host={pg.dir} port={pg.port} user=postgres dbname=app sslmode=disable"
-    return sh([str(goose_binary()), "-dir", str(migrations), "-table", table, "postgres", dsn, *command],
-              cwd=migrations)
-
-
-def noop_migrations(work, versions):
-    """A migrations directory whose files change nothing but goose's table."""
-    d = work / "noop-migrations"
-    d.mkdir(exist_ok=True)
-    for v in versions:
-        (d / f"{v:05}_noop.sql").write_text("-- +goose Up\nSELECT 1;\n-- +goose Down\nSELECT 1;\n")
-    return d
-
-
 def gate_image_runs(pg, work):
     bundle = unpack(GATE_IMAGE, work, "gate")
     user = json.loads((bundle / "config.json").read_text())["process"]["user"]
     report(user.get("uid") == 65532 and user.get("gid") == 65532, f"gate image runs as 65532:65532 ({user})")
-    migrations = noop_migrations(work, [1, 2])
-    host_goose(pg, "gate_image", migrations, "up-to", "1")
+    migrations = noop_migrations(work / "noop-migrations", [1, 2])
+    goose(pg, migrations, "up-to", "1", table="gate_image")
     pg.sql("app", "GRANT SELECT ON gate_image TO gate")
     env = {"DATABASE_URL": pg.url(), "GOOSE_TABLE": "gate_image", "GATE_EXPECT_VERSION": "2"}
     c = Container(bundle, ["/schema-gate", "check"], env)
@@ -216,7 +194,7 @@ def gate_image_runs(pg, work):
                                                              "GATE_LISTEN": f"127.0.0.1:{port}"})
     report(eventually(lambda: http_status(port, "/readyz") == 503) is not None,
            "gate image: serve answers /readyz 503 on a stale schema", server.output())
-    host_goose(pg, "gate_image", migrations, "up")
+    goose(pg, migrations, "up", table="gate_image")
     code = waiter.wait()
     report(code == 0, "gate image: wait exits 0 once the row lands", f"exit {code}: {waiter.output()}")
     report(eventually(lambda: http_status(port, "/readyz") == 200) is not None,
@@ -303,7 +281,7 @@ def app_image_runs_the_init_container(pg, work):
     code, output, args = run_migrate_job(pg, job_bundle, config, job_pod)
     report(code == 0 and f"successfully migrated database to version: {newest}" in output,
            f"app image: the rendered migrate Job ({' '.join(args)}) applies the image's migrations "
-           f"with the real goose {GOOSE_VERSION}", f"exit {code}: {output}")
+           f"with the real goose {DEPLOYED_GOOSE}", f"exit {code}: {output}")
     rows = pg.sql("app", f"SELECT string_agg(version_id::text, ',' ORDER BY id) FROM {table}")
     report(rows == "0," + ",".join(str(int(n.split("_", 1)[0])) for n in sorted(os.listdir(ROOT / "examples/migrations"))),
            f"app image: goose wrote its own rows ({rows})")
@@ -386,7 +364,7 @@ def published(work, reg):
     sh(["git", "clone", "--quiet", "--local", "--no-hardlinks", str(ROOT), str(clone)])
     version = sh([str(STATIC), "--version"]).split()[-1]
     source = "https://example.test/schema-gate.git"
-    cosign = sh([str(ROOT / "scripts/peers/cosign.sh")]).strip()
+    cosign = peer("cosign")[0]
     keys = work / "keys"
     keys.mkdir()
     password = {"COSIGN_PASSWORD": "ci-throwaway"}

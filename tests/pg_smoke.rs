@@ -18,10 +18,7 @@ const LIMIT: Duration = Duration::from_secs(60);
 /// password, `md5` in pg_hba.conf), the goose table at version 1 written by the real goose.
 fn cluster(dir: &std::path::Path) -> (Postgres, support::Certs) {
     let certs = support::make_certs(dir);
-    let pg = Postgres::start_with(PgOptions {
-        tls: Some((certs.server_cert.clone(), certs.server_key.clone())),
-        ..PgOptions::default()
-    });
+    let pg = Postgres::start_with(PgOptions::tls(&certs));
     pg.create_db_and_role("app", "gate");
     pg.create_md5_role("gate_md5");
     pg.set_hba(

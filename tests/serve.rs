@@ -49,14 +49,7 @@ fn ready_within_one_interval_through_pgbouncer() {
 
 #[test]
 fn outage_keeps_readiness_and_stale_after_fails_it_then_recovers() {
-    let mut pg = Postgres::start();
-    pg.create_db_and_role("app", "gate");
-    pg.goose_table(
-        "app",
-        "goose_db_version",
-        &[(1, true), (2, true)],
-        Some("gate"),
-    );
+    let mut pg = Postgres::app(&[(1, true), (2, true)]);
     let url = pg.url("gate", "app", "");
     let keeps = Sidecar::start(&url, &[("GATE_RECHECK_INTERVAL", "200ms")]);
     let stales = Sidecar::start(

@@ -8,15 +8,27 @@
 # PostgreSQL's. A built binary is cached under
 # ${SCHEMA_GATE_CACHE:-$HOME/.cache/schema-gate}/goose/VERSION/goose (Go's module and build caches
 # are the default ones), so a second run only checks that the binaries are there. Installs are
-# atomic: each builds into its own temporary directory and renames the binary into place, so
-# engineers (or test binaries) running this at the same time never see a half-written one.
+# atomic (scripts/peers/lib.sh): each builds into its own temporary directory renamed into
+# place, so engineers (or test binaries) running this at the same time never see a half-written
+# one.
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh disable=SC1091
+. "$(dirname "$0")/lib.sh"
 
 # v3.22.1: the deployment's pin; v3.27.3: the last one the gate was first compared with;
 # v3.30.0: the newest the Go module proxy serves.
 PINNED=(v3.22.1 v3.27.3 v3.30.0)
 TAGS="no_mysql no_sqlite3 no_mssql no_clickhouse no_vertica no_ydb no_libsql"
-cache=${SCHEMA_GATE_CACHE:-$HOME/.cache/schema-gate}/goose
+
+ready() { [ -x "$1/goose" ]; }
+
+build() {
+  peer_need go "Go (go install)"
+  peer_log "building goose $version (first run: about a minute each)"
+  CGO_ENABLED=0 GOBIN="$1" go install -trimpath -tags "$TAGS" \
+    "github.com/pressly/goose/v3/cmd/goose@$version" >&2 ||
+    { peer_log "go install goose@$version failed"; exit 1; }
+}
 
 versions=("$@")
 [ ${#versions[@]} -gt 0 ] || versions=("${PINNED[@]}")
@@ -24,24 +36,9 @@ versions=("$@")
 for version in "${versions[@]}"; do
   case " ${PINNED[*]} " in
     *" $version "*) ;;
-    *) echo "goose.sh: $version is not pinned (pinned: ${PINNED[*]})" >&2; exit 2 ;;
+    *) peer_log "$version is not pinned (pinned: ${PINNED[*]})"; exit 2 ;;
   esac
-  final=$cache/$version
-  if [ ! -x "$final/goose" ]; then
-    command -v go >/dev/null 2>&1 || { echo "goose.sh: needs Go (go install)" >&2; exit 1; }
-    mkdir -p "$cache"
-    tmp=$(mktemp -d "$cache/.$version.XXXXXX")
-    echo "goose.sh: building goose $version (first run: about a minute each)" >&2
-    if ! CGO_ENABLED=0 GOBIN="$tmp" go install -trimpath -tags "$TAGS" \
-        "github.com/pressly/goose/v3/cmd/goose@$version" >&2; then
-      rm -rf "$tmp"
-      echo "goose.sh: go install goose@$version failed" >&2
-      exit 1
-    fi
-    # rename(2) of the file is atomic: a concurrent install replaces it with an equal binary.
-    mkdir -p "$final"
-    mv -f "$tmp/goose" "$final/goose"
-    rm -rf "$tmp"
-  fi
-  echo "$final/goose"
+  dir=$(peer_dir goose "$version")
+  peer_install "$dir" ready build
+  peer_paths "$dir" goose
 done

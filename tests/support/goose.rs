@@ -9,10 +9,9 @@
 //! statements, goose issue #613).
 
 use super::*;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::{Mutex, OnceLock};
+use std::process::Command;
 use std::time::Duration;
 
 /// Every pinned goose, oldest first: the deployment's pin, the one the gate was first compared
@@ -22,34 +21,18 @@ pub const GOOSE_VERSIONS: [&str; 3] = ["v3.22.1", "v3.27.3", "v3.30.0"];
 /// The goose the deployment pins: the one the support code writes rows with.
 pub const DEPLOYED_GOOSE: &str = "v3.22.1";
 
-/// The cached binary of goose `version` (one of [`GOOSE_VERSIONS`]).
+/// The cached binary of goose `version` (one of [`GOOSE_VERSIONS`]): in
+/// `SCHEMA_GATE_GOOSE_CACHE` when `scripts/test.sh` filled it, else from `scripts/peers/goose.sh`.
 pub fn goose_bin(version: &str) -> PathBuf {
-    static BINS: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
-    let mut bins = BINS
-        .get_or_init(|| Mutex::new(HashMap::new()))
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
-    if let Some(bin) = bins.get(version) {
-        return bin.clone();
-    }
-    let cached = std::env::var_os("SCHEMA_GATE_GOOSE_CACHE")
+    std::env::var_os("SCHEMA_GATE_GOOSE_CACHE")
         .map(|dir| PathBuf::from(dir).join(version).join("goose"))
-        .filter(|p| p.exists());
-    let bin = cached.unwrap_or_else(|| {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/peers/goose.sh");
-        let out = Command::new(&script)
-            .arg(version)
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("run scripts/peers/goose.sh");
-        assert!(
-            out.status.success(),
-            "scripts/peers/goose.sh {version} failed"
-        );
-        PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
-    });
-    bins.insert(version.to_string(), bin.clone());
-    bin
+        .filter(|p| p.exists())
+        .unwrap_or_else(|| {
+            peer_paths("goose.sh", &[version])
+                .into_iter()
+                .next()
+                .expect("a goose binary")
+        })
 }
 
 /// One goose run: its exit code and what it logged, each line without goose's

