@@ -72,7 +72,8 @@ fn scram_md5_and_tls_direct_and_through_pgbouncer() {
     assert_eq!(md5_stored, "md5", "gate_md5's password is stored as MD5");
     let ca = certs.ca.display().to_string();
     let scram_bouncer = Bouncer::start(&pg, &["gate", "gate_md5"]);
-    let md5_bouncer = Bouncer::start_with_auth(&pg, &["gate", "gate_md5"], support::free_port(), "md5");
+    let md5_bouncer =
+        Bouncer::start_with_auth(&pg, &["gate", "gate_md5"], support::free_port(), "md5");
     let verify = format!("sslmode=verify-full&sslrootcert={ca}");
     for user in ["gate", "gate_md5"] {
         for (route, url) in [
