@@ -255,9 +255,13 @@ fn least_privilege_role_sql_works() {
     pg.create_role("honeydue_app");
     pg.create_role("migrator");
     pg.goose_table("honeydue", "goose_db_version", &[(1, true)], None);
+    // PUBLIC's CREATE on public is PostgreSQL 13's and 14's default (15 revoked it): the role
+    // SQL must take it away, or the gate's credentials can forge goose's table before goose's
+    // first run (tests/hunt.rs, finding 9).
     pg.sql(
         "honeydue",
-        "CREATE TABLE users (id int); INSERT INTO users VALUES (1)",
+        "CREATE TABLE users (id int); INSERT INTO users VALUES (1); \
+         GRANT CREATE ON SCHEMA public TO PUBLIC",
     );
     let sql = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("k8s/sql/schema-gate-role.sql");
     support::succeeded(
@@ -276,6 +280,7 @@ fn least_privilege_role_sql_works() {
         "SELECT * FROM users",
         "INSERT INTO goose_db_version (version_id, is_applied) VALUES (9, true)",
         "CREATE TEMP TABLE goose_db_version (version_id bigint)",
+        "CREATE TABLE public.forged_goose_db_version (version_id bigint)",
     ] {
         let out = support::psql_output_at(&pg.url("schema_gate", "honeydue", ""), sql);
         assert!(!out.status.success(), "{sql} succeeded as schema_gate");
@@ -291,6 +296,12 @@ fn least_privilege_role_sql_works() {
         );
         assert_eq!(temp, "made", "{role}");
     }
+    // goose keeps what it needs in public: it creates its table and the migrations' tables.
+    let made = support::psql_at(
+        &pg.url("migrator", "honeydue", ""),
+        "CREATE TABLE public.orders (id int); SELECT 'made'",
+    );
+    assert_eq!(made, "made");
 }
 
 #[test]

@@ -13,6 +13,10 @@
 //!
 //! Nothing is buffered here: the header is checked in the bytes the caller's buffer already
 //! holds, so a violation costs at most one read.
+//!
+//! The cap bounds one message, not how many: tokio-postgres keeps every notice of the login and
+//! every parameter name it is told, so floods of small messages are bounded too ([`MAX_LOGIN`]
+//! before the first ReadyForQuery, [`MAX_STATUS`] of ParameterStatus between two).
 
 use std::io;
 use std::pin::Pin;
