@@ -31,16 +31,122 @@ use std::sync::Arc;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_postgres::tls::TlsConnect;
 
-/// rustls with ring, offering its key-exchange groups P-256 first. A TLS 1.3 client sends a key
-/// share for its first group only; PostgreSQL up to 17 accepts P-256 alone (`ssl_ecdh_curve`
-/// defaults to `prime256v1`), so rustls's default X25519 first costs a HelloRetryRequest, one
-/// whole round trip more on every cold TLS check (measured by `bench/wan.py`: 7 against 6).
-/// PostgreSQL 18 (`ssl_groups` `X25519:prime256v1`), PgBouncer and Neon's proxy accept P-256 too.
+/// rustls with ring, cut to what PostgreSQL servers and poolers negotiate. Built field by field:
+/// `ring::default_provider()` names every suite ring has, which links all of their code.
+///
+/// - TLS 1.3 and 1.2 (poolers and managed servers still negotiate 1.2), with the AES-GCM suites
+///   only (ECDHE key exchange, ECDSA or RSA certificates for 1.2): not ChaCha20-Poly1305, whose
+///   vectorised code is ~50 KB (docs/design.md, "Binary size"). OpenSSL, and so PostgreSQL and
+///   PgBouncer, offer AES-GCM unless configured otherwise; a server restricted to ChaCha20 alone
+///   (`ssl_tls13_ciphers`, `ssl_ciphers`) is refused.
+/// - Key exchange P-256 first: a TLS 1.3 client sends a key share for its first group only, and
+///   PostgreSQL up to 17 accepts P-256 alone (`ssl_ecdh_curve` defaults to `prime256v1`), so
+///   rustls's default X25519 first costs a HelloRetryRequest, one whole round trip more on every
+///   cold TLS check (`bench/wan.py`: 7 against 6). X25519 (PostgreSQL 18's `ssl_groups`
+///   default), P-384, PgBouncer and Neon's proxy accept P-256 too.
+/// - Every signature algorithm ring verifies, as rustls's ring provider lists them: RSA PKCS#1
+///   and PSS, ECDSA P-256/P-384, Ed25519, for certificate chains and handshake signatures.
 fn provider() -> rustls::crypto::CryptoProvider {
+    use rustls::crypto::ring::cipher_suite as suite;
     use rustls::crypto::ring::kx_group::{SECP256R1, SECP384R1, X25519};
     rustls::crypto::CryptoProvider {
+        // rustls's own order (its DEFAULT_CIPHER_SUITES), less ChaCha20.
+        cipher_suites: vec![
+            suite::TLS13_AES_256_GCM_SHA384,
+            suite::TLS13_AES_128_GCM_SHA256,
+            suite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+            suite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+            suite::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+            suite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+        ],
         kx_groups: vec![SECP256R1, X25519, SECP384R1],
-        ..rustls::crypto::ring::default_provider()
+        signature_verification_algorithms: SIGNATURES,
+        secure_random: &Ring,
+        key_provider: &Ring,
+    }
+}
+
+/// What certificates and handshakes may be signed with (the table of rustls's ring provider:
+/// for TLS 1.3 the first entry of a scheme's mapping is the one used).
+const SIGNATURES: WebPkiSupportedAlgorithms = {
+    use webpki::ring as alg;
+    WebPkiSupportedAlgorithms {
+        all: &[
+            alg::ECDSA_P256_SHA256,
+            alg::ECDSA_P256_SHA384,
+            alg::ECDSA_P384_SHA256,
+            alg::ECDSA_P384_SHA384,
+            alg::ED25519,
+            alg::RSA_PSS_2048_8192_SHA256_LEGACY_KEY,
+            alg::RSA_PSS_2048_8192_SHA384_LEGACY_KEY,
+            alg::RSA_PSS_2048_8192_SHA512_LEGACY_KEY,
+            alg::RSA_PKCS1_2048_8192_SHA256,
+            alg::RSA_PKCS1_2048_8192_SHA384,
+            alg::RSA_PKCS1_2048_8192_SHA512,
+            alg::RSA_PKCS1_2048_8192_SHA256_ABSENT_PARAMS,
+            alg::RSA_PKCS1_2048_8192_SHA384_ABSENT_PARAMS,
+            alg::RSA_PKCS1_2048_8192_SHA512_ABSENT_PARAMS,
+        ],
+        mapping: &[
+            (
+                SignatureScheme::ECDSA_NISTP384_SHA384,
+                &[alg::ECDSA_P384_SHA384, alg::ECDSA_P256_SHA384],
+            ),
+            (
+                SignatureScheme::ECDSA_NISTP256_SHA256,
+                &[alg::ECDSA_P256_SHA256, alg::ECDSA_P384_SHA256],
+            ),
+            (SignatureScheme::ED25519, &[alg::ED25519]),
+            (
+                SignatureScheme::RSA_PSS_SHA512,
+                &[alg::RSA_PSS_2048_8192_SHA512_LEGACY_KEY],
+            ),
+            (
+                SignatureScheme::RSA_PSS_SHA384,
+                &[alg::RSA_PSS_2048_8192_SHA384_LEGACY_KEY],
+            ),
+            (
+                SignatureScheme::RSA_PSS_SHA256,
+                &[alg::RSA_PSS_2048_8192_SHA256_LEGACY_KEY],
+            ),
+            (
+                SignatureScheme::RSA_PKCS1_SHA512,
+                &[alg::RSA_PKCS1_2048_8192_SHA512],
+            ),
+            (
+                SignatureScheme::RSA_PKCS1_SHA384,
+                &[alg::RSA_PKCS1_2048_8192_SHA384],
+            ),
+            (
+                SignatureScheme::RSA_PKCS1_SHA256,
+                &[alg::RSA_PKCS1_2048_8192_SHA256],
+            ),
+        ],
+    }
+};
+
+/// ring's randomness and private-key loading (`sslkey`), the two parts of the provider that
+/// `default_provider()` would otherwise be needed for. (rustls's own wipes the key's DER after
+/// loading it; the PEM text it was parsed from, `connector`'s `key_pem`, was never wiped, so
+/// wiping the DER alone protected nothing.)
+#[derive(Debug)]
+struct Ring;
+
+impl rustls::crypto::SecureRandom for Ring {
+    fn fill(&self, buf: &mut [u8]) -> Result<(), rustls::crypto::GetRandomFailed> {
+        use ring::rand::SecureRandom;
+        ring::rand::SystemRandom::new()
+            .fill(buf)
+            .map_err(|_| rustls::crypto::GetRandomFailed)
+    }
+}
+
+impl rustls::crypto::KeyProvider for Ring {
+    fn load_private_key(
+        &self,
+        key_der: PrivateKeyDer<'static>,
+    ) -> Result<Arc<dyn rustls::sign::SigningKey>, Error> {
+        rustls::crypto::ring::sign::any_supported_type(&key_der)
     }
 }
 
