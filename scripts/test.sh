@@ -12,7 +12,7 @@
 #      VictoriaMetrics stack (vmagent, vmalert) firing and resolving each alert against live
 #      gates, and the custom objects against the operators' CRDs on the real API server;
 #   3. shellcheck on every script;
-#   4. the static musl release binary: linked statically, within 4 MiB, and passing the check and
+#   4. the static musl release binary: linked statically, within 2.5 MiB, and passing the check and
 #      wait integration tests itself;
 #   5. the same for linux/arm64: cross-built as the Dockerfile does, tested under qemu;
 #   6. the real images: built with podman from those binaries, run under runc against a real
