@@ -519,6 +519,51 @@ fn tls_modes_against_a_generated_ca() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// Poolers and managed servers still negotiate TLS 1.2: the gate's trimmed crypto provider
+/// (AES-GCM suites only) must still verify, and bind the channel, over 1.2.
+#[test]
+fn tls_1_2_servers_are_verified_and_channel_bound() {
+    let dir = temp_dir("tls12");
+    let certs = support::make_certs(&dir);
+    let pg = Postgres::app_with(PgOptions::tls(&certs), &[(1, true)]);
+    pg.sql(
+        "postgres",
+        "ALTER SYSTEM SET ssl_max_protocol_version = 'TLSv1.2'",
+    );
+    pg.sql("postgres", "SELECT pg_reload_conf()");
+    let ca = certs.ca.display().to_string();
+    let verify = pg.url(
+        "gate",
+        "app",
+        &format!("sslmode=verify-full&sslrootcert={ca}"),
+    );
+    // The server now caps at 1.2 (psql, OpenSSL's client, reports what was negotiated).
+    let deadline = std::time::Instant::now() + LIMIT;
+    loop {
+        let seen = support::psql_at(
+            &verify,
+            "SELECT version FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+        );
+        if seen == "TLSv1.2" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "server still negotiates {seen}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let r = check(&verify, "1", &[]);
+    assert_eq!(r.code, Some(0), "verify-full over TLS 1.2: {r:?}");
+    let r = check(
+        &pg.url("gate", "app", "sslmode=require&channel_binding=require"),
+        "1",
+        &[],
+    );
+    assert_eq!(r.code, Some(0), "SCRAM-PLUS over TLS 1.2: {r:?}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 #[test]
 fn sslmode_allow_falls_back_to_tls_and_disable_does_not() {
     let dir = temp_dir("tls-only");
