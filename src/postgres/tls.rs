@@ -501,3 +501,55 @@ pub fn is_certificate_rejection(error: &(dyn std::error::Error + 'static)) -> bo
     }
     false
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A certificate's outline: `SEQUENCE { tbs SEQUENCE, AlgorithmIdentifier, BIT STRING }`,
+    /// the outer length in long form (as every real certificate's is).
+    fn certificate(oid: &[u8]) -> Vec<u8> {
+        let tbs = [&[SEQUENCE, 100][..], &[0u8; 100]].concat();
+        let algorithm = [
+            &[SEQUENCE, oid.len() as u8 + 2, OID, oid.len() as u8][..],
+            oid,
+        ]
+        .concat();
+        let body = [&tbs[..], &algorithm, &[0x03, 2, 0, 0]].concat();
+        [&[SEQUENCE, 0x82, 0, body.len() as u8][..], &body].concat()
+    }
+
+    #[test]
+    fn the_signature_algorithm_is_read_past_the_tbs_certificate() {
+        let ecdsa_sha384 = [0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x03];
+        let cert = certificate(&ecdsa_sha384);
+        assert_eq!(signature_algorithm(&cert), Some(&ecdsa_sha384[..]));
+        // Cut anywhere, it is not a certificate.
+        for len in 0..cert.len() {
+            assert_eq!(signature_algorithm(&cert[..len]), None, "{len} bytes");
+        }
+        assert_eq!(
+            signature_algorithm(&[0x31, 0]),
+            None,
+            "a SET is not a certificate"
+        );
+    }
+
+    #[test]
+    fn end_point_hashes_follow_rfc_5929() {
+        let rsa = |n: u8| [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, n];
+        let ecdsa = |n: &[u8]| [&[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04][..], n].concat();
+        let hash = |oid: &[u8]| end_point_hash(oid).map(|a| a.output_len());
+        assert_eq!(hash(&rsa(0x04)), Some(32), "MD5 with RSA: SHA-256");
+        assert_eq!(hash(&rsa(0x05)), Some(32), "SHA-1 with RSA: SHA-256");
+        assert_eq!(hash(&rsa(0x0b)), Some(32));
+        assert_eq!(hash(&rsa(0x0c)), Some(48));
+        assert_eq!(hash(&rsa(0x0d)), Some(64));
+        assert_eq!(hash(&rsa(0x0a)), None, "RSA-PSS names its hash elsewhere");
+        assert_eq!(hash(&ecdsa(&[0x01])), Some(32), "ECDSA with SHA-1: SHA-256");
+        assert_eq!(hash(&ecdsa(&[0x03, 0x02])), Some(32));
+        assert_eq!(hash(&ecdsa(&[0x03, 0x03])), Some(48));
+        assert_eq!(hash(&ecdsa(&[0x03, 0x04])), Some(64));
+        assert_eq!(hash(&[0x2b, 0x65, 0x70]), None, "Ed25519 has no hash");
+    }
+}
