@@ -13,25 +13,21 @@ version=4.33.0
 pom="$here/liquibase/pom.xml"
 grep -q "<liquibase.version>$version<" "$pom"
 dir=$(peer_dir liquibase "$version")
-bin="$dir/bin/liquibase"
 stamp=$(sha256sum < "$pom" | cut -c1-16)
-if [ ! -x "$bin" ] || [ "$(cat "$dir/stamp" 2>/dev/null)" != "$stamp" ]; then
+
+ready() { [ -x "$1/bin/liquibase" ] && [ "$(cat "$1/stamp" 2>/dev/null)" = "$stamp" ]; }
+
+build() {
   peer_log "resolving Liquibase $version from Maven Central"
-  tmp=$(peer_tmp "$dir")
-  trap 'rm -rf "$tmp"' EXIT
-  mvn -q -B -Dstyle.color=never -f "$pom" dependency:copy-dependencies \
-    -DoutputDirectory="$tmp/lib" -DincludeScope=runtime >&2
-  mkdir -p "$tmp/bin"
+  peer_maven "$pom" "$1/lib"
+  mkdir -p "$1/bin"
   # shellcheck disable=SC2016 # expanded when the wrapper runs
   printf '#!/bin/sh\nd="$(cd "$(dirname "$0")/.." && pwd)"\nexec java -cp "$d/lib/*" liquibase.integration.commandline.LiquibaseCommandLine --show-banner=false "$@"\n' \
-    > "$tmp/bin/liquibase"
-  chmod +x "$tmp/bin/liquibase"
-  "$tmp/bin/liquibase" --version >/dev/null 2>&1
-  echo "$stamp" > "$tmp/stamp"
-  rm -rf "$dir.old"
-  if [ -e "$dir" ]; then mv -T "$dir" "$dir.old"; fi
-  peer_publish "$tmp" "$dir"
-  rm -rf "$dir.old"
-  trap - EXIT
-fi
-echo "$bin"
+    > "$1/bin/liquibase"
+  chmod +x "$1/bin/liquibase"
+  "$1/bin/liquibase" --version >/dev/null 2>&1
+  echo "$stamp" > "$1/stamp"
+}
+
+peer_install "$dir" ready build
+peer_paths "$dir" bin/liquibase

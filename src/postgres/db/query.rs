@@ -8,10 +8,12 @@
 //! in one simple-protocol message (one round trip, read-only, no DDL, nothing left behind):
 //!
 //! ```sql
-//! BEGIN READ ONLY; SET LOCAL role TO DEFAULT;            -- another client's SET ROLE does not count
+//! BEGIN READ ONLY; SET LOCAL SESSION AUTHORIZATION DEFAULT; SET LOCAL role TO DEFAULT;
+//!                                                         -- nor its SET SESSION AUTHORIZATION or SET ROLE
 //! SET LOCAL search_path TO DEFAULT;                       -- unqualified names: nor its SET search_path
 //! SELECT pg_catalog.set_config(E'search_path', E'…', true);  -- the DSN's runtime parameters
 //! SET LOCAL statement_timeout = '5000ms'; SET LOCAL lock_timeout = '5000ms';
+//! SET LOCAL row_security = off;                           -- rows filtered for the gate: an error
 //! SELECT pg_catalog.set_config('schema_gate.search_path', pg_catalog.current_setting('search_path'), true);
 //! SET LOCAL search_path = pg_catalog, pg_temp;            -- what follows is parsed against the catalog only
 //! WITH … SELECT … AS schema_gate_resolved, …;             -- resolution: one row
@@ -81,8 +83,12 @@ impl CheckSql {
         read: &Read,
         query_timeout: Duration,
     ) -> CheckSql {
-        // The role, too, is the session's own, not one another client SET on the connection.
-        let mut head = "BEGIN READ ONLY; SET LOCAL role TO DEFAULT; ".to_string();
+        // The session user and the role, too, are the session's own, not what another client
+        // SET on the connection (SET SESSION AUTHORIZATION, where the pooler logs in as a
+        // superuser, makes "$user" another role's).
+        let mut head =
+            "BEGIN READ ONLY; SET LOCAL SESSION AUTHORIZATION DEFAULT; SET LOCAL role TO DEFAULT; "
+                .to_string();
         if table.schema().is_none() {
             head.push_str("SET LOCAL search_path TO DEFAULT; ");
         }
@@ -94,9 +100,12 @@ impl CheckSql {
             ));
         }
         // After the runtime parameters, so that none of them (statement_timeout=0) can lift them.
+        // row_security = off: a table whose rows row-level security would filter for the gate
+        // is an error (42501), never a subset of goose's rows judged as if it were all of them.
         let ms = query_timeout.as_millis().max(1);
         head.push_str(&format!(
-            "SET LOCAL statement_timeout = '{ms}ms'; SET LOCAL lock_timeout = '{ms}ms'; "
+            "SET LOCAL statement_timeout = '{ms}ms'; SET LOCAL lock_timeout = '{ms}ms'; \
+             SET LOCAL row_security = off; "
         ));
         if table.schema().is_none() {
             head.push_str(
@@ -369,7 +378,24 @@ pub(super) fn conclude(
         }),
         // Dropped between the resolution and the read.
         Ending::Failed { missing: true, .. } => Ok(false),
-        Ending::Failed { error, .. } => Err(error),
+        Ending::Failed { error, .. } => Err(row_security(error)),
+    }
+}
+
+/// The server's "query would be affected by row-level security policy", with what to do: the
+/// gate must read every row goose's role reads, or it judges a subset as if it were the table.
+fn row_security(error: CheckError) -> CheckError {
+    if !error.message.contains("row-level security") {
+        return error;
+    }
+    CheckError {
+        message: format!(
+            "{}: the gate must read every row of the version table that goose reads; disable \
+             row-level security on it (ALTER TABLE … DISABLE ROW LEVEL SECURITY) or run the \
+             gate as a role that bypasses it (BYPASSRLS)",
+            error.message
+        ),
+        rejected: true,
     }
 }
 
@@ -419,9 +445,11 @@ mod tests {
         // Reset, then the DSN's parameters (escaped), then the timeouts, then the capture of the
         // path, the catalog-only path, the resolution, the read, the confirmation.
         let order = [
-            at("BEGIN READ ONLY; SET LOCAL role TO DEFAULT; SET LOCAL search_path TO DEFAULT; "),
+            at("BEGIN READ ONLY; SET LOCAL SESSION AUTHORIZATION DEFAULT; \
+                SET LOCAL role TO DEFAULT; SET LOCAL search_path TO DEFAULT; "),
             at("SELECT pg_catalog.set_config(E'search_path', E'a''b', true)"),
             at("SET LOCAL statement_timeout = '5000ms'"),
+            at("SET LOCAL row_security = off; "),
             at("'schema_gate.search_path', pg_catalog.current_setting('search_path')"),
             at("SET LOCAL search_path = pg_catalog, pg_temp; WITH path"),
             at("AS schema_gate_resolved"),
