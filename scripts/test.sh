@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it:
 #   1. cargo test: unit tests of the pure core, and integration tests that run the real binary
-#      against private PostgreSQL clusters and PgBouncers (transaction mode) they start themselves;
+#      against private PostgreSQL clusters and PgBouncers (transaction mode) they start themselves,
+#      among them the migration tools' differentials against their real CLIs (golang-migrate,
+#      Flyway, Alembic, dbmate: installed first, pinned and cached);
 #   2. the Kubernetes manifests and deploy.sh: rendered, validated for 1.34, gate containers
 #      checked, deploy.sh driven through a stand-in for what kwok cannot show; then a real
 #      control plane on loopback (built from the Go module proxy and cached), every overlay
@@ -30,7 +32,9 @@
 #   ./scripts/test.sh               (as root it installs what is missing: apt-get, pip, rustup)
 #   ./scripts/test.sh --pg-matrix   only the matrix, with the heavy suites against every major
 #   ./scripts/test.sh --full        everything, a long random differential (GOOSE_DIFF_STEPS=1500
-#                                   per goose version), the heavy suites against every major
+#                                   per goose version), the heavy suites against every major, and
+#                                   long seeded random runs for the migration tools
+#                                   (TOOLS_DIFF_STEPS=400 each; TOOLS_DIFF_SEED replays a run)
 # Other arguments go to `cargo test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -105,6 +109,31 @@ if [ "$mode" = matrix ]; then
   echo "== goose differential"; cat "$summary"
   exit 0
 fi
+
+# --- Migration tools (issue 18): the real CLIs the tools' differential tests drive
+# (tests/tools_*.rs), each installed as its users install it, pinned and cached under
+# ${SCHEMA_GATE_CACHE:-$HOME/.cache/schema-gate} by scripts/peers/<tool>.sh (a second run takes
+# milliseconds); the tests find them through SCHEMA_GATE_<TOOL>. `--full` lengthens their seeded
+# random runs.
+[ "$mode" = full ] && export TOOLS_DIFF_STEPS=${TOOLS_DIFF_STEPS:-400}
+echo "== peers: golang-migrate, Flyway, Alembic, dbmate (pinned, cached)"
+started=$SECONDS
+for tool in java:default-jdk-headless mvn:maven; do
+  command -v "${tool%%:*}" >/dev/null 2>&1 && continue
+  if [ "$(id -u)" = 0 ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${tool##*:}" >/dev/null
+  else
+    echo "test.sh: missing ${tool##*:}: sudo apt-get install ${tool##*:}" >&2; exit 1
+  fi
+done
+python3 -c 'import ensurepip' 2>/dev/null || { [ "$(id -u)" = 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null; }
+SCHEMA_GATE_GOLANG_MIGRATE=$(scripts/peers/golang-migrate.sh)
+SCHEMA_GATE_FLYWAY=$(scripts/peers/flyway.sh)
+SCHEMA_GATE_ALEMBIC=$(scripts/peers/alembic.sh)
+SCHEMA_GATE_DBMATE=$(scripts/peers/dbmate.sh)
+export SCHEMA_GATE_GOLANG_MIGRATE SCHEMA_GATE_FLYWAY SCHEMA_GATE_ALEMBIC SCHEMA_GATE_DBMATE
+echo "ok: migration tools ready in $((SECONDS - started))s${TOOLS_DIFF_STEPS:+ (TOOLS_DIFF_STEPS=$TOOLS_DIFF_STEPS)}"
+# --- end of the migration tools' block
 
 echo "== cargo test"
 started=$SECONDS

@@ -11,7 +11,41 @@ use schema_gate::postgres::db::Database;
 use schema_gate::signals::Signals;
 use schema_gate::{exit, logging, termination};
 use std::ffi::OsString;
+use std::fmt;
 use std::process::ExitCode;
+
+/// Why the gate stopped short of an answer, with the exit code each error type gives itself.
+#[derive(Debug)]
+enum Error {
+    /// A configuration mistake, naming its variable (exit 2).
+    Configuration(config::ConfigError),
+    /// The process could not set itself up: runtime, signal handlers (exit 3).
+    Setup(String),
+}
+
+impl Error {
+    fn exit_code(&self) -> u8 {
+        match self {
+            Error::Configuration(e) => e.exit_code(),
+            Error::Setup(_) => exit::DATABASE,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Configuration(e) => write!(f, "configuration error: {e}"),
+            Error::Setup(why) => f.write_str(why),
+        }
+    }
+}
+
+impl From<config::ConfigError> for Error {
+    fn from(e: config::ConfigError) -> Error {
+        Error::Configuration(e)
+    }
+}
 
 fn main() -> ExitCode {
     install_panic_hook();
@@ -83,7 +117,8 @@ fn configure(
     }
     let db = Database::new(
         settings.target.clone(),
-        &settings.table,
+        (settings.tool.as_str(), &settings.table),
+        settings.tool.read(),
         settings.connect_timeout,
         settings.query_timeout,
     )
@@ -97,7 +132,7 @@ fn configure(
 /// Runs `mode` on a current-thread runtime, with the signal handlers it listens to.
 fn run(mode: Mode, settings: &Settings, db: &Database) -> modes::Finish {
     let failed = |why: String| {
-        let error = exit::Error::Setup(why);
+        let error = Error::Setup(why);
         tracing::error!("{error}");
         modes::Finish {
             code: error.exit_code(),
@@ -196,7 +231,7 @@ fn install_panic_hook() {
 /// Reports an error that stopped the gate short of an answer (the message already names the
 /// variable) to the log, or stderr before logging is set up, and to the termination-message
 /// file; returns its exit code.
-fn failed(sources: &Sources, error: exit::Error, logging: bool) -> ExitCode {
+fn failed(sources: &Sources, error: Error, logging: bool) -> ExitCode {
     let line = error.to_string();
     if logging {
         tracing::error!("{line}");

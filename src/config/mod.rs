@@ -7,8 +7,10 @@
 //! - `names`: near misses of variable names (a misspelt variable must not be ignored).
 //! - `values`: parsers for durations, the table name, listen addresses.
 //! - `log`: `GATE_LOG`, read strictly.
-//! - `migrations`: the migrations directory, listed by goose's rules.
+//! - `migrations`: the migrations directory, listed by goose's rules or the configured tool's,
+//!   and the `GATE_EXPECT_FILE` manifest.
 //! - `database`: the DSN and libpq's variables, resolved into a [`Target`].
+//! - `tool`: `GATE_TOOL`, the table, and every other tool's expectation.
 //!
 //! Every value is parsed here, so each mistake is refused at start-up (exit 2) with a message
 //! that names the variable or flag and what it accepts. A password, or a DSN that may hold one,
@@ -22,6 +24,7 @@ pub(crate) mod migrations;
 pub(crate) mod names;
 pub mod sources;
 mod timing;
+mod tool;
 pub(crate) mod values;
 pub mod variables;
 
@@ -30,7 +33,8 @@ pub use migrations::scan_migrations;
 pub use values::{parse_duration, validate_table};
 pub use variables::{LIBPQ_OTHERS, Sources, VARIABLES, Variable};
 
-use crate::core::verdict::{Expectation, Policy};
+use crate::core::tools::Tool;
+use crate::core::verdict::{Expect, Expectation, Policy};
 use crate::postgres::dsn::Target;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -69,6 +73,13 @@ impl std::fmt::Display for ConfigError {
 }
 
 impl std::error::Error for ConfigError {}
+
+impl ConfigError {
+    /// Every configuration mistake exits 2: nothing was checked.
+    pub fn exit_code(&self) -> u8 {
+        crate::exit::CONFIGURATION
+    }
+}
 
 /// Log line format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,10 +133,13 @@ pub struct LogSettings {
 pub struct Settings {
     /// Where the database is (password inside, redacted in `Debug`).
     pub target: Target,
-    /// The version table, validated, to be used unquoted as goose does.
+    /// The tool whose table is read (`GATE_TOOL`).
+    pub tool: Tool,
+    /// The version table, validated, to be used as the tool uses it (`GATE_TABLE`, for goose
+    /// also `GOOSE_TABLE`, else the tool's default).
     pub table: String,
     /// What counts as ready.
-    pub expectation: Expectation,
+    pub expectation: Expect,
     /// `wait`: give up after this long; `None` = forever.
     pub timeout: Option<Duration>,
     /// Poll period while not ready (jittered).
@@ -144,7 +158,7 @@ pub struct Settings {
     pub output: Output,
     /// Termination-message file.
     pub termination_log: TerminationLog,
-    /// The migration files, ascending, when a directory was given (`status`).
+    /// goose's migration files, ascending, when a directory was given (`status`).
     pub migration_files: Option<Vec<MigrationFile>>,
 }
 
@@ -171,8 +185,15 @@ impl Settings {
     pub fn load(sources: &Sources) -> Result<Settings, ConfigError> {
         check_names(sources)?;
         check_driver(sources)?;
-        let table = table(sources)?;
-        let (expectation, migration_files) = expectation(sources)?;
+        let tool = tool::tool(sources)?;
+        let table = tool::table(sources, tool)?;
+        let (expectation, migration_files) = match tool {
+            Tool::Goose => {
+                let (goose, files) = expectation(sources)?;
+                (Expect::Goose(goose), files)
+            }
+            tool => (tool::tool_expectation(sources, tool)?, None),
+        };
         let timing = Timing::load(sources)?;
         let listen = sources.value("GATE_LISTEN").unwrap_or_default();
         let listen = parse_listen(listen).ok_or_else(|| {
@@ -198,6 +219,7 @@ impl Settings {
         };
         Ok(Settings {
             target,
+            tool,
             table,
             expectation,
             timeout: timing.timeout,
@@ -251,25 +273,20 @@ fn check_driver(sources: &Sources) -> Result<(), ConfigError> {
     }
 }
 
-/// `GOOSE_TABLE`, validated for unquoted use.
-fn table(sources: &Sources) -> Result<String, ConfigError> {
-    let table = sources.value("GOOSE_TABLE").unwrap_or_default().to_string();
-    validate_table(&table).map_err(|why| {
-        ConfigError(format!(
-            "{}: {} {why}",
-            sources.name("GOOSE_TABLE"),
-            sources.show("GOOSE_TABLE", &table)
-        ))
-    })?;
-    Ok(table)
-}
-
 /// What counts as ready: `GATE_EXPECT_VERSION`, the migrations directory, or both (then they
 /// must agree), under `GATE_POLICY`. Also returns the directory's files, for `status`.
 fn expectation(
     sources: &Sources,
 ) -> Result<(Expectation, Option<Vec<MigrationFile>>), ConfigError> {
     let name = |var: &str| sources.name(var);
+    if sources.get("GATE_EXPECT_FILE").is_some() {
+        return Err(ConfigError(format!(
+            "{}: goose's expectation is its migrations directory or GATE_EXPECT_VERSION; \
+             GATE_EXPECT_FILE is for the tools whose migrations cannot be read from file names \
+             (GATE_TOOL)",
+            name("GATE_EXPECT_FILE")
+        )));
+    }
     let expected = match sources.get("GATE_EXPECT_VERSION") {
         None => None,
         Some(v) => Some(
@@ -362,6 +379,10 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
+    fn goose(s: &Settings) -> &Expectation {
+        s.expectation.goose().expect("goose's expectation")
+    }
+
     fn load(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
         let env = vars.iter().map(|(k, v)| (k.to_string(), v.to_string()));
         Settings::load(&Sources::new(env, &[]))
@@ -421,11 +442,11 @@ mod tests {
         assert_eq!(s.table, "goose_db_version");
         assert_eq!(
             s.expectation,
-            Expectation {
+            Expect::Goose(Expectation {
                 version: 3,
                 files: None,
                 policy: Policy::AtLeast
-            }
+            })
         );
         assert_eq!(s.interval, Duration::from_secs(1));
         assert_eq!(s.recheck_interval, Some(Duration::from_secs(30)));
@@ -521,8 +542,8 @@ mod tests {
             ("GOOSE_MIGRATION_DIR", d),
         ])
         .expect("valid");
-        assert_eq!(s.expectation.version, 3);
-        assert_eq!(s.expectation.files, Some(vec![1, 3]));
+        assert_eq!(goose(&s).version, 3);
+        assert_eq!(goose(&s).files, Some(vec![1, 3]));
         let e = load(&[
             ("DATABASE_URL", "postgres://u@h/d"),
             ("GATE_MIGRATIONS_DIR", d),
@@ -684,7 +705,7 @@ mod tests {
             &[("GOOSE_MIGRATION_DIR", nine)],
         )
         .expect("valid");
-        assert_eq!(s.expectation.version, 9);
+        assert_eq!(goose(&s).version, 9);
         // Both in the environment: GATE_MIGRATIONS_DIR is used (and a warning names both).
         let s = load_with(
             &[
@@ -695,7 +716,7 @@ mod tests {
             &[],
         )
         .expect("valid");
-        assert_eq!(s.expectation.version, 4);
+        assert_eq!(goose(&s).version, 4);
         let sources = Sources::new(
             [
                 ("GATE_MIGRATIONS_DIR".to_string(), four.to_string()),

@@ -55,23 +55,44 @@ pub const VARIABLES: &[Variable] = &[
         libpq: None,
     },
     Variable {
+        name: "GATE_TOOL",
+        flag: "--tool",
+        help: "goose, golang-migrate, flyway, alembic or dbmate",
+        default: Some("goose"),
+        libpq: None,
+    },
+    Variable {
+        name: "GATE_TABLE",
+        flag: "--table",
+        help: "the tool's table, name or schema.name (default: the tool's own)",
+        default: None,
+        libpq: None,
+    },
+    Variable {
         name: "GOOSE_TABLE",
         flag: "--goose-table",
-        help: "version table, name or schema.name",
+        help: "goose: version table, name or schema.name (GATE_TABLE wins)",
         default: Some("goose_db_version"),
         libpq: None,
     },
     Variable {
         name: "GATE_EXPECT_VERSION",
         flag: "--expect-version",
-        help: "expected version, integer >= 0",
+        help: "expected version, in the tool's own syntax (goose: integer >= 0)",
         default: None,
         libpq: None,
     },
     Variable {
         name: "GATE_MIGRATIONS_DIR",
         flag: "--migrations-dir",
-        help: "goose migrations directory: every file applied",
+        help: "migrations directory (several, :-separated, where the tool reads several): every migration applied",
+        default: None,
+        libpq: None,
+    },
+    Variable {
+        name: "GATE_EXPECT_FILE",
+        flag: "--expect-file",
+        help: "manifest of the migration ids the build expects, one a line",
         default: None,
         libpq: None,
     },
@@ -319,6 +340,7 @@ pub const GOOSE_OWN: &[&str] = &[
 pub const ALIASES: &[&[&str]] = &[
     &["GATE_MIGRATIONS_DIR", "GOOSE_MIGRATION_DIR"],
     &["DATABASE_URL", "DATABASE_URL_FILE", "GOOSE_DBSTRING"],
+    &["GATE_TABLE", "GOOSE_TABLE"],
 ];
 
 /// The variable called `name`, if it is one.

@@ -1,4 +1,6 @@
-//! `schema-gate status`: what `goose status` shows, from a `SELECT` alone. Pure: no I/O.
+//! `schema-gate status`: what `goose status` shows, from a `SELECT` alone, for goose and (through
+//! the same framing, [`Text::line`] and [`Json::line`]) every other tool's listing
+//! (`core::tools::lines`). Pure: no I/O.
 //!
 //! `goose status` lists every migration file as applied (with its time) or pending, and creates
 //! the version table if it is missing, so it needs write rights an operator's read-only role
@@ -14,6 +16,7 @@
 //! verdict. [`Text`] and [`Json`] frame the entries as they come (goose's layout, or one JSON
 //! document); the mode writes what they produce.
 
+use crate::core::tools::lines::{Line, LineState};
 use crate::core::verdict::Verdict;
 use serde::{Serialize, Serializer};
 use std::fmt::Write as _;
@@ -273,17 +276,40 @@ impl Text {
 
     /// Appends `entry` (with its section's heading, the first time) to `out`.
     pub fn entry(&mut self, section: Section, entry: &Entry<'_>, out: &mut String) {
-        if self.section != Some(section) {
-            self.open(section, out);
-        }
         let when = match (entry.applied, entry.applied_at) {
             (false, _) => "Pending".to_string(),
             (true, Some(at)) => at.ansic(),
             (true, None) => "(applied, no time)".to_string(),
         };
-        let _ = match entry.file {
+        self.write(section, &when, entry.file, &entry.version, out);
+    }
+
+    /// Appends another tool's `line` as [`Text::entry`] does: its time (or `Applied` where the
+    /// tool records none), `Failed` or `Pending`.
+    pub fn line(&mut self, section: Section, line: &Line, out: &mut String) {
+        let when = match (line.state, line.applied_at) {
+            (LineState::Pending, _) => "Pending".to_string(),
+            (LineState::Failed, _) => "Failed".to_string(),
+            (LineState::Applied, Some(at)) => at.ansic(),
+            (LineState::Applied, None) => "Applied".to_string(),
+        };
+        self.write(section, &when, line.file.as_deref(), &line.version, out);
+    }
+
+    fn write(
+        &mut self,
+        section: Section,
+        when: &str,
+        file: Option<&str>,
+        version: &dyn std::fmt::Display,
+        out: &mut String,
+    ) {
+        if self.section != Some(section) {
+            self.open(section, out);
+        }
+        let _ = match file {
             Some(file) => writeln!(out, "    {when:<24} -- {file}"),
-            None => writeln!(out, "    {when:<24} -- version {}", entry.version),
+            None => writeln!(out, "    {when:<24} -- version {version}"),
         };
     }
 
@@ -339,6 +365,15 @@ impl Json {
 
     /// Appends `entry` to its array in `out`, opening the document and arrays as needed.
     pub fn entry(&mut self, section: Section, entry: &Entry<'_>, out: &mut String) {
+        self.item(section, entry, out);
+    }
+
+    /// Appends another tool's `line` (`{"version", "file", "applied", "state", "applied_at"}`).
+    pub fn line(&mut self, section: Section, line: &Line, out: &mut String) {
+        self.item(section, line, out);
+    }
+
+    fn item(&mut self, section: Section, item: &impl Serialize, out: &mut String) {
         if self.section.is_none() {
             let _ = write!(out, "{{\"table\":{},\"without_file\":[", self.table);
             self.section = Some(Section::WithoutFile);
@@ -352,7 +387,7 @@ impl Json {
             out.push(',');
         }
         self.first = false;
-        out.push_str(&serde_json::to_string(entry).unwrap_or_else(|_| "null".into()));
+        out.push_str(&serde_json::to_string(item).unwrap_or_else(|_| "null".into()));
     }
 
     /// Closes the document: the arrays (`complete`: the table was read to its end, or found

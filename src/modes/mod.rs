@@ -2,7 +2,8 @@
 //! read judged against the settings) and [`print_line`] (stdout that survives a closed pipe).
 //!
 //! - [`check`]: one check, one line, an exit code.
-//! - [`status`]: `goose status`, read-only.
+//! - [`status`]: every migration, applied, failed or pending (`goose status`, read-only, for
+//!   every tool).
 //! - [`wait`]: block until ready (init container), then exit 0 or exec a command.
 //! - [`serve`]: the readiness sidecar.
 
@@ -12,7 +13,7 @@ pub mod status;
 pub mod wait;
 
 use crate::config::Settings;
-use crate::core::verdict::{Verdict, judge};
+use crate::core::verdict::{Verdict, judge_answer};
 use crate::postgres::db::{CheckError, Database, Reading, Session};
 use crate::signals::{Signals, Stop};
 use std::io::Write;
@@ -51,8 +52,8 @@ impl Finish {
 /// The verdict for one read of the table (or the error that prevented it).
 pub fn verdict_of(read: &Result<Reading, CheckError>, settings: &Settings) -> Verdict {
     match read {
-        Ok(reading) => judge(
-            reading.facts.as_ref(),
+        Ok(reading) => judge_answer(
+            reading.answer.as_ref(),
             &settings.expectation,
             &settings.table,
         )

@@ -1,11 +1,15 @@
 //! `schema-gate status`: every migration as `goose status` lists it, from one read-only query,
-//! written as it is read: [`crate::core::status`] merges the rows with the files and frames the
-//! entries (text or JSON); this mode feeds it and writes what it produces to stdout.
+//! written as it is read: [`crate::core::status`] merges goose's rows with the files and frames
+//! the entries (text or JSON); this mode feeds it and writes what it produces to stdout. Every
+//! other tool's listing (`core::tools::lines`) is made once its rows are in (its rule needs them
+//! all) and written through the same framing, line by line.
 
 use super::{Finish, once, verdict_of};
 use crate::config::{Output, Settings};
+use crate::core::read::Answer;
 use crate::core::status::{Entry, Json, Listing, Section, Text};
-use crate::core::verdict::Verdict;
+use crate::core::tools::lines::Line;
+use crate::core::verdict::{Expect, Verdict};
 use crate::postgres::db::Database;
 use crate::signals::Signals;
 use std::io::Write;
@@ -33,13 +37,36 @@ pub async fn run(settings: &Settings, db: &Database, signals: &mut Signals) -> F
             return Finish::stopped(stop, None);
         }
     };
-    let complete = read.is_ok();
-    if complete {
+    let mut complete = read.is_ok();
+    match (&settings.expectation, &read) {
         // The table was read to its end (or is missing: then no row came, and every file is
         // pending).
-        for (section, entry) in listing.files() {
-            out.entry(section, &entry);
+        (Expect::Goose(_), Ok(_)) => {
+            for (section, entry) in listing.files() {
+                out.entry(section, &entry);
+            }
         }
+        (Expect::Tool { expected, .. }, Ok(reading)) => {
+            let rows = match &reading.answer {
+                Some(Answer::Tool { rows, .. }) => rows.as_slice(),
+                _ => &[],
+            };
+            match expected.lines(rows) {
+                Ok(lines) => {
+                    for line in &lines.without_file {
+                        out.line(Section::WithoutFile, line);
+                    }
+                    for line in &lines.migrations {
+                        out.line(Section::Migrations, line);
+                    }
+                }
+                Err(e) => {
+                    tracing::error!("cannot list the migrations: {e}");
+                    complete = false;
+                }
+            }
+        }
+        (_, Err(_)) => {}
     }
     let verdict = verdict_of(&read, settings);
     out.finish(complete, Some(&verdict));
@@ -83,6 +110,14 @@ impl Out {
         match &mut self.framing {
             Framing::Text(text) => text.entry(section, entry, &mut self.text),
             Framing::Json(json) => json.entry(section, entry, &mut self.text),
+        }
+        self.write();
+    }
+
+    fn line(&mut self, section: Section, line: &Line) {
+        match &mut self.framing {
+            Framing::Text(text) => text.line(section, line, &mut self.text),
+            Framing::Json(json) => json.line(section, line, &mut self.text),
         }
         self.write();
     }

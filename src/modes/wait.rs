@@ -1,9 +1,11 @@
 //! `schema-gate wait`: block until the expected schema is applied (the init container).
 //!
 //! Polls every `GATE_INTERVAL` (jittered), keeping one connection open between polls. Retries
-//! `behind`, `no_table` and transient database errors; fails fast on `ahead` (exit 4) and on
-//! errors waiting cannot fix (exit 3); gives up at `GATE_TIMEOUT` (124); stops on SIGTERM/SIGINT
-//! (143/130). Logs the first verdict, each change, and a progress line at most every 30 s.
+//! `behind`, `no_table`, `failed` and transient database errors; fails fast on `ahead` (exit 4)
+//! and on errors waiting cannot fix (exit 3); gives up at `GATE_TIMEOUT` (124); stops on
+//! SIGTERM/SIGINT (143/130). Logs the first verdict, each change, and a progress line at most
+//! every 30 s. `failed` is logged at `warn` (a migration that is still running looks the same
+//! as one that failed), and at `error` once it has lasted [`FAILED_INTERVALS`] intervals.
 
 use crate::config::Settings;
 use crate::core::verdict::{State, Verdict};
@@ -17,6 +19,10 @@ use std::time::{Duration, Instant};
 /// At most one "still waiting" line per this period.
 const PROGRESS_EVERY: Duration = Duration::from_secs(30);
 
+/// After this many poll intervals in `failed`, the gate logs it at `error`: a migration still
+/// running would most likely have finished by then.
+pub const FAILED_INTERVALS: u32 = 60;
+
 /// Runs `wait` until ready (then `exec` is set if there is a command) or until it must give up.
 pub async fn run(settings: &Settings, db: &Database, signals: &mut Signals) -> Finish {
     let started = Instant::now();
@@ -25,6 +31,7 @@ pub async fn run(settings: &Settings, db: &Database, signals: &mut Signals) -> F
     let mut last: Option<Verdict> = None;
     let mut last_line = Instant::now();
     let mut checks: u64 = 0;
+    let mut failing = Failing::default();
     loop {
         let read = match poll(db, settings, signals, &mut session, deadline).await {
             Ok(read) => read,
@@ -35,8 +42,9 @@ pub async fn run(settings: &Settings, db: &Database, signals: &mut Signals) -> F
         let verdict = verdict_of(&read, settings);
         let fatal = matches!(&read, Err(CheckError { rejected: true, .. }));
         let changed = last.as_ref().is_none_or(|prev| !prev.same_answer(&verdict));
-        if changed || last_line.elapsed() >= PROGRESS_EVERY {
-            log_verdict(&verdict, checks, started);
+        let escalated = failing.note(&verdict, settings.interval);
+        if changed || escalated || last_line.elapsed() >= PROGRESS_EVERY {
+            log_verdict(&verdict, checks, started, failing.long);
             last_line = Instant::now();
         }
         match verdict.state {
@@ -109,13 +117,46 @@ async fn poll(
     Ok(read)
 }
 
-/// The first verdict, every change, and a progress line at most every [`PROGRESS_EVERY`].
-fn log_verdict(verdict: &Verdict, checks: u64, started: Instant) {
+/// How long the verdict has said `failed`.
+#[derive(Default)]
+struct Failing {
+    since: Option<Instant>,
+    /// It has lasted [`FAILED_INTERVALS`] intervals.
+    long: bool,
+}
+
+impl Failing {
+    /// Takes the latest verdict; true when `failed` has just lasted long enough to be an error.
+    fn note(&mut self, verdict: &Verdict, interval: Duration) -> bool {
+        if verdict.state != State::Failed {
+            *self = Failing::default();
+            return false;
+        }
+        let since = *self.since.get_or_insert_with(Instant::now);
+        let long = since.elapsed() >= interval * FAILED_INTERVALS;
+        let escalated = long && !self.long;
+        self.long = long;
+        escalated
+    }
+}
+
+/// The first verdict, every change, and a progress line at most every [`PROGRESS_EVERY`]:
+/// `failed` at `warn` (at `error` once `long`), a database error at `warn`, the rest at `info`.
+fn log_verdict(verdict: &Verdict, checks: u64, started: Instant, long: bool) {
     let waited = show_duration(Duration::from_secs(started.elapsed().as_secs()));
-    if verdict.state == State::DbError {
-        tracing::warn!(state = verdict.state.as_str(), checks, waited = %waited, "{verdict}");
-    } else {
-        tracing::info!(state = verdict.state.as_str(), checks, waited = %waited, "{verdict}");
+    let state = verdict.state.as_str();
+    match verdict.state {
+        State::Failed if long => tracing::error!(
+            state,
+            checks,
+            waited = %waited,
+            "{verdict}; still failed after {FAILED_INTERVALS} intervals: most likely it failed, \
+             and the tool refuses to go on until someone fixes it"
+        ),
+        State::DbError | State::Failed => {
+            tracing::warn!(state, checks, waited = %waited, "{verdict}")
+        }
+        _ => tracing::info!(state, checks, waited = %waited, "{verdict}"),
     }
 }
 

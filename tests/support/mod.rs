@@ -10,7 +10,9 @@
 //! states), [`http`] (requests and the `serve` [`Sidecar`]), [`faults`], [`certs`], [`pgwire`]
 //! (a scripted fake PostgreSQL for hostile servers), [`memory`] (what a gate allocates),
 //! [`majors`] (a cluster of a given PostgreSQL major), [`flights`] (a proxy counting round trips),
-//! [`goose`] (the real goose CLI, which writes the version tables).
+//! [`goose`] (the real goose CLI, which writes the version tables), [`tools`] (the other
+//! migration tools' real CLIs and what their differential tests share; not glob-exported:
+//! `use support::tools`).
 
 #![allow(dead_code)] // each test binary uses part of the support code
 
@@ -25,6 +27,7 @@ pub mod memory;
 pub mod pgwire;
 pub mod postgres;
 pub mod process;
+pub mod tools;
 
 #[allow(unused_imports)] // each test binary uses part of the support code
 pub use bouncer::*;

@@ -15,9 +15,10 @@
 //!   is still one multi-statement query, which PostgreSQL runs as one implicit transaction):
 //!   dbmate has no failed state. Out-of-order files are applied unless `--strict`.
 
+use super::lines::{Line, LineState, Lines};
 use super::{
-    DIR_VAR, Entry, ExpectError, FILE_VAR, Facts, Id, Listing, Row, RowError, Sources, VERSION_VAR,
-    cell, manifest_lines,
+    DIR_VAR, Entry, ExpectError, FILE_VAR, Facts, Id, Listing, Read, Row, RowError, Sources,
+    VERSION_VAR, cell, manifest_lines,
 };
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
@@ -25,13 +26,12 @@ use std::collections::BTreeSet;
 /// The table dbmate creates (`--migrations-table` overrides it).
 pub const DEFAULT_TABLE: &str = "schema_migrations";
 
-/// The columns of the one `SELECT`, in order.
-pub const COLUMNS: &[&str] = &["version"];
-
-/// The check's `SELECT`.
-pub fn select(table: &str) -> String {
-    format!("SELECT version FROM {table}")
-}
+/// The check's `SELECT`. dbmate records no time.
+pub const READ: Read = Read {
+    columns: "version",
+    status_columns: "version",
+    tail: "ORDER BY version LIMIT 100001",
+};
 
 /// The version of a file name by `migrationFileRegexp` (`^(\d+).*\.sql$` on a Go string: `\d`
 /// is ASCII, `.` matches any character but a newline, `.sql` is case-sensitive), or `None`.
@@ -71,14 +71,19 @@ pub struct Expected {
     versions: Option<BTreeSet<String>>,
     /// `GATE_EXPECT_VERSION`, digits as dbmate writes them.
     version: Option<String>,
+    /// Every file `(version, name)`, sorted by name across the directories as dbmate sorts
+    /// them (for `status`).
+    files: Vec<(String, String)>,
 }
 
 impl Expected {
     /// From directories, a version, a manifest of versions, or several, which must agree.
     pub fn build(sources: Sources<'_>) -> Result<Expected, ExpectError> {
         let mut versions = None;
+        let mut files = Vec::new();
         if let Some(listings) = sources.listings {
-            versions = Some(from_listings(listings)?);
+            files = from_listings(listings)?;
+            versions = Some(files.iter().map(|(v, _)| v.clone()).collect());
         }
         if let Some(text) = sources.manifest {
             let mut listed = BTreeSet::new();
@@ -112,7 +117,11 @@ impl Expected {
             }
             None => None,
         };
-        let expected = Expected { versions, version };
+        let expected = Expected {
+            versions,
+            version,
+            files,
+        };
         if let (Some(v), Some(newest)) = (&expected.version, expected.newest_file())
             && v != newest
         {
@@ -139,12 +148,17 @@ impl Expected {
     }
 }
 
-fn from_listings(listings: &[Listing]) -> Result<BTreeSet<String>, ExpectError> {
-    let mut versions = BTreeSet::new();
+fn from_listings(listings: &[Listing]) -> Result<Vec<(String, String)>, ExpectError> {
+    let mut files: Vec<(String, String)> = Vec::new();
     for listing in listings {
-        versions.extend(directory_versions(&listing.entries));
+        for entry in listing.entries.iter().filter(|e| !e.dir) {
+            if let Some(version) = file_version(&entry.path) {
+                files.push((version, crate::core::status::display_name(&entry.path)));
+            }
+        }
     }
-    if versions.is_empty() {
+    files.sort_by(|a, b| a.1.cmp(&b.1));
+    if files.is_empty() {
         let dirs: Vec<&str> = listings.iter().map(|l| l.dir.as_str()).collect();
         return Err(ExpectError::new(
             DIR_VAR,
@@ -154,7 +168,7 @@ fn from_listings(listings: &[Listing]) -> Result<BTreeSet<String>, ExpectError> 
             ),
         ));
     }
-    Ok(versions)
+    Ok(files)
 }
 
 /// The versions of one directory's files (directories skipped, non-matching names skipped).
@@ -216,6 +230,52 @@ pub fn facts(rows: &[Row], expected: &Expected) -> Result<Facts, RowError> {
     Ok(facts)
 }
 
+/// `status`'s listing, as `dbmate status` lists it: every file, by file name, applied when its
+/// version has a row; then (first, under their own heading) the rows without a file, which
+/// dbmate never shows. Without a directory: the applied versions. dbmate records no time.
+pub fn lines(rows: &[Row], expected: &Expected) -> Result<Lines, RowError> {
+    let mut applied = BTreeSet::new();
+    for row in rows {
+        applied.insert(cell(row, 0, "version")?.to_string());
+    }
+    let state = |v: &String| match applied.contains(v) {
+        true => LineState::Applied,
+        false => LineState::Pending,
+    };
+    let mut out = Lines::default();
+    let known: BTreeSet<&String> = match &expected.versions {
+        Some(versions) => versions.iter().collect(),
+        None => BTreeSet::new(),
+    };
+    if expected.files.is_empty()
+        && let Some(versions) = &expected.versions
+    {
+        for v in versions {
+            out.migrations
+                .push(Line::new(Id::Text(v.clone()), None, state(v), None));
+        }
+    }
+    for (v, name) in &expected.files {
+        let line = Line::new(Id::Text(v.clone()), Some(name.clone()), state(v), None);
+        out.migrations.push(line);
+    }
+    let mut without: Vec<&String> = applied.iter().filter(|v| !known.contains(v)).collect();
+    without.sort_by(|a, b| compare(a, b));
+    let list = match expected.versions {
+        Some(_) => &mut out.without_file,
+        None => &mut out.migrations,
+    };
+    for v in without {
+        list.push(Line::new(
+            Id::Text(v.clone()),
+            None,
+            LineState::Applied,
+            None,
+        ));
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -245,9 +305,40 @@ mod tests {
     #[test]
     fn the_read() {
         assert_eq!(
-            select("schema_migrations"),
-            "SELECT version FROM schema_migrations"
+            READ.select("schema_migrations", "", false),
+            "SELECT version FROM schema_migrations ORDER BY version LIMIT 100001"
         );
+    }
+
+    #[test]
+    fn the_listing_follows_dbmate_status() {
+        let e = files(&["002_b.sql", "001_a.sql", "003_dup.sql", "003_c.sql"]);
+        let l = lines(&rows(&["001", "003", "999"]), &e).unwrap();
+        let shown: Vec<(&str, LineState)> = l
+            .migrations
+            .iter()
+            .map(|l| (l.file.as_deref().unwrap_or(""), l.state))
+            .collect();
+        use LineState::*;
+        assert_eq!(
+            shown,
+            [
+                ("001_a.sql", Applied),
+                ("002_b.sql", Pending),
+                ("003_c.sql", Applied),
+                ("003_dup.sql", Applied)
+            ]
+        );
+        assert_eq!(l.without_file.len(), 1);
+        assert_eq!(l.without_file[0].version, Id::from("999"));
+        let only = Expected::build(Sources {
+            version: Some("2"),
+            ..Sources::default()
+        })
+        .unwrap();
+        let l = lines(&rows(&["10", "9"]), &only).unwrap();
+        let order: Vec<String> = l.migrations.iter().map(|l| l.version.to_string()).collect();
+        assert_eq!(order, ["9", "10"]);
     }
 
     /// characterise-dbmate.sh, "names: README.md x7_y.sql 8_h.SQL 9_dir.sql/ 10.sql 11a.sql":

@@ -17,9 +17,10 @@
 //!   has only a `.down.` file still counts: `up` records it (`newMigration` makes an empty
 //!   migration).
 
+use super::lines::{Line, LineState, Lines};
 use super::{
-    DIR_VAR, Entry, ExpectError, FILE_VAR, Facts, Id, Listing, Row, RowError, Sources, VERSION_VAR,
-    bool_cell, cell, manifest_lines, show,
+    DIR_VAR, Entry, ExpectError, FILE_VAR, Facts, Id, Listing, Read, Row, RowError, Sources,
+    VERSION_VAR, bool_cell, cell, manifest_lines, show,
 };
 use std::collections::BTreeMap;
 
@@ -27,14 +28,14 @@ use std::collections::BTreeMap;
 /// `current_schema()`.
 pub const DEFAULT_TABLE: &str = "schema_migrations";
 
-/// The columns of the one `SELECT`, in order.
-pub const COLUMNS: &[&str] = &["version", "dirty"];
-
 /// The check's `SELECT`. `LIMIT 2`: one row is golang-migrate's, a second one means the table
-/// was edited (golang-migrate itself reads `LIMIT 1`, an arbitrary row).
-pub fn select(table: &str) -> String {
-    format!("SELECT version, dirty FROM {table} LIMIT 2")
-}
+/// was edited (golang-migrate itself reads `LIMIT 1`, an arbitrary row). golang-migrate records
+/// no time.
+pub const READ: Read = Read {
+    columns: "version, dirty",
+    status_columns: "version, dirty",
+    tail: "LIMIT 2",
+};
 
 /// golang-migrate's `database.NilVersion`: no migration applied.
 pub const NIL_VERSION: i64 = -1;
@@ -101,6 +102,15 @@ fn find_last(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 
 /// The versions of one directory, ascending, with golang-migrate's refusals as errors.
 pub fn directory_versions(entries: &[Entry]) -> Result<Vec<i64>, String> {
+    Ok(directory_files(entries)?
+        .into_iter()
+        .map(|(v, _)| v)
+        .collect())
+}
+
+/// Like [`directory_versions`], with each version's file (its `up` file when it has one), as
+/// `status` shows it.
+pub fn directory_files(entries: &[Entry]) -> Result<Vec<(i64, String)>, String> {
     let mut seen: BTreeMap<(i64, bool), &[u8]> = BTreeMap::new();
     for entry in entries {
         if entry.dir {
@@ -121,9 +131,12 @@ pub fn directory_versions(entries: &[Entry]) -> Result<Vec<i64>, String> {
             FileName::Invalid(why) => return Err(why),
         }
     }
-    let mut versions: Vec<i64> = seen.keys().map(|(v, _)| *v).collect();
-    versions.dedup();
-    Ok(versions)
+    let mut files: BTreeMap<i64, String> = BTreeMap::new();
+    // Ascending by (version, direction): a version's up file comes after its down file.
+    for ((version, _), name) in seen {
+        files.insert(version, crate::core::status::display_name(name));
+    }
+    Ok(files.into_iter().collect())
 }
 
 /// What the build expects from golang-migrate.
@@ -133,6 +146,8 @@ pub struct Expected {
     versions: Option<Vec<i64>>,
     /// `GATE_EXPECT_VERSION`.
     version: Option<i64>,
+    /// Each version's file, when a directory was given (for `status`).
+    files: BTreeMap<i64, String>,
 }
 
 impl Expected {
@@ -140,8 +155,10 @@ impl Expected {
     /// with `iofs`), or several of them, which must agree.
     pub fn build(sources: Sources<'_>) -> Result<Expected, ExpectError> {
         let mut versions = None;
+        let mut files = BTreeMap::new();
         if let Some(listings) = sources.listings {
-            versions = Some(from_listings(listings)?);
+            files = from_listings(listings)?;
+            versions = Some(files.keys().copied().collect::<Vec<i64>>());
         }
         if let Some(text) = sources.manifest {
             let mut listed = Vec::new();
@@ -174,7 +191,11 @@ impl Expected {
                 ),
             ));
         }
-        Ok(Expected { versions, version })
+        Ok(Expected {
+            versions,
+            version,
+            files,
+        })
     }
 
     /// The expected version: `GATE_EXPECT_VERSION`, or the newest file.
@@ -184,16 +205,16 @@ impl Expected {
     }
 }
 
-fn from_listings(listings: &[Listing]) -> Result<Vec<i64>, ExpectError> {
+fn from_listings(listings: &[Listing]) -> Result<BTreeMap<i64, String>, ExpectError> {
     let [listing] = listings else {
         return Err(ExpectError::new(
             DIR_VAR,
             "golang-migrate reads one source directory: name one",
         ));
     };
-    let versions = directory_versions(&listing.entries)
+    let files = directory_files(&listing.entries)
         .map_err(|why| ExpectError::new(DIR_VAR, format!("{}: {why}", listing.dir)))?;
-    if versions.is_empty() {
+    if files.is_empty() {
         return Err(ExpectError::new(
             DIR_VAR,
             format!(
@@ -202,7 +223,7 @@ fn from_listings(listings: &[Listing]) -> Result<Vec<i64>, ExpectError> {
             ),
         ));
     }
-    Ok(versions)
+    Ok(files.into_iter().collect())
 }
 
 /// A version as golang-migrate's CLI takes one: a base-10 integer, at least 0.
@@ -300,6 +321,42 @@ pub fn facts(rows: &[Row], expected: &Expected) -> Result<Facts, RowError> {
     Ok(facts)
 }
 
+/// `status`'s listing: every version of the build, applied up to the row's version (the row's
+/// own one failed when dirty), pending above it; the row's version itself when the build has no
+/// file for it. golang-migrate records no time.
+pub fn lines(rows: &[Row], expected: &Expected) -> Result<Lines, RowError> {
+    let (current, dirty) = read_row(rows)?.unwrap_or((NIL_VERSION, false));
+    let state = |v: i64| {
+        if dirty && v == current {
+            LineState::Failed
+        } else if current != NIL_VERSION && v <= current {
+            LineState::Applied
+        } else {
+            LineState::Pending
+        }
+    };
+    let mut out = Lines::default();
+    let known = match &expected.versions {
+        Some(versions) => {
+            for &v in versions {
+                let file = expected.files.get(&v).cloned();
+                out.migrations
+                    .push(Line::new(Id::Number(v), file, state(v), None));
+            }
+            versions.binary_search(&current).is_ok()
+        }
+        None => false,
+    };
+    if !known && (current != NIL_VERSION || dirty) {
+        let line = Line::new(Id::Number(current), None, state(current), None);
+        match &expected.versions {
+            Some(_) => out.without_file.push(line),
+            None => out.migrations.push(line),
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -317,6 +374,10 @@ mod tests {
         Expected {
             versions: Some(versions.to_vec()),
             version: None,
+            files: versions
+                .iter()
+                .map(|v| (*v, format!("{v}_m.up.sql")))
+                .collect(),
         }
     }
 
@@ -324,6 +385,7 @@ mod tests {
         Expected {
             versions: None,
             version: Some(v),
+            files: BTreeMap::new(),
         }
     }
 
@@ -334,10 +396,53 @@ mod tests {
     #[test]
     fn the_read() {
         assert_eq!(
-            select("public.\"schema_migrations\""),
+            READ.select("public.\"schema_migrations\"", "", false),
             "SELECT version, dirty FROM public.\"schema_migrations\" LIMIT 2"
         );
-        assert_eq!(COLUMNS, &["version", "dirty"]);
+        assert_eq!(READ.first_column(), "version");
+    }
+
+    #[test]
+    fn the_listing() {
+        let states = |rows: &[Row], e: &Expected| -> Vec<(String, LineState)> {
+            let l = lines(rows, e).unwrap();
+            l.without_file
+                .iter()
+                .chain(&l.migrations)
+                .map(|l| (l.version.to_string(), l.state))
+                .collect()
+        };
+        use LineState::*;
+        let e = files(&[1, 2, 3]);
+        assert_eq!(
+            states(&row(3, true), &e),
+            [
+                ("1".into(), Applied),
+                ("2".into(), Applied),
+                ("3".into(), Failed)
+            ]
+        );
+        assert_eq!(
+            states(&[], &e),
+            [
+                ("1".into(), Pending),
+                ("2".into(), Pending),
+                ("3".into(), Pending)
+            ]
+        );
+        assert_eq!(
+            states(&row(9, false), &e)[0],
+            ("9".into(), Applied),
+            "without a file, first"
+        );
+        assert_eq!(states(&row(-1, true), &e)[0], ("-1".into(), Failed));
+        assert_eq!(states(&row(4, false), &version(4)), [("4".into(), Applied)]);
+        assert_eq!(
+            lines(&row(2, false), &e).unwrap().migrations[0]
+                .file
+                .as_deref(),
+            Some("1_m.up.sql")
+        );
     }
 
     /// characterise-golang-migrate.sh, "up 2" then "version at 2": row (2, f), files 1..3.

@@ -1,11 +1,20 @@
-//! goose on the shared model: [`crate::core::goose::TableFacts`] seen as [`Facts`], so that
-//! goose can move onto [`super::Expected`] without a change of behaviour. Today the gate still
-//! judges goose with [`crate::core::verdict::judge`]; the tests below hold the two to the same
-//! states on `docs/goose.md`'s test vectors.
+//! goose on the shared model: its read ([`READ`], the one `SELECT` the check has always sent),
+//! and [`crate::core::goose::TableFacts`] seen as [`Facts`]. goose's rows are folded as they
+//! stream (`core::goose::Scan`) and judged by [`crate::core::verdict::judge`], which keeps its
+//! output byte for byte; the tests below hold that judgement and the shared [`super::decide`]
+//! to the same states on `docs/goose.md`'s test vectors.
 
-use super::{Facts, Id};
+use super::{Facts, Id, Read};
 use crate::core::goose::TableFacts;
 use crate::core::verdict::Expectation;
+
+/// goose's read: every row, newest first within a version, so that one pass decides
+/// (`core::goose::Scan`); `status` adds `tstamp`.
+pub const READ: Read = Read {
+    columns: "version_id, id, is_applied",
+    status_columns: "version_id, id, is_applied, to_char(tstamp, 'YYYY-MM-DD HH24:MI:SS')",
+    tail: "ORDER BY version_id, id DESC",
+};
 
 /// goose's facts in the shared form. goose never records a failed migration (a failed
 /// migration's transaction rolls back, and `NO TRANSACTION` files are recorded only after they
@@ -57,7 +66,7 @@ mod tests {
             State::Ready => Some(Outcome::Ready),
             State::Behind => Some(Outcome::Behind),
             State::Ahead => Some(Outcome::Ahead),
-            State::NoTable | State::DbError => None,
+            State::NoTable | State::DbError | State::Failed => None,
         }
     }
 

@@ -1,21 +1,25 @@
 //! Every migration tool's bookkeeping, read the way that tool reads it. Pure: no I/O.
 //!
-//! One module per tool ([`golang_migrate`], [`flyway`], [`alembic`], [`dbmate`]), each with the
-//! same four parts, so that adding a tool is adding a file:
+//! One module per tool ([`golang_migrate`], [`flyway`], [`alembic`], [`dbmate`]; [`goose`] is
+//! goose's read and its adapter onto [`Facts`]), each with the same parts, so that adding a tool
+//! is adding a file:
 //!
-//! 1. **the read**: the columns of its one `SELECT`, in order (`COLUMNS`), and the SQL text for
-//!    a table name the configuration already validated and quoted (`select`);
-//! 2. **the row rule**: rows, as text cells the simple query protocol delivers, folded into
-//!    [`Facts`] against what the build expects (applied, pending, failed, ahead, checksums);
+//! 1. **the read** (`READ`, a [`Read`]): the columns of its one `SELECT`, in order, and its
+//!    order and bound;
+//! 2. **the row rule** (`facts`): rows, as the text cells the simple query protocol delivers,
+//!    folded into [`Facts`] against what the build expects (applied, pending, failed, ahead,
+//!    checksums), or a [`RowError`] when the rows are not the tool's;
 //! 3. **the directory rule**: file names (and, where the tool hashes or executes them, file
-//!    contents) → what the build expects, by the tool's own naming rules;
+//!    contents) → what the build expects, by the tool's own naming rules ([`Tool::scan`] tells
+//!    the edge how to list);
 //! 4. **the expectation file** (`GATE_EXPECT_FILE`): the ids a build expects where names cannot
-//!    tell (migrations embedded in a binary, Alembic scripts that are not in the generated form).
+//!    tell (migrations embedded in a binary, Alembic scripts that are not in the generated form);
+//! 5. **the listing** (`lines`): `status`'s per-migration view ([`lines`]).
 //!
-//! The edges stay tool-agnostic: the database layer runs [`Expected::select`] and hands the rows
-//! to [`Expected::facts`]; the verdict layer turns [`Facts`] into a state with [`decide`]. Where
-//! each rule comes from in the tool's source, and what the real CLI did when it was checked, is
-//! in `docs/tools/<tool>.md`.
+//! The edges stay tool-agnostic: the database layer runs [`Read`] inside its guarded
+//! transaction and hands the rows to [`Expected::facts`]; the verdict layer turns [`Facts`] into
+//! a state with [`decide`]. Where each rule comes from in the tool's source, and what the real
+//! CLI did when it was checked, is in `docs/tools/<tool>.md`.
 
 use crate::core::verdict::Policy;
 use serde::Serialize;
@@ -23,9 +27,14 @@ use std::fmt;
 
 pub mod alembic;
 pub mod dbmate;
+mod expect;
 pub mod flyway;
 pub mod golang_migrate;
 pub mod goose;
+pub mod lines;
+
+pub(crate) use expect::{DIR_VAR, FILE_VAR, VERSION_VAR};
+pub use expect::{Entry, ExpectError, Expected, Listing, Sources, manifest_lines};
 
 /// A migration tool the gate knows (`GATE_TOOL`). Never guessed from the tables present: four
 /// tools call their table `schema_migrations`, each with its own shape.
@@ -78,6 +87,17 @@ impl Tool {
             Tool::Flyway => flyway::DEFAULT_TABLE,
             Tool::Alembic => alembic::DEFAULT_TABLE,
             Tool::Dbmate => dbmate::DEFAULT_TABLE,
+        }
+    }
+
+    /// The check's one `SELECT`, in parts (see [`Read`]).
+    pub fn read(self) -> Read {
+        match self {
+            Tool::Goose => goose::READ,
+            Tool::GolangMigrate => golang_migrate::READ,
+            Tool::Flyway => flyway::READ,
+            Tool::Alembic => alembic::READ,
+            Tool::Dbmate => dbmate::READ,
         }
     }
 
@@ -143,73 +163,63 @@ impl fmt::Display for Id {
     }
 }
 
+/// A number id equals that number (goose's and golang-migrate's versions).
+impl PartialEq<i64> for Id {
+    fn eq(&self, other: &i64) -> bool {
+        *self == Id::Number(*other)
+    }
+}
+
 impl From<&str> for Id {
     fn from(s: &str) -> Id {
         Id::Text(s.to_string())
     }
 }
 
-/// One entry of a migrations directory as the edge found it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
-    /// The path relative to the listed directory, `/`-separated (only Flyway's recursive scan
-    /// makes nested paths). Bytes: names need not be UTF-8.
-    pub path: Vec<u8>,
-    /// A directory (every tool here skips those by name; goose does not, see `core::goose`).
-    pub dir: bool,
-    /// The file's bytes, when [`Scan::wants_contents`] asked for them.
-    pub contents: Option<Vec<u8>>,
+/// The check's one `SELECT`, in parts, so that the database layer (which knows no tool) can put
+/// its guard between the table and the rest: `SELECT {columns} FROM <table> <guard> {tail}`.
+/// Read-only, one statement, nothing but the tool's table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Read {
+    /// The columns, in the order the row rule reads them. The first one's name tells the
+    /// table's rows apart from the rest of the check's answer.
+    pub columns: &'static str,
+    /// The same, plus (where the tool records it) when each migration was applied: `status`.
+    pub status_columns: &'static str,
+    /// `ORDER BY …` and `LIMIT …` (every table but goose's is read up to [`ROW_LIMIT`] rows plus
+    /// one, so that a table that is not the tool's cannot grow the gate without bound).
+    pub tail: &'static str,
 }
 
-impl Entry {
-    /// A regular file without contents (for tests and name-only tools).
-    pub fn file(path: &str) -> Entry {
-        Entry {
-            path: path.as_bytes().to_vec(),
-            dir: false,
-            contents: None,
-        }
+impl Read {
+    /// The name of the first column: the one a row of the table is recognised by.
+    pub fn first_column(&self) -> &'static str {
+        self.columns.split(',').next().unwrap_or_default().trim()
     }
 
-    /// A regular file with contents.
-    pub fn with_contents(path: &str, contents: &str) -> Entry {
-        Entry {
-            path: path.as_bytes().to_vec(),
-            dir: false,
-            contents: Some(contents.as_bytes().to_vec()),
-        }
-    }
-
-    /// A directory.
-    pub fn directory(path: &str) -> Entry {
-        Entry {
-            path: path.as_bytes().to_vec(),
-            dir: true,
-            contents: None,
-        }
-    }
-
-    /// The last path component.
-    pub fn file_name(&self) -> &[u8] {
-        match self.path.iter().rposition(|&b| b == b'/') {
-            Some(at) => &self.path[at + 1..],
-            None => &self.path,
-        }
+    /// The `SELECT` on `table` (validated and quoted), with `guard` after the table.
+    pub fn select(&self, table: &str, guard: &str, status: bool) -> String {
+        let columns = if status {
+            self.status_columns
+        } else {
+            self.columns
+        };
+        let guard = if guard.is_empty() {
+            String::new()
+        } else {
+            format!(" {guard}")
+        };
+        format!("SELECT {columns} FROM {table}{guard} {}", self.tail)
     }
 }
 
-/// One configured directory (`GATE_MIGRATIONS_DIR` may name several, `:`-separated, for tools
-/// that read several: dbmate, Flyway).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Listing {
-    /// The directory as configured (for messages).
-    pub dir: String,
-    /// Its entries, in any order.
-    pub entries: Vec<Entry>,
-}
+/// At most this many rows are read from a tool's table (goose's streams without a bound): more
+/// than any real project has migrations, few enough that a table that is not the tool's cannot
+/// exhaust a sidecar's memory. One row more is a rejection.
+pub const ROW_LIMIT: usize = 100_000;
 
 /// A row as the simple query protocol delivers it: one text cell per column of the tool's
-/// `COLUMNS`, `None` for SQL NULL.
+/// [`Read::columns`], `None` for SQL NULL.
 pub type Row = Vec<Option<String>>;
 
 /// A row the tool would not have written: the table is not this tool's (wrong `GATE_TOOL` or
@@ -295,160 +305,6 @@ pub fn decide(facts: &Facts, policy: Policy) -> Outcome {
     } else {
         Outcome::Ready
     }
-}
-
-/// Where the expectation comes from: any of `GATE_MIGRATIONS_DIR` (listed by the edge),
-/// `GATE_EXPECT_VERSION`, `GATE_EXPECT_FILE` (its text). When several are given they must
-/// agree, as for goose.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Sources<'a> {
-    /// The listed directories, in the configured order.
-    pub listings: Option<&'a [Listing]>,
-    /// `GATE_EXPECT_VERSION`, in the tool's own syntax.
-    pub version: Option<&'a str>,
-    /// The text of the `GATE_EXPECT_FILE` manifest.
-    pub manifest: Option<&'a str>,
-}
-
-/// Why no expectation could be built; names the variable, as every configuration error does.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExpectError {
-    /// `GATE_MIGRATIONS_DIR`, `GATE_EXPECT_VERSION` or `GATE_EXPECT_FILE`.
-    pub variable: &'static str,
-    /// What is wrong and what is accepted.
-    pub message: String,
-}
-
-impl ExpectError {
-    pub(crate) fn new(variable: &'static str, message: impl Into<String>) -> ExpectError {
-        ExpectError {
-            variable,
-            message: message.into(),
-        }
-    }
-}
-
-impl fmt::Display for ExpectError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.variable, self.message)
-    }
-}
-
-/// The variable names, once.
-pub(crate) const DIR_VAR: &str = "GATE_MIGRATIONS_DIR";
-pub(crate) const VERSION_VAR: &str = "GATE_EXPECT_VERSION";
-pub(crate) const FILE_VAR: &str = "GATE_EXPECT_FILE";
-
-/// What this build expects, for one tool: the handle the database and verdict layers hold.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Expected {
-    /// See [`golang_migrate::Expected`].
-    GolangMigrate(golang_migrate::Expected),
-    /// See [`flyway::Expected`].
-    Flyway(flyway::Expected),
-    /// See [`alembic::Expected`].
-    Alembic(alembic::Expected),
-    /// See [`dbmate::Expected`].
-    Dbmate(dbmate::Expected),
-}
-
-impl Expected {
-    /// Builds the expectation of `tool` from its sources. goose keeps its own path
-    /// (`core::goose`, `core::verdict`) until it moves here through [`goose`]'s adapter.
-    pub fn build(tool: Tool, sources: Sources<'_>) -> Result<Expected, ExpectError> {
-        if sources.listings.is_none() && sources.version.is_none() && sources.manifest.is_none() {
-            return Err(ExpectError::new(
-                DIR_VAR,
-                "an expectation is required: a migrations directory, GATE_EXPECT_VERSION or \
-                 GATE_EXPECT_FILE",
-            ));
-        }
-        match tool {
-            Tool::Goose => Err(ExpectError::new(
-                DIR_VAR,
-                "goose expectations are built by core::goose",
-            )),
-            Tool::GolangMigrate => {
-                golang_migrate::Expected::build(sources).map(Expected::GolangMigrate)
-            }
-            Tool::Flyway => flyway::Expected::build(sources).map(Expected::Flyway),
-            Tool::Alembic => alembic::Expected::build(sources).map(Expected::Alembic),
-            Tool::Dbmate => dbmate::Expected::build(sources).map(Expected::Dbmate),
-        }
-    }
-
-    /// The tool.
-    pub fn tool(&self) -> Tool {
-        match self {
-            Expected::GolangMigrate(_) => Tool::GolangMigrate,
-            Expected::Flyway(_) => Tool::Flyway,
-            Expected::Alembic(_) => Tool::Alembic,
-            Expected::Dbmate(_) => Tool::Dbmate,
-        }
-    }
-
-    /// The check's one `SELECT`, for a table name the configuration validated and quoted.
-    pub fn select(&self, table: &str) -> String {
-        match self {
-            Expected::GolangMigrate(_) => golang_migrate::select(table),
-            Expected::Flyway(_) => flyway::select(table),
-            Expected::Alembic(_) => alembic::select(table),
-            Expected::Dbmate(_) => dbmate::select(table),
-        }
-    }
-
-    /// The rows of that `SELECT`, judged against this expectation.
-    pub fn facts(&self, rows: &[Row]) -> Result<Facts, RowError> {
-        let mut facts = match self {
-            Expected::GolangMigrate(e) => golang_migrate::facts(rows, e),
-            Expected::Flyway(e) => flyway::facts(rows, e),
-            Expected::Alembic(e) => alembic::facts(rows, e),
-            Expected::Dbmate(e) => dbmate::facts(rows, e),
-        }?;
-        facts.cut();
-        Ok(facts)
-    }
-
-    /// What `expected` shows in the output: the expected version, or the build's newest ids.
-    pub fn expected_ids(&self) -> Vec<Id> {
-        match self {
-            Expected::GolangMigrate(e) => e.target().map(Id::Number).into_iter().collect(),
-            Expected::Flyway(e) => e.target().into_iter().collect(),
-            Expected::Alembic(e) => e.heads(),
-            Expected::Dbmate(e) => e.target().into_iter().collect(),
-        }
-    }
-}
-
-/// The ids of a `GATE_EXPECT_FILE` manifest: UTF-8, one id a line, surrounding white space
-/// ignored, blank lines and lines starting with `#` skipped. Duplicates are refused (a manifest
-/// made by a tool never repeats an id; a repeated one is a mistake worth naming).
-pub fn manifest_lines(text: &str) -> Result<Vec<(usize, &str)>, ExpectError> {
-    let mut out: Vec<(usize, &str)> = Vec::new();
-    for (index, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        if let Some((first, _)) = out.iter().find(|(_, seen)| *seen == line) {
-            return Err(ExpectError::new(
-                FILE_VAR,
-                format!(
-                    "line {} repeats {line:?} from line {}",
-                    index + 1,
-                    first + 1
-                ),
-            ));
-        }
-        out.push((index, line));
-    }
-    if out.is_empty() {
-        return Err(ExpectError::new(
-            FILE_VAR,
-            "the manifest lists no migration",
-        ));
-    }
-    Ok(out)
 }
 
 /// A cell that must hold a value.
@@ -538,28 +394,18 @@ mod tests {
     }
 
     #[test]
-    fn manifests_skip_comments_and_refuse_repeats() {
-        let lines = manifest_lines("# made by alembic heads\n\n  ae1027a6acf \r\nb2\n").unwrap();
-        assert_eq!(lines, vec![(2, "ae1027a6acf"), (3, "b2")]);
-        let err = manifest_lines("a\nb\na\n").unwrap_err();
-        assert_eq!(err.variable, "GATE_EXPECT_FILE");
-        assert!(
-            err.message.contains("line 3 repeats \"a\" from line 1"),
-            "{err}"
-        );
-        assert!(manifest_lines("# nothing\n").is_err());
-    }
-
-    #[test]
-    fn no_source_is_an_error() {
-        let err = Expected::build(Tool::Dbmate, Sources::default()).unwrap_err();
-        assert!(err.message.contains("expectation is required"), "{err}");
-    }
-
-    #[test]
-    fn entries_know_their_file_name() {
-        assert_eq!(Entry::file("sub/V1__a.sql").file_name(), b"V1__a.sql");
-        assert_eq!(Entry::file("V1__a.sql").file_name(), b"V1__a.sql");
+    fn reads_put_the_guard_after_the_table() {
         assert_eq!(quote_ident("a\"b"), "\"a\"\"b\"");
+        let read = Tool::Dbmate.read();
+        assert_eq!(read.first_column(), "version");
+        assert_eq!(
+            read.select("\"schema_migrations\"", "WHERE true", false),
+            "SELECT version FROM \"schema_migrations\" WHERE true ORDER BY version LIMIT 100001"
+        );
+        assert_eq!(Tool::Flyway.read().first_column(), "installed_rank");
+        for tool in Tool::ALL {
+            let read = tool.read();
+            assert!(read.status_columns.starts_with(read.columns), "{tool:?}");
+        }
     }
 }

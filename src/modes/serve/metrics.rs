@@ -4,24 +4,26 @@
 //! | metric | type | meaning |
 //! |---|---|---|
 //! | `schema_gate_ready` | gauge | 1 when `/readyz` answers 200 |
-//! | `schema_gate_version` | gauge | goose's current version (-1: none) |
-//! | `schema_gate_max_version` | gauge | highest applied version (-1: none) |
-//! | `schema_gate_expected_version` | gauge | the expectation E |
+//! | `schema_gate_version` | gauge | the tool's current version (-1: none); integer ids only (goose, golang-migrate) |
+//! | `schema_gate_max_version` | gauge | highest applied version (-1: none); integer ids only |
+//! | `schema_gate_expected_version` | gauge | the expectation E; integer ids only |
+//! | `schema_gate_version_info{version}` | gauge | 1 for the current version, in the tool's own spelling (every tool; `""`: none) |
 //! | `schema_gate_pending_migrations` | gauge | migrations still to apply |
 //! | `schema_gate_checks_total{result="ready\|not_ready\|error\|rejected"}` | counter | checks by outcome: `error` = connectivity, `rejected` = the database refused |
 //! | `schema_gate_check_duration_seconds` | histogram | one check: connect + query |
 //! | `schema_gate_last_success_timestamp_seconds` | gauge | Unix time of the last check that reached the database |
 //! | `schema_gate_consecutive_errors` | gauge | failed checks since the last one that reached the database |
-//! | `schema_gate_state{state="ready\|behind\|no_table\|ahead\|db_error"}` | gauge | 1 for the latest check's state, 0 for the others |
+//! | `schema_gate_state{state="ready\|behind\|no_table\|ahead\|failed\|db_error"}` | gauge | 1 for the latest check's state, 0 for the others |
 //! | `schema_gate_ahead_migrations` | gauge | applied versions the build does not know |
 //! | `schema_gate_ready_changed_timestamp_seconds` | gauge | Unix time `schema_gate_ready` last changed (process start at first): how long a pod has waited |
 //! | `schema_gate_recheck_interval_seconds` | gauge | `GATE_RECHECK_INTERVAL` (0: never re-check, readiness latches) |
 //! | `schema_gate_build_info{version}` | info | the gate's own version |
-//! | `schema_gate_expectation_info{expected, policy, table}` | info | what this pod waits for: which release |
+//! | `schema_gate_expectation_info{expected, policy, table, tool}` | info | what this pod waits for: which release, read from which tool's table |
 //!
 //! Values are updated by the checker; a scrape only encodes them (it never touches the database).
 
-use crate::core::verdict::{Expectation, State, Verdict};
+use crate::core::tools::Id;
+use crate::core::verdict::{Expect, State, Verdict};
 use crate::modes::serve::readiness::Failure;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -45,21 +47,24 @@ struct StateLabels {
     state: &'static str,
 }
 
+/// The `version` label of `schema_gate_version_info`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct VersionLabels {
+    version: String,
+}
+
 /// Every state, for the one-hot `schema_gate_state`.
-const STATES: [State; 5] = [
-    State::Ready,
-    State::Behind,
-    State::NoTable,
-    State::Ahead,
-    State::DbError,
-];
+const STATES: [State; 6] = State::ALL;
 
 /// All metrics, and the registry that encodes them.
 pub struct Metrics {
     registry: Registry,
     ready: Gauge,
-    version: Gauge,
-    max_version: Gauge,
+    /// `schema_gate_version` and `schema_gate_max_version`: only for integer ids.
+    numbers: Option<(Gauge, Gauge)>,
+    version_info: Family<VersionLabels, Gauge>,
+    /// The label `version_info` carries now.
+    shown_version: std::sync::Mutex<Option<String>>,
     pending: Gauge,
     checks: Family<CheckLabels, Counter>,
     duration: Histogram,
@@ -74,48 +79,42 @@ impl Metrics {
     /// Registers every metric. What the pod expects and how often it re-checks are fixed for
     /// the process's life, and exported so that dashboards and alerts can say which release a
     /// pod waits for and how stale "stale" is.
-    pub fn new(expect: &Expectation, table: &str, recheck: Option<Duration>) -> Metrics {
+    pub fn new(expect: &Expect, table: &str, recheck: Option<Duration>) -> Metrics {
         let mut registry = Registry::default();
         register_fixed(&mut registry, expect, table, recheck);
-        let mut gauge = |name: &str, help: &str, initial: i64| {
-            let gauge = Gauge::default();
-            gauge.set(initial);
-            registry.register(name, help, gauge.clone());
-            gauge
-        };
-        let ready = gauge("schema_gate_ready", "1 when /readyz answers 200", 0);
-        let version = gauge(
-            "schema_gate_version",
-            "goose's current version (-1: none)",
-            -1,
+        let ready = gauge(
+            &mut registry,
+            "schema_gate_ready",
+            "1 when /readyz answers 200",
+            0,
         );
-        let max_version = gauge(
-            "schema_gate_max_version",
-            "Highest applied version (-1: none)",
-            -1,
-        );
-        gauge(
-            "schema_gate_expected_version",
-            "The version this build expects",
-            expect.version,
-        );
+        let numbers = number_gauges(&mut registry, expect);
         let pending = gauge(
+            &mut registry,
             "schema_gate_pending_migrations",
             "Migrations still to apply",
             0,
         );
         let consecutive_errors = gauge(
+            &mut registry,
             "schema_gate_consecutive_errors",
             "Failed checks since the last one that reached the database",
             0,
         );
         let ahead = gauge(
+            &mut registry,
             "schema_gate_ahead_migrations",
             "Applied versions the build does not know",
             0,
         );
         let state = state_family(&mut registry);
         let checks = checks_family(&mut registry);
+        let version_info = Family::<VersionLabels, Gauge>::default();
+        registry.register(
+            "schema_gate_version_info",
+            "1 for the current version, in the tool's own spelling (\"\": none yet)",
+            version_info.clone(),
+        );
         // 5 ms … ~10 s: a local check takes milliseconds, a cross-ocean TLS connect ~0.5 s.
         let duration = Histogram::new([
             0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
@@ -143,8 +142,9 @@ impl Metrics {
         Metrics {
             registry,
             ready,
-            version,
-            max_version,
+            numbers,
+            version_info,
+            shown_version: std::sync::Mutex::new(None),
             pending,
             checks,
             duration,
@@ -188,14 +188,40 @@ impl Metrics {
         self.consecutive_errors
             .set(i64::try_from(consecutive_errors).unwrap_or(i64::MAX));
         if verdict.state != State::DbError {
-            self.version.set(verdict.version.unwrap_or(-1));
-            self.max_version.set(verdict.max_version.unwrap_or(-1));
+            let number = |id: &Option<Id>| match id {
+                Some(Id::Number(n)) => *n,
+                _ => -1,
+            };
+            if let Some((version, max_version)) = &self.numbers {
+                version.set(number(&verdict.version));
+                max_version.set(number(&verdict.max_version));
+            }
+            self.show_version(verdict.version.as_ref().map(Id::to_string));
             self.pending
                 .set(i64::try_from(verdict.pending.len()).unwrap_or(i64::MAX));
             self.ahead
                 .set(i64::try_from(verdict.ahead_total).unwrap_or(i64::MAX));
             self.last_success.set(unix_seconds(wall));
         }
+    }
+
+    /// `schema_gate_version_info{version}`: 1 for the current version, the previous label gone.
+    fn show_version(&self, version: Option<String>) {
+        let label = version.unwrap_or_default();
+        let mut shown = self.shown_version.lock().unwrap_or_else(|p| p.into_inner());
+        if shown.as_deref() == Some(label.as_str()) {
+            return;
+        }
+        if let Some(previous) = shown.take() {
+            self.version_info
+                .remove(&VersionLabels { version: previous });
+        }
+        self.version_info
+            .get_or_create(&VersionLabels {
+                version: label.clone(),
+            })
+            .set(1);
+        *shown = Some(label);
     }
 
     /// The text exposition, with `schema_gate_ready` set from the served readiness (which can
@@ -210,12 +236,51 @@ impl Metrics {
     }
 }
 
+/// A gauge registered as `name`, set to `initial`.
+fn gauge(registry: &mut Registry, name: &str, help: &str, initial: i64) -> Gauge {
+    let gauge = Gauge::default();
+    gauge.set(initial);
+    registry.register(name, help, gauge.clone());
+    gauge
+}
+
+/// `schema_gate_version`, `schema_gate_max_version` and `schema_gate_expected_version`, only
+/// where ids are numbers (goose, golang-migrate): a gauge cannot hold Flyway's `1.10` or an
+/// Alembic revision (`schema_gate_version_info` carries every tool's).
+fn number_gauges(registry: &mut Registry, expect: &Expect) -> Option<(Gauge, Gauge)> {
+    let Some(Id::Number(expected)) = expect.expected() else {
+        return None;
+    };
+    if !expect.tool().numeric_ids() {
+        return None;
+    }
+    let version = gauge(
+        registry,
+        "schema_gate_version",
+        "The tool's current version (-1: none)",
+        -1,
+    );
+    let max_version = gauge(
+        registry,
+        "schema_gate_max_version",
+        "Highest applied version (-1: none)",
+        -1,
+    );
+    gauge(
+        registry,
+        "schema_gate_expected_version",
+        "The version this build expects",
+        expected,
+    );
+    Some((version, max_version))
+}
+
 /// `schema_gate_state`, one gauge per state, all present from the start.
 fn state_family(registry: &mut Registry) -> Family<StateLabels, Gauge> {
     let state = Family::<StateLabels, Gauge>::default();
     registry.register(
         "schema_gate_state",
-        "1 for the latest check's state (ready, behind, no_table, ahead, db_error), 0 for the others",
+        "1 for the latest check's state (ready, behind, no_table, ahead, failed, db_error), 0 for the others",
         state.clone(),
     );
     for s in STATES {
@@ -243,7 +308,7 @@ fn checks_family(registry: &mut Registry) -> Family<CheckLabels, Counter> {
 /// often it re-checks once ready.
 fn register_fixed(
     registry: &mut Registry,
-    expect: &Expectation,
+    expect: &Expect,
     table: &str,
     recheck: Option<Duration>,
 ) {
@@ -254,11 +319,15 @@ fn register_fixed(
     );
     registry.register(
         "schema_gate_expectation",
-        "What this pod waits for: the expected version, the policy and the table",
+        "What this pod waits for: the expected version, the policy, the table and its tool",
         Info::new(vec![
-            ("expected", expect.version.to_string()),
-            ("policy", expect.policy.as_str().to_string()),
+            (
+                "expected",
+                expect.expected().map(|e| e.to_string()).unwrap_or_default(),
+            ),
+            ("policy", expect.policy().as_str().to_string()),
             ("table", table.to_string()),
+            ("tool", expect.tool().as_str().to_string()),
         ]),
     );
     let recheck_seconds = Gauge::<f64, AtomicU64>::default();
@@ -286,11 +355,12 @@ mod tests {
 
     #[test]
     fn every_spec_metric_is_exposed() {
-        let exp = Expectation {
+        let exp: Expect = Expectation {
             version: 42,
             files: None,
             policy: Policy::AtLeast,
-        };
+        }
+        .into();
         let metrics = Metrics::new(&exp, "goose_db_version", Some(Duration::from_secs(30)));
         metrics.record_check(
             &Verdict::db_error(&exp, "t", "refused".into()),
@@ -319,10 +389,64 @@ mod tests {
                 "schema_gate_build_info{{version=\"{}\"}} 1",
                 env!("CARGO_PKG_VERSION")
             ),
-            "schema_gate_expectation_info{expected=\"42\",policy=\"at-least\",table=\"goose_db_version\"} 1",
+            "schema_gate_expectation_info{expected=\"42\",policy=\"at-least\",table=\"goose_db_version\",tool=\"goose\"} 1",
+            "schema_gate_state{state=\"failed\"} 0",
         ] {
             assert!(text.contains(name), "missing {name:?} in:\n{text}");
         }
         assert!(text.ends_with("# EOF\n"));
+    }
+
+    #[test]
+    fn string_ids_have_no_number_gauges_but_a_version_label() {
+        let expected = crate::core::tools::Expected::build(
+            crate::core::tools::Tool::Flyway,
+            crate::core::tools::Sources {
+                version: Some("1.10"),
+                ..Default::default()
+            },
+        )
+        .expect("valid");
+        let exp = Expect::Tool {
+            expected: expected.clone(),
+            policy: Policy::Exact,
+        };
+        let metrics = Metrics::new(&exp, "flyway_schema_history", None);
+        let facts = crate::core::tools::Facts {
+            reached: true,
+            current: vec![Id::from("1.9")],
+            ..Default::default()
+        };
+        let at = |current: &str| {
+            let mut f = facts.clone();
+            f.current = vec![Id::from(current)];
+            crate::core::verdict::judge_tool(Some(&f), &expected, Policy::Exact, "t")
+        };
+        for current in ["1.9", "1.10"] {
+            metrics.record_check(
+                &at(current),
+                Failure::Connectivity,
+                Duration::from_millis(3),
+                0,
+                SystemTime::UNIX_EPOCH,
+            );
+        }
+        let text = metrics.encode(true);
+        assert!(!text.contains("schema_gate_version "), "{text}");
+        assert!(!text.contains("schema_gate_expected_version"), "{text}");
+        assert!(
+            text.contains("schema_gate_version_info{version=\"1.10\"} 1"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("version=\"1.9\""),
+            "the old label is gone: {text}"
+        );
+        assert!(
+            text.contains(
+                "schema_gate_expectation_info{expected=\"1.10\",policy=\"exact\",table=\"flyway_schema_history\",tool=\"flyway\"} 1"
+            ),
+            "{text}"
+        );
     }
 }

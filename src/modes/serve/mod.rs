@@ -168,6 +168,7 @@ fn log_change(verdict: &Verdict, failure: Failure, verified_ready: bool) {
         (State::DbError, Failure::Connectivity) => {
             tracing::warn!(state, error_kind = failure.as_str(), "{verdict}")
         }
+        (State::Failed, _) => tracing::warn!(state, "{verdict}"),
         _ => tracing::info!(state, "{verdict}"),
     }
 }

@@ -11,7 +11,7 @@
 //!   database answered and refused: authentication, unknown database, permission denied, a table
 //!   that is not goose's, syntax), which no amount of waiting fixes, and **connectivity** errors.
 
-use crate::core::verdict::{Expectation, State, Verdict};
+use crate::core::verdict::{Expect, State, Verdict};
 use crate::time::rfc3339;
 use serde::Serialize;
 use std::time::{Duration, Instant, SystemTime};
@@ -49,7 +49,7 @@ struct Streak {
 /// The cached state of `serve`.
 #[derive(Debug, Clone)]
 pub struct Readiness {
-    expectation: Expectation,
+    expectation: Expect,
     table: String,
     stale_after: Option<Duration>,
     /// The verdict of the last check that reached the database.
@@ -84,11 +84,7 @@ pub struct Status {
 
 impl Readiness {
     /// Nothing known yet.
-    pub fn new(
-        expectation: Expectation,
-        table: String,
-        stale_after: Option<Duration>,
-    ) -> Readiness {
+    pub fn new(expectation: Expect, table: String, stale_after: Option<Duration>) -> Readiness {
         Readiness {
             expectation,
             table,
@@ -239,14 +235,18 @@ impl Readiness {
 mod tests {
     use super::*;
     use crate::core::goose::{Row, TableFacts};
-    use crate::core::verdict::{Policy, judge};
+    use crate::core::verdict::{Expectation, Policy, judge};
 
-    fn expectation() -> Expectation {
+    fn goose_expectation() -> Expectation {
         Expectation {
             version: 2,
             files: None,
             policy: Policy::AtLeast,
         }
+    }
+
+    fn expectation() -> Expect {
+        goose_expectation().into()
     }
 
     fn at(version: i64) -> Verdict {
@@ -266,7 +266,7 @@ mod tests {
             None,
             2,
         );
-        judge(Some(&facts), &expectation(), "goose_db_version")
+        judge(Some(&facts), &goose_expectation(), "goose_db_version")
     }
 
     fn rejection() -> Verdict {

@@ -145,11 +145,15 @@ mod tests {
     fn view() -> View {
         View {
             readiness: Arc::new(Mutex::new(Readiness::new(
-                expectation(),
+                expectation().into(),
                 "goose_db_version".into(),
                 None,
             ))),
-            metrics: Arc::new(Metrics::new(&expectation(), "goose_db_version", None)),
+            metrics: Arc::new(Metrics::new(
+                &expectation().into(),
+                "goose_db_version",
+                None,
+            )),
         }
     }
 
@@ -168,7 +172,7 @@ mod tests {
                 judge(Some(&facts), &expectation(), "goose_db_version")
             }
             None => Verdict::db_error(
-                &expectation(),
+                &expectation().into(),
                 "goose_db_version",
                 "connection refused".into(),
             ),

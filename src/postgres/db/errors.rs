@@ -26,6 +26,13 @@ impl std::fmt::Display for CheckError {
 
 impl std::error::Error for CheckError {}
 
+impl CheckError {
+    /// A database error exits 3 (`db_error`), whichever kind it is.
+    pub fn exit_code(&self) -> u8 {
+        crate::exit::DATABASE
+    }
+}
+
 /// A connection error as libpq words it, naming the host and port (or socket) it comes from:
 /// `connection to server at "db" (10.0.0.5), port 5432 failed: …`. A pooler that answered but
 /// has no server behind it says so.

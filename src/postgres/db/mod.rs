@@ -3,9 +3,11 @@
 //! One check is one short read-only transaction sent as a single simple-protocol query
 //! (`query`: what it runs, and how its answer is read): it resolves the table name on the
 //! gate's own search path, never on what another client of a pooler left on the server
-//! connection (a temporary table, a session-level `SET search_path`), then streams the rows
-//! goose reads, in the order a [`Scan`] needs, through the scan: memory stays flat however long
-//! the table is. The timeouts come after the DSN's runtime parameters, so `GATE_QUERY_TIMEOUT`
+//! connection (a temporary table, a session-level `SET search_path`), then runs the configured
+//! tool's one `SELECT` ([`crate::core::tools::Read`]) on exactly that table and streams its
+//! rows, as text cells, into the tool's [`Fold`]: this layer knows no tool. goose's rows fold
+//! in one pass (memory flat however long the table is); a row the tool would not have written
+//! is a rejection. The timeouts come after the DSN's runtime parameters, so `GATE_QUERY_TIMEOUT`
 //! always wins. A read the gate abandons (its own deadline, `wait`'s `GATE_TIMEOUT`, a signal)
 //! is cancelled on the server with a cancel request, so no backend is left waiting on a lock
 //! after the gate gave up.
@@ -29,10 +31,11 @@ pub use cancel::CANCEL_BUDGET;
 pub use errors::{CheckError, MAX_ERROR_TEXT, classify, printable};
 pub use frame::MAX_MESSAGE;
 
-use crate::core::goose::{Row, Scan, TableFacts};
-use crate::core::status::{AppliedAt, Newest};
+use crate::core::read::{Answer, Cells, Fold};
+use crate::core::status::Newest;
 use crate::core::table::TableName;
-use crate::core::verdict::Expectation;
+use crate::core::tools::Read;
+use crate::core::verdict::Expect;
 use crate::postgres::dsn::Target;
 use futures_util::StreamExt;
 use query::{CheckSql, Ending, Resolution, RowKind, conclude};
@@ -52,6 +55,10 @@ pub struct Database {
     query_timeout: Duration,
     /// The version table as configured, for messages.
     table: String,
+    /// The name of the tool's first column: what tells the table's rows apart.
+    first_column: &'static str,
+    /// The tool's name (`GATE_TOOL`), for messages only.
+    tool: &'static str,
     /// Whether it names its schema (then the search path plays no part).
     qualified: bool,
     /// Whether the DSN sets `search_path` itself (a runtime parameter).
@@ -66,7 +73,7 @@ pub struct Database {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reading {
     /// What the rows say; `None`: the table does not exist (on the gate's search path).
-    pub facts: Option<TableFacts>,
+    pub answer: Option<Answer>,
     /// The table read, schema-qualified and quoted where Postgres needs it.
     pub resolved_table: Option<String>,
     /// The `search_path` set for the gate's role or database, if any.
@@ -93,18 +100,20 @@ impl Drop for Session {
 }
 
 impl Database {
-    /// Prepares the connector and the check's SQL. `table` must already be validated.
+    /// Prepares the connector and the check's SQL: `read` (the tool's `SELECT`) on `table`,
+    /// which must already be validated.
     pub fn new(
         target: Target,
-        table: &str,
+        (tool, table): (&'static str, &str),
+        read: Read,
         connect_timeout: Duration,
         query_timeout: Duration,
     ) -> Result<Database, String> {
         let direct =
             target.pg.get_ssl_negotiation() == tokio_postgres::config::SslNegotiation::Direct;
         let tls = crate::postgres::tls::connector(&target.tls, direct)?;
-        let name = TableName::parse(table).map_err(|why| format!("GOOSE_TABLE {why}"))?;
-        let sql = CheckSql::new(&target, &name, query_timeout);
+        let name = TableName::parse(table).map_err(|why| format!("table {table:?} {why}"))?;
+        let sql = CheckSql::new(&target, &name, &read, query_timeout);
         let dsn_sets_search_path = target
             .runtime_params
             .iter()
@@ -115,6 +124,8 @@ impl Database {
             connect_timeout,
             query_timeout,
             table: table.to_string(),
+            first_column: read.first_column(),
+            tool,
             qualified: name.schema().is_some(),
             dsn_sets_search_path,
             sql,
@@ -122,14 +133,10 @@ impl Database {
         })
     }
 
-    /// Reads the version table through `session`, judged against `expect`'s versions. After an
-    /// error, callers drop the session and reconnect. Abandoned by its own deadline, the query
-    /// is cancelled on the server.
-    pub async fn read(
-        &self,
-        session: &Session,
-        expect: &Expectation,
-    ) -> Result<Reading, CheckError> {
+    /// Reads the version table through `session`, judged against `expect`. After an error,
+    /// callers drop the session and reconnect. Abandoned by its own deadline, the query is
+    /// cancelled on the server.
+    pub async fn read(&self, session: &Session, expect: &Expect) -> Result<Reading, CheckError> {
         match self
             .read_or_abandon(session, expect, std::future::pending::<()>())
             .await
@@ -145,52 +152,63 @@ impl Database {
     pub async fn read_or_abandon<T>(
         &self,
         session: &Session,
-        expect: &Expectation,
+        expect: &Expect,
         abandon: impl Future<Output = T>,
     ) -> Result<Result<Reading, CheckError>, T> {
-        let mut scan = Scan::new(expect.files.as_deref(), expect.version);
-        let streamed = self.stream(session, &self.sql.check, |row| {
-            let row = parse_row(row.get(0), row.get(1), row.get(2))?;
-            scan.push(row)
-                .map_err(|_| not_goose("rows arrived out of order"))
-        });
-        match self.guard(session, streamed, abandon).await {
-            Ok(Ok(streamed)) => Ok(Ok(streamed.reading(|| scan.finish()))),
-            Ok(Err(e)) => Ok(Err(e)),
-            Err(abandoned) => Err(abandoned),
-        }
+        self.read_with(session, expect, false, |_| {}, abandon)
+            .await
     }
 
-    /// `status`'s read: the [`Reading`] of [`Database::read_or_abandon`], and the newest row of
-    /// each version with its `tstamp`, handed to `on_version` as it streams in (ascending by
-    /// version), so that the listing is written as it is read and memory stays flat (no call
+    /// `status`'s read: the [`Reading`] of [`Database::read_or_abandon`], with the rows kept in
+    /// its answer (every tool but goose lists them at the end); for goose the newest row of each
+    /// version, with its `tstamp`, is handed to `on_version` as it streams in (ascending by
+    /// version), so that goose's listing is written as it is read and memory stays flat (no call
     /// when the table does not exist).
     pub async fn read_status<T>(
         &self,
         session: &Session,
-        expect: &Expectation,
+        expect: &Expect,
+        on_version: impl FnMut(Newest),
+        abandon: impl Future<Output = T>,
+    ) -> Result<Result<Reading, CheckError>, T> {
+        self.read_with(session, expect, true, on_version, abandon)
+            .await
+    }
+
+    async fn read_with<T>(
+        &self,
+        session: &Session,
+        expect: &Expect,
+        status: bool,
         mut on_version: impl FnMut(Newest),
         abandon: impl Future<Output = T>,
     ) -> Result<Result<Reading, CheckError>, T> {
-        let mut scan = Scan::new(expect.files.as_deref(), expect.version);
-        let mut previous: Option<i64> = None;
-        let streamed = self.stream(session, &self.sql.status, |row| {
-            let parsed = parse_row(row.get(0), row.get(1), row.get(2))?;
-            scan.push(parsed)
-                .map_err(|_| not_goose("rows arrived out of order"))?;
-            // Rows come newest first within a version: hand on the first of each.
-            if previous != Some(parsed.version) {
-                previous = Some(parsed.version);
-                on_version(Newest {
-                    version: parsed.version,
-                    applied: parsed.applied,
-                    applied_at: row.get(3).and_then(AppliedAt::parse),
-                });
+        let mut fold = Some(Fold::new(expect, status));
+        let sql = if status {
+            &self.sql.status
+        } else {
+            &self.sql.check
+        };
+        let streamed = self.stream(session, sql, |row| {
+            let Some(fold) = fold.as_mut() else {
+                return Ok(());
+            };
+            if let Some(newest) = fold.push(row).map_err(rejected)? {
+                on_version(newest);
             }
             Ok(())
         });
         match self.guard(session, streamed, abandon).await {
-            Ok(Ok(streamed)) => Ok(Ok(streamed.reading(|| scan.finish()))),
+            Ok(Ok(streamed)) => {
+                let answer = match (streamed.present, fold.take()) {
+                    (true, Some(fold)) => match fold.finish() {
+                        Ok(answer) => Some(answer),
+                        Err(e) => return Ok(Err(rejected(e))),
+                    },
+                    _ => None,
+                };
+                Ok(Ok(streamed.reading(answer)))
+            }
             Ok(Err(e)) => Ok(Err(e)),
             Err(abandoned) => Err(abandoned),
         }
@@ -250,7 +268,7 @@ impl Database {
         &self,
         session: &Session,
         sql: &str,
-        mut on_row: impl FnMut(&SimpleQueryRow) -> Result<(), CheckError>,
+        mut on_row: impl FnMut(&Row<'_>) -> Result<(), CheckError>,
     ) -> Result<Streamed, CheckError> {
         let mut resolution: Option<Resolution> = None;
         let mut same = None;
@@ -261,18 +279,20 @@ impl Database {
                 loop {
                     match stream.next().await {
                         None => break None,
-                        Some(Ok(SimpleQueryMessage::Row(row))) => match RowKind::of(&row) {
-                            // Rows come only from a table the resolution accepted; anything else
-                            // is never judged.
-                            RowKind::Version
-                                if resolution.as_ref().is_some_and(Resolution::readable) =>
-                            {
-                                on_row(&row)?
+                        Some(Ok(SimpleQueryMessage::Row(row))) => {
+                            match RowKind::of(&row, self.first_column) {
+                                // Rows come only from a table the resolution accepted; anything else
+                                // is never judged.
+                                RowKind::Version
+                                    if resolution.as_ref().is_some_and(Resolution::readable) =>
+                                {
+                                    on_row(&Row(&row))?
+                                }
+                                RowKind::Resolution(answer) => resolution = Some(answer),
+                                RowKind::Same(answer) => same = Some(answer),
+                                RowKind::Version | RowKind::Other => {}
                             }
-                            RowKind::Resolution(answer) => resolution = Some(answer),
-                            RowKind::Same(answer) => same = Some(answer),
-                            RowKind::Version | RowKind::Other => {}
-                        },
+                        }
                         Some(Ok(_)) => {}
                         Some(Err(e)) => break Some(e),
                     }
@@ -302,7 +322,13 @@ impl Database {
         if let Some(answer) = &resolution {
             self.note_role_search_path(answer);
         }
-        let present = conclude(&self.table, self.qualified, resolution.as_ref(), ending)?;
+        let present = conclude(
+            self.tool,
+            &self.table,
+            self.qualified,
+            resolution.as_ref(),
+            ending,
+        )?;
         Ok(Streamed {
             present,
             resolution: resolution.unwrap_or_default(),
@@ -334,14 +360,21 @@ impl Database {
             role_search_path = %path,
             resolved_table = answer.resolved.as_deref().unwrap_or("none"),
             "the gate's role or database sets its own search_path{overridden}: the unqualified \
-             table {} resolves on the gate's search path, which goose's role may not share; \
-             name the table schema-qualified (GOOSE_TABLE=schema.name, and goose's -table)",
-            self.table
+             table {} resolves on the gate's search path, which {}'s role may not share; name \
+             the table schema-qualified ({}=schema.name, and {})",
+            self.table,
+            self.tool,
+            if self.tool == "goose" { "GOOSE_TABLE" } else { "GATE_TABLE" },
+            if self.tool == "goose" {
+                "goose's -table"
+            } else {
+                "the same in the tool's own setting"
+            }
         );
     }
 
     /// One check on a fresh connection, closed afterwards (what `check` and `serve` do).
-    pub async fn check_fresh(&self, expect: &Expectation) -> Result<Reading, CheckError> {
+    pub async fn check_fresh(&self, expect: &Expect) -> Result<Reading, CheckError> {
         let session = self.connect().await?;
         self.read(&session, expect).await
     }
@@ -354,10 +387,10 @@ struct Streamed {
 }
 
 impl Streamed {
-    /// The [`Reading`], with the scan's facts when the table's rows were read.
-    fn reading(self, facts: impl FnOnce() -> TableFacts) -> Reading {
+    /// The [`Reading`], with the fold's answer when the table's rows were read.
+    fn reading(self, answer: Option<Answer>) -> Reading {
         Reading {
-            facts: self.present.then(facts),
+            answer,
             resolved_table: self.resolution.resolved.filter(|_| self.present),
             role_search_path: self.resolution.role_search_path,
         }
@@ -383,63 +416,22 @@ impl Session {
     }
 }
 
-/// A table that does not hold what goose writes: a rejection (waiting will not change it).
-fn not_goose(detail: &str) -> CheckError {
+/// A row the tool would not have written: a rejection (waiting will not change it).
+fn rejected(e: crate::core::tools::RowError) -> CheckError {
     CheckError {
-        message: format!(
-            "the version table has unexpected contents (id, version_id, is_applied): is it goose's table? ({detail})"
-        ),
+        message: e.0,
         rejected: true,
     }
 }
 
-/// One streamed row in text form: `version_id`, `id`, `is_applied` (`t`/`f`).
-fn parse_row(
-    version: Option<&str>,
-    id: Option<&str>,
-    applied: Option<&str>,
-) -> Result<Row, CheckError> {
-    let number = |text: Option<&str>, what: &str| {
-        text.and_then(|t| t.parse::<i64>().ok())
-            .ok_or_else(|| not_goose(&format!("{what} is not a 64-bit integer")))
-    };
-    Ok(Row {
-        version: number(version, "version_id")?,
-        id: number(id, "id")?,
-        applied: match applied {
-            Some("t") => true,
-            Some("f") => false,
-            _ => return Err(not_goose("is_applied is not a boolean")),
-        },
-    })
-}
+/// One row of the answer, as the core reads rows: text cells.
+struct Row<'a>(&'a SimpleQueryRow);
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rows_in_text_form() {
-        assert_eq!(
-            parse_row(Some("20240101120000"), Some("2"), Some("f")),
-            Ok(Row {
-                id: 2,
-                version: 20240101120000,
-                applied: false
-            })
-        );
-        for (version, id, applied) in [
-            (Some("1"), Some("1"), Some("x")),
-            (Some("a"), Some("1"), Some("t")),
-            (None, Some("1"), Some("t")),
-            (Some("1"), None, Some("t")),
-            (Some("1"), Some("1"), None),
-        ] {
-            let parsed = parse_row(version, id, applied);
-            assert!(
-                parsed.is_err_and(|e| e.rejected),
-                "{version:?} {id:?} {applied:?}"
-            );
-        }
+impl Cells for Row<'_> {
+    fn cell(&self, index: usize) -> Option<&str> {
+        self.0.try_get(index).ok().flatten()
+    }
+    fn width(&self) -> usize {
+        self.0.len()
     }
 }

@@ -1,7 +1,7 @@
 //! What the check's transaction runs, and how its answer is read.
 //!
-//! The table a check reads must be the one goose's migration Job writes, whatever else shares
-//! the server connection. Through a transaction-mode pooler the gate's transaction runs on a
+//! The table a check reads must be the one the migration tool's Job writes (goose's, or the
+//! configured tool's), whatever else shares the server connection. Through a transaction-mode pooler the gate's transaction runs on a
 //! server connection other clients of the same server user used before, and they may have left
 //! session state on it: a temporary table (searched *first*, before `public`), a session-level
 //! `SET search_path`, or a `search_path` that lists a schema holding look-alike functions. So,
@@ -17,7 +17,7 @@
 //! SELECT pg_catalog.set_config('schema_gate.search_path', pg_catalog.current_setting('search_path'), true);
 //! SET LOCAL search_path = pg_catalog, pg_temp;            -- what follows is parsed against the catalog only
 //! WITH … SELECT … AS schema_gate_resolved, …;             -- resolution: one row
-//! SELECT version_id, id, is_applied FROM "goose_db_version"
+//! SELECT version_id, id, is_applied FROM "goose_db_version"   -- the tool's Read (goose's here)
 //!   WHERE (SELECT current_setting('schema_gate.table_oid')) <> '0' ORDER BY version_id, id DESC;
 //! SELECT … AS schema_gate_same;                           -- the rows came from the resolved table
 //! COMMIT
@@ -42,6 +42,7 @@
 
 use super::CheckError;
 use crate::core::table::TableName;
+use crate::core::tools::Read;
 use crate::postgres::dsn::Target;
 use std::time::Duration;
 use tokio_postgres::SimpleQueryRow;
@@ -73,9 +74,15 @@ const SPLIT_PATH: &str = "SELECT m.ord, (CASE WHEN left(m.token[1], 1) = '\"' \
 const TEMPORARY: &str = "(n.oid = pg_my_temp_schema() OR pg_is_other_temp_schema(n.oid))";
 
 impl CheckSql {
-    /// The transactions for `table` (validated), with the DSN's runtime parameters and the
-    /// query timeout.
-    pub(super) fn new(target: &Target, table: &TableName, query_timeout: Duration) -> CheckSql {
+    /// The transactions for the tool's `read` of `table` (validated), with the DSN's runtime
+    /// parameters and the query timeout. Every tool's read goes through the same resolution and
+    /// guard: none can be shadowed by a temporary table or a session's search_path.
+    pub(super) fn new(
+        target: &Target,
+        table: &TableName,
+        read: &Read,
+        query_timeout: Duration,
+    ) -> CheckSql {
         // The session user and the role, too, are the session's own, not what another client
         // SET on the connection (SET SESSION AUTHORIZATION, where the pooler logs in as a
         // superuser, makes "$user" another role's).
@@ -110,8 +117,7 @@ impl CheckSql {
         head.push_str(&resolution(table));
         head.push_str("; ");
         let from = table.sql();
-        let guard = "WHERE (SELECT current_setting('schema_gate.table_oid')) <> '0' \
-                     ORDER BY version_id, id DESC";
+        let guard = "WHERE (SELECT current_setting('schema_gate.table_oid')) <> '0'";
         // Unqualified, the name resolves again after the read: to the same table, or the read
         // may have found another one (dropped and replaced in between). Qualified, the read
         // names the schema itself.
@@ -124,11 +130,8 @@ impl CheckSql {
             Some(_) => "COMMIT".to_string(),
         };
         CheckSql {
-            check: format!("{head}SELECT version_id, id, is_applied FROM {from} {guard}; {same}"),
-            status: format!(
-                "{head}SELECT version_id, id, is_applied, to_char(tstamp, 'YYYY-MM-DD HH24:MI:SS') \
-                 FROM {from} {guard}; {same}"
-            ),
+            check: format!("{head}{}; {same}", read.select(&from, guard, false)),
+            status: format!("{head}{}; {same}", read.select(&from, guard, true)),
         }
     }
 }
@@ -189,6 +192,64 @@ fn resolution(table: &TableName) -> String {
     )
 }
 
+/// The rejection of a name that resolved to a temporary table (never the tool's).
+fn temporary(
+    tool: &str,
+    variable: &str,
+    table: &str,
+    resolution: &Resolution,
+    context: &str,
+) -> CheckError {
+    let resolved = resolution
+        .resolved
+        .as_deref()
+        .unwrap_or("a temporary table");
+    CheckError {
+        message: format!(
+            "{table} resolves to {resolved}, a temporary table of this server connection \
+             (another client of a pooler leaves its temporary tables on the connection), \
+             and no schema on the search_path holds a table of that name: it is never \
+             {tool}'s table; name the table schema-qualified (e.g. {variable}=public.{table}) \
+             and revoke TEMPORARY on the database from PUBLIC{context}"
+        ),
+        rejected: true,
+    }
+}
+
+/// The rejection of a schema the gate may not use where the table could be.
+fn blocked_schema(
+    tool: &str,
+    table: &str,
+    qualified: bool,
+    blocked: &str,
+    resolution: &Resolution,
+    context: &str,
+) -> CheckError {
+    let place = match &resolution.resolved {
+        Some(resolved) => {
+            format!("on the search_path before {resolved}, where {table} resolved")
+        }
+        None => format!("on the search_path, where {table} is found nowhere else"),
+    };
+    let message = if qualified {
+        format!(
+            "the gate's role has no USAGE on schema {blocked}, which holds {table}: \
+                 GRANT USAGE ON SCHEMA {blocked} TO the gate's role"
+        )
+    } else {
+        format!(
+            "the gate's role has no USAGE on schema(s) {blocked}, {place}: {tool} may keep \
+                 its table there, so the gate cannot tell which table {tool} migrates; GRANT \
+                 USAGE on it to the gate's role, take it off the search_path, or name the table \
+                 schema-qualified{context}"
+        )
+    };
+    CheckError {
+        message,
+        rejected: true,
+    }
+}
+
 /// The `search_path` that `ALTER ROLE … [IN DATABASE …] SET` or `ALTER DATABASE … SET` gives the
 /// session's role here, most specific first, as Postgres applies them at login.
 const ROLE_SEARCH_PATH: &str = "(SELECT substr(c.setting, 13) FROM pg_db_role_setting s \
@@ -223,7 +284,7 @@ impl Resolution {
 pub(super) enum RowKind {
     /// The resolution statement's one row.
     Resolution(Resolution),
-    /// A row of the version table.
+    /// A row of the version table (its first column is the tool's first column).
     Version,
     /// `schema_gate_same`: whether the rows came from the resolved table.
     Same(bool),
@@ -232,11 +293,12 @@ pub(super) enum RowKind {
 }
 
 impl RowKind {
-    /// Classifies one row of the check's answer.
-    pub(super) fn of(row: &SimpleQueryRow) -> RowKind {
+    /// Classifies one row of the check's answer; `first_column` is the tool's
+    /// ([`Read::first_column`]).
+    pub(super) fn of(row: &SimpleQueryRow, first_column: &str) -> RowKind {
         let text = |i: usize| row.try_get(i).ok().flatten();
         match row.columns().first().map(|c| c.name()) {
-            Some("version_id") => RowKind::Version,
+            Some(name) if name == first_column => RowKind::Version,
             Some("schema_gate_resolved") => RowKind::Resolution(Resolution {
                 resolved: text(0).map(str::to_string),
                 temporary: text(1) == Some("t"),
@@ -259,9 +321,10 @@ pub(super) enum Ending {
 
 /// Whether the rows read are the table's (`Ok(true)`), the table does not exist (`Ok(false)`),
 /// or the check failed, given what the resolution said (`None`: it never answered) and how the
-/// transaction ended. `table` is the configured name, for messages; `qualified` when it names
-/// its schema.
+/// transaction ended. `tool` (`GATE_TOOL`'s spelling) and `table`, the configured name, are for
+/// messages; `qualified` when the name names its schema.
 pub(super) fn conclude(
+    tool: &str,
     table: &str,
     qualified: bool,
     resolution: Option<&Resolution>,
@@ -278,50 +341,22 @@ pub(super) fn conclude(
             }),
         };
     };
+    let variable = if tool == "goose" {
+        "GOOSE_TABLE"
+    } else {
+        "GATE_TABLE"
+    };
     let context = match &resolution.role_search_path {
         Some(path) => format!(" (the gate's role or database sets search_path = {path})"),
         None => String::new(),
     };
     if resolution.temporary {
-        let resolved = resolution
-            .resolved
-            .as_deref()
-            .unwrap_or("a temporary table");
-        return Err(CheckError {
-            message: format!(
-                "{table} resolves to {resolved}, a temporary table of this server connection \
-                 (another client of a pooler leaves its temporary tables on the connection), \
-                 and no schema on the search_path holds a table of that name: it is never \
-                 goose's table; name the table schema-qualified (e.g. GOOSE_TABLE=public.{table}) \
-                 and revoke TEMPORARY on the database from PUBLIC{context}"
-            ),
-            rejected: true,
-        });
+        return Err(temporary(tool, variable, table, resolution, &context));
     }
     if let Some(blocked) = &resolution.blocked {
-        let place = match &resolution.resolved {
-            Some(resolved) => {
-                format!("on the search_path before {resolved}, where {table} resolved")
-            }
-            None => format!("on the search_path, where {table} is found nowhere else"),
-        };
-        let message = if qualified {
-            format!(
-                "the gate's role has no USAGE on schema {blocked}, which holds {table}: \
-                 GRANT USAGE ON SCHEMA {blocked} TO the gate's role"
-            )
-        } else {
-            format!(
-                "the gate's role has no USAGE on schema(s) {blocked}, {place}: goose may keep \
-                 its table there, so the gate cannot tell which table goose migrates; GRANT \
-                 USAGE on it to the gate's role, take it off the search_path, or name the table \
-                 schema-qualified{context}"
-            )
-        };
-        return Err(CheckError {
-            message,
-            rejected: true,
-        });
+        return Err(blocked_schema(
+            tool, table, qualified, blocked, resolution, &context,
+        ));
     }
     if resolution.resolved.is_none() {
         return match ending {
@@ -390,7 +425,12 @@ mod tests {
             .and_then(|p| p.resolve(None, Some("u")))
             .expect("valid DSN");
         let table = TableName::parse(table).expect("valid table");
-        CheckSql::new(&target, &table, Duration::from_secs(5))
+        CheckSql::new(
+            &target,
+            &table,
+            &crate::core::tools::Tool::Goose.read(),
+            Duration::from_secs(5),
+        )
     }
 
     #[test]
@@ -467,6 +507,7 @@ mod tests {
             ..Resolution::default()
         };
         let e = conclude(
+            "goose",
             "goose_db_version",
             false,
             Some(&temp),
@@ -481,21 +522,34 @@ mod tests {
             blocked: Some("hidden".into()),
             ..resolved("public.goose_db_version")
         };
-        let e =
-            conclude("goose_db_version", false, Some(&blocked), failed(true)).expect_err("blocked");
+        let e = conclude(
+            "goose",
+            "goose_db_version",
+            false,
+            Some(&blocked),
+            failed(true),
+        )
+        .expect_err("blocked");
         assert!(e.rejected && e.message.contains("schema(s) hidden"), "{e}");
         assert!(e.message.contains("before public.goose_db_version"), "{e}");
         let nowhere = Resolution {
             blocked: Some("hidden".into()),
             ..Resolution::default()
         };
-        let e =
-            conclude("goose_db_version", false, Some(&nowhere), failed(true)).expect_err("nowhere");
+        let e = conclude(
+            "goose",
+            "goose_db_version",
+            false,
+            Some(&nowhere),
+            failed(true),
+        )
+        .expect_err("nowhere");
         assert!(
             e.rejected && e.message.contains("found nowhere else"),
             "{e}"
         );
         let e = conclude(
+            "goose",
             "hidden.goose_db_version",
             true,
             Some(&nowhere),
@@ -511,9 +565,13 @@ mod tests {
     #[test]
     fn unresolved_is_no_table_and_a_changed_table_is_retried() {
         let none = Resolution::default();
-        assert_eq!(conclude("t", false, Some(&none), failed(true)), Ok(false));
+        assert_eq!(
+            conclude("goose", "t", false, Some(&none), failed(true)),
+            Ok(false)
+        );
         assert_eq!(
             conclude(
+                "goose",
                 "t",
                 false,
                 Some(&none),
@@ -521,10 +579,11 @@ mod tests {
             ),
             Ok(false)
         );
-        assert!(conclude("t", false, Some(&none), failed(false)).is_err());
+        assert!(conclude("goose", "t", false, Some(&none), failed(false)).is_err());
         let ok = resolved("public.t");
         assert_eq!(
             conclude(
+                "goose",
                 "t",
                 false,
                 Some(&ok),
@@ -533,16 +592,21 @@ mod tests {
             Ok(true)
         );
         let changed = conclude(
+            "goose",
             "t",
             false,
             Some(&ok),
             Ending::Completed { same: Some(false) },
         );
         assert!(changed.is_err_and(|e| !e.rejected));
-        assert_eq!(conclude("t", false, Some(&ok), failed(true)), Ok(false));
-        assert!(conclude("t", false, None, failed(false)).is_err());
+        assert_eq!(
+            conclude("goose", "t", false, Some(&ok), failed(true)),
+            Ok(false)
+        );
+        assert!(conclude("goose", "t", false, None, failed(false)).is_err());
         assert!(
-            conclude("t", false, None, Ending::Completed { same: None }).is_err_and(|e| e.rejected)
+            conclude("goose", "t", false, None, Ending::Completed { same: None })
+                .is_err_and(|e| e.rejected)
         );
     }
 }

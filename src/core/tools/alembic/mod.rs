@@ -23,22 +23,26 @@
 //!   generates (`revision = '…'`, `down_revision = …`, `depends_on = …`, each on one line) and
 //!   refuses any other form: then a manifest made by the tool at build time names them.
 
+mod revision;
+
+pub use revision::{Graph, Revision, parse_revision_file};
+
+use super::lines::{Line, LineState, Lines};
 use super::{
-    DIR_VAR, ExpectError, FILE_VAR, Facts, Id, Listing, Row, RowError, Sources, VERSION_VAR, cell,
-    manifest_lines, show,
+    DIR_VAR, ExpectError, FILE_VAR, Facts, Id, Listing, Read, Row, RowError, Sources, VERSION_VAR,
+    cell, manifest_lines, show,
 };
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The table Alembic creates (`version_table` in `env.py` overrides it).
 pub const DEFAULT_TABLE: &str = "alembic_version";
 
-/// The columns of the one `SELECT`, in order.
-pub const COLUMNS: &[&str] = &["version_num"];
-
-/// The check's `SELECT`.
-pub fn select(table: &str) -> String {
-    format!("SELECT version_num FROM {table}")
-}
+/// The check's `SELECT`. Alembic records no time.
+pub const READ: Read = Read {
+    columns: "version_num",
+    status_columns: "version_num",
+    tail: "ORDER BY version_num LIMIT 100001",
+};
 
 /// Which files Alembic loads as revisions (`_only_source_rev_file`,
 /// `(?!\.\#|__init__)(.*\.py)$`): every `.py` file but editor locks and `__init__`.
@@ -54,111 +58,6 @@ pub fn wants_contents(path: &[u8]) -> bool {
     is_revision_file(path)
 }
 
-/// One revision: its parents through `down_revision` and its `depends_on`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Revision {
-    /// `down_revision` (several for a merge, none for a base).
-    pub down: Vec<String>,
-    /// `depends_on`.
-    pub depends: Vec<String>,
-}
-
-/// The revisions of a build, by id.
-pub type Graph = BTreeMap<String, Revision>;
-
-/// Reads the identifiers out of a revision file in the form `alembic revision` writes: the
-/// module-level lines `revision…= '…'`, `down_revision…= …` and (optional) `depends_on…= …`,
-/// each a string, `None`, or a tuple or list of strings on one line, with or without a type
-/// annotation. Anything else is refused: only executing the file could tell.
-pub fn parse_revision_file(contents: &str) -> Result<(String, Revision), String> {
-    let mut revision = None;
-    let mut down = None;
-    let mut depends = None;
-    for line in contents.lines() {
-        for (name, slot) in [
-            ("revision", &mut revision),
-            ("down_revision", &mut down),
-            ("depends_on", &mut depends),
-        ] {
-            if let Some(value) = assignment(line, name) {
-                if slot.is_some() {
-                    return Err(format!("{name} is assigned twice"));
-                }
-                *slot = Some(literal(value).map_err(|why| format!("{name}: {why}"))?);
-            }
-        }
-    }
-    let revision = match revision {
-        Some(ids) if ids.len() == 1 => ids.into_iter().next().unwrap_or_default(),
-        Some(_) => return Err("revision is not one string".to_string()),
-        None => return Err("no `revision = '…'` line".to_string()),
-    };
-    let Some(down) = down else {
-        return Err("no `down_revision = …` line".to_string());
-    };
-    Ok((
-        revision,
-        Revision {
-            down,
-            depends: depends.unwrap_or_default(),
-        },
-    ))
-}
-
-/// The value text of a module-level `name = …` or `name: annotation = …` line.
-fn assignment<'a>(line: &'a str, name: &str) -> Option<&'a str> {
-    let rest = line.strip_prefix(name)?;
-    let rest = match rest.chars().next()? {
-        ':' => {
-            let at = rest.find('=')?;
-            &rest[at..]
-        }
-        ' ' | '\t' | '=' => rest.trim_start(),
-        _ => return None,
-    };
-    let rest = rest.strip_prefix('=')?;
-    if rest.starts_with('=') {
-        return None;
-    }
-    Some(rest.trim())
-}
-
-/// A Python literal: `None`, a quoted string, or a tuple or list of them (one line).
-fn literal(text: &str) -> Result<Vec<String>, String> {
-    let text = text.split_once(" #").map_or(text, |(v, _)| v).trim();
-    if text == "None" {
-        return Ok(Vec::new());
-    }
-    let inner = match (text.chars().next(), text.chars().last()) {
-        (Some('('), Some(')')) | (Some('['), Some(']')) => &text[1..text.len() - 1],
-        _ => return string(text).map(|s| vec![s]),
-    };
-    inner
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(string)
-        .collect()
-}
-
-fn string(text: &str) -> Result<String, String> {
-    let quoted = |q: char| {
-        text.len() >= 2
-            && text.starts_with(q)
-            && text.ends_with(q)
-            && !text[1..text.len() - 1].contains([q, '\\'])
-    };
-    if quoted('\'') || quoted('"') {
-        let inner = &text[1..text.len() - 1];
-        if inner.is_empty() {
-            return Err("an empty revision id".to_string());
-        }
-        Ok(inner.to_string())
-    } else {
-        Err(format!("{text:?} is not a plain string literal"))
-    }
-}
-
 /// What the build expects from Alembic.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Expected {
@@ -167,6 +66,8 @@ pub struct Expected {
     graph: Option<Graph>,
     /// The script heads, sorted.
     heads: Vec<String>,
+    /// Each revision's file, when read from the versions directory (for `status`).
+    files: BTreeMap<String, String>,
 }
 
 impl Expected {
@@ -184,7 +85,10 @@ impl Expected {
         }
         let mut expected = None;
         if let Some(listings) = sources.listings {
-            expected = Some(Expected::from_graph(from_listings(listings)?, DIR_VAR)?);
+            let (graph, files) = from_listings(listings)?;
+            let mut from_dir = Expected::from_graph(graph, DIR_VAR)?;
+            from_dir.files = files;
+            expected = Some(from_dir);
         }
         if let Some(text) = sources.manifest {
             let from_manifest = from_manifest(text)?;
@@ -233,6 +137,7 @@ impl Expected {
         Ok(Expected {
             graph: Some(graph),
             heads,
+            files: BTreeMap::new(),
         })
     }
 
@@ -242,7 +147,7 @@ impl Expected {
     }
 }
 
-fn from_listings(listings: &[Listing]) -> Result<Graph, ExpectError> {
+fn from_listings(listings: &[Listing]) -> Result<(Graph, BTreeMap<String, String>), ExpectError> {
     let mut graph = Graph::new();
     let mut seen: BTreeMap<String, String> = BTreeMap::new();
     for listing in listings {
@@ -277,6 +182,10 @@ fn from_listings(listings: &[Listing]) -> Result<Graph, ExpectError> {
             graph.insert(id, rev);
         }
     }
+    let files = seen
+        .into_iter()
+        .map(|(id, name)| (id, name.trim_matches('"').to_string()))
+        .collect();
     if graph.is_empty() {
         let dirs: Vec<&str> = listings.iter().map(|l| l.dir.as_str()).collect();
         return Err(ExpectError::new(
@@ -284,7 +193,7 @@ fn from_listings(listings: &[Listing]) -> Result<Graph, ExpectError> {
             format!("no Alembic revision files (*.py) in {}", dirs.join(", ")),
         ));
     }
-    Ok(graph)
+    Ok((graph, files))
 }
 
 fn from_manifest(text: &str) -> Result<Expected, ExpectError> {
@@ -307,7 +216,11 @@ fn from_manifest(text: &str) -> Result<Expected, ExpectError> {
         }
         heads.sort();
         heads.dedup();
-        return Ok(Expected { graph: None, heads });
+        return Ok(Expected {
+            graph: None,
+            heads,
+            files: BTreeMap::new(),
+        });
     }
     let mut graph = Graph::new();
     for (line, text) in lines {
@@ -428,6 +341,77 @@ pub fn facts(rows: &[Row], expected: &Expected) -> Result<Facts, RowError> {
     Ok(facts)
 }
 
+/// `status`'s listing: every revision of the build, bases first (then by id), applied when it
+/// is a row or an ancestor of one (or of a head the row rule took as a newer release's), else
+/// pending; with only heads known, the heads. Rows the build does not know come first. Alembic
+/// records no time.
+pub fn lines(rows: &[Row], expected: &Expected) -> Result<Lines, RowError> {
+    let facts = facts(rows, expected)?;
+    let mut db = BTreeSet::new();
+    for row in rows {
+        db.insert(cell(row, 0, "version_num")?.to_string());
+    }
+    let pending: BTreeSet<String> = facts.pending.iter().map(Id::to_string).collect();
+    let mut applied: BTreeSet<String> = db.clone();
+    if let Some(graph) = &expected.graph {
+        for r in db.iter().filter(|r| graph.contains_key(*r)) {
+            applied.extend(ancestors(graph, r, true));
+        }
+        for head in expected.heads.iter().filter(|h| !pending.contains(*h)) {
+            applied.insert(head.clone());
+            applied.extend(ancestors(graph, head, true));
+        }
+    }
+    let order: Vec<String> = match &expected.graph {
+        Some(graph) => topological(graph),
+        None => expected.heads.clone(),
+    };
+    let mut out = Lines::default();
+    for id in &order {
+        let state = match applied.contains(id) {
+            true => LineState::Applied,
+            false => LineState::Pending,
+        };
+        let file = expected.files.get(id).cloned();
+        out.migrations
+            .push(Line::new(Id::Text(id.clone()), file, state, None));
+    }
+    for id in db.iter().filter(|r| !order.contains(r)) {
+        out.without_file.push(Line::new(
+            Id::Text(id.clone()),
+            None,
+            LineState::Applied,
+            None,
+        ));
+    }
+    Ok(out)
+}
+
+/// The revisions, each after everything it descends from (`down_revision` and `depends_on`),
+/// ties broken by id: the order `alembic upgrade` could apply them in.
+fn topological(graph: &Graph) -> Vec<String> {
+    let mut done: BTreeSet<&str> = BTreeSet::new();
+    let mut out = Vec::with_capacity(graph.len());
+    while out.len() < graph.len() {
+        let before = out.len();
+        for (id, rev) in graph {
+            let ready = rev
+                .down
+                .iter()
+                .chain(&rev.depends)
+                .all(|p| done.contains(p.as_str()) || !graph.contains_key(p));
+            if !done.contains(id.as_str()) && ready {
+                done.insert(id);
+                out.push(id.clone());
+            }
+        }
+        if out.len() == before {
+            break; // a cycle: from_graph refuses those
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -485,9 +469,36 @@ mod tests {
     #[test]
     fn the_read() {
         assert_eq!(
-            select("alembic_version"),
-            "SELECT version_num FROM alembic_version"
+            READ.select("alembic_version", "", false),
+            "SELECT version_num FROM alembic_version ORDER BY version_num LIMIT 100001"
         );
+    }
+
+    #[test]
+    fn the_listing_walks_the_graph() {
+        let e = scripts(&[]);
+        let l = lines(&rows(&["c3", "d4"]), &e).unwrap();
+        let shown: Vec<(String, LineState)> = l
+            .migrations
+            .iter()
+            .map(|l| (l.version.to_string(), l.state))
+            .collect();
+        use LineState::*;
+        assert_eq!(
+            shown,
+            [
+                ("a1".into(), Applied),
+                ("b2".into(), Applied),
+                ("c3".into(), Applied),
+                ("d4".into(), Applied),
+                ("m5".into(), Pending)
+            ]
+        );
+        assert_eq!(l.migrations[0].file.as_deref(), Some("a1_ra1.py"));
+        // A newer release's head: everything taken as applied, the unknown row first.
+        let l = lines(&rows(&["e6"]), &e).unwrap();
+        assert!(l.migrations.iter().all(|l| l.applied), "{l:?}");
+        assert_eq!(l.without_file[0].version, Id::from("e6"));
     }
 
     #[test]
@@ -662,7 +673,8 @@ mod tests {
             ..Sources::default()
         })
         .unwrap();
-        assert_eq!(e, scripts(&[]));
+        let from_files = scripts(&[]);
+        assert_eq!((&e.graph, &e.heads), (&from_files.graph, &from_files.heads));
         let f = facts(&rows(&["e6"]), &e).unwrap();
         assert_eq!(decide(&f, AtLeast), Outcome::Ready);
         let dep = Expected::build(Sources {

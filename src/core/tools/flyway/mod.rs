@@ -27,624 +27,33 @@
 //!   schema-history transaction then rolls it back. The rule still handles such rows (older
 //!   Flyway releases, other editions, rows written by hand).
 
-use super::{
-    DIR_VAR, Entry, ExpectError, FILE_VAR, Facts, Id, Listing, Row, RowError, Sources, VERSION_VAR,
-    bool_cell, cell, manifest_lines, show,
-};
-use std::cmp::Ordering;
-use std::collections::BTreeMap;
+mod history;
+mod scripts;
+mod version;
+
+pub use history::{HistoryRow, read_rows};
+pub use scripts::{Expected, FileName, Kind, Script, classify_file_name};
+pub use version::{Version, checksum, crc32};
+
+use super::lines::{Line, LineState, Lines};
+use super::{Facts, Id, Read, Row, RowError};
+use crate::core::status::AppliedAt;
+use history::{History, VersionKey, fold};
 
 /// The table Flyway creates (`flyway.table` overrides it), in its default schema.
 pub const DEFAULT_TABLE: &str = "flyway_schema_history";
 
-/// The columns of the one `SELECT`, in order.
-pub const COLUMNS: &[&str] = &[
-    "installed_rank",
-    "version",
-    "description",
-    "type",
-    "script",
-    "checksum",
-    "success",
-];
-
-/// The check's `SELECT`.
-pub fn select(table: &str) -> String {
-    format!(
-        "SELECT installed_rank, version, description, type, script, checksum, success \
-         FROM {table} ORDER BY installed_rank"
-    )
-}
+/// The check's `SELECT`, in rank order; `status` adds `installed_on`.
+pub const READ: Read = Read {
+    columns: "installed_rank, version, description, type, script, checksum, success",
+    status_columns: "installed_rank, version, description, type, script, checksum, success, \
+                     to_char(installed_on, 'YYYY-MM-DD HH24:MI:SS')",
+    tail: "ORDER BY installed_rank LIMIT 100001",
+};
 
 /// Flyway scans every file under its locations; the directory rule hashes `.sql` scripts.
 pub fn wants_contents(path: &[u8]) -> bool {
     path.len() >= 4 && path[path.len() - 4..].eq_ignore_ascii_case(b".sql")
-}
-
-// ---------------------------------------------------------------------------------------------
-// Checksums
-
-/// The CRC-32 table (IEEE 802.3, reflected, `java.util.zip.CRC32`), made at compile time.
-const CRC_TABLE: [u32; 256] = {
-    let mut table = [0u32; 256];
-    let mut n = 0;
-    while n < 256 {
-        let mut c = n as u32;
-        let mut k = 0;
-        while k < 8 {
-            c = if c & 1 != 0 {
-                0xEDB8_8320 ^ (c >> 1)
-            } else {
-                c >> 1
-            };
-            k += 1;
-        }
-        table[n] = c;
-        n += 1;
-    }
-    table
-};
-
-/// `java.util.zip.CRC32` over `bytes`, continuing from `crc`.
-pub fn crc32(crc: u32, bytes: &[u8]) -> u32 {
-    let mut c = !crc;
-    for &b in bytes {
-        c = CRC_TABLE[((c ^ u32::from(b)) & 0xff) as usize] ^ (c >> 8);
-    }
-    !c
-}
-
-/// Flyway's checksum of one script (`ChecksumCalculator.calculateChecksumForResource`): the
-/// script is read as UTF-8 (malformed bytes become U+FFFD, as Java's decoder does), line by
-/// line with `BufferedReader.readLine` (terminators `\n`, `\r`, `\r\n`), a byte-order mark at
-/// the start of the first line is dropped, and each line's UTF-8 bytes feed one CRC-32. The
-/// terminators never reach it, so only the text between them counts.
-pub fn checksum(contents: &[u8]) -> i32 {
-    let text = String::from_utf8_lossy(contents);
-    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-    let mut crc = 0;
-    for piece in text.split(['\r', '\n']) {
-        crc = crc32(crc, piece.as_bytes());
-    }
-    crc as i32
-}
-
-// ---------------------------------------------------------------------------------------------
-// Versions
-
-/// One part of a version: a `BigInteger`, kept as sign and digits (no leading zeros; zero is
-/// empty and never negative).
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Part {
-    negative: bool,
-    digits: String,
-}
-
-impl Ord for Part {
-    fn cmp(&self, other: &Part) -> Ordering {
-        let magnitude = self
-            .digits
-            .len()
-            .cmp(&other.digits.len())
-            .then_with(|| self.digits.cmp(&other.digits));
-        match (self.negative, other.negative) {
-            (false, false) => magnitude,
-            (true, true) => magnitude.reverse(),
-            (true, false) => Ordering::Less,
-            (false, true) => Ordering::Greater,
-        }
-    }
-}
-
-impl PartialOrd for Part {
-    fn partial_cmp(&self, other: &Part) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-/// A Flyway version (`MigrationVersion`): compared by its numeric parts, shown as Flyway
-/// stores it (the text with `_` turned to `.`).
-#[derive(Debug, Clone)]
-pub struct Version {
-    parts: Vec<Part>,
-    text: String,
-}
-
-impl Version {
-    /// Parses a version as `MigrationVersion.fromVersion` does for a migration's name.
-    pub fn parse(raw: &str) -> Result<Version, String> {
-        let text = raw.replace('_', ".");
-        let invalid =
-            || format!("Version may only contain 0..9 and . (dot). Invalid version: {text}");
-        if ["current", "next", "latest"]
-            .iter()
-            .any(|word| text.eq_ignore_ascii_case(word))
-        {
-            return Err(format!(
-                "{text:?} is one of Flyway's symbolic versions, not a migration's"
-            ));
-        }
-        // Java's String.split on `\.(?=\d)`: split at a dot followed by a digit; trailing empty
-        // strings are dropped (none can arise: each split point is followed by a digit).
-        let bytes = text.as_bytes();
-        let mut pieces = Vec::new();
-        let mut start = 0;
-        for i in 0..bytes.len() {
-            if bytes[i] == b'.' && bytes.get(i + 1).is_some_and(u8::is_ascii_digit) {
-                pieces.push(&text[start..i]);
-                start = i + 1;
-            }
-        }
-        pieces.push(&text[start..]);
-        let mut parts = Vec::new();
-        for (index, piece) in pieces.iter().enumerate() {
-            // new BigInteger(piece): an optional sign, then digits. A later piece starts with a
-            // digit by construction, so only the first can carry a sign.
-            let (negative, digits) = match piece.as_bytes().first() {
-                Some(b'-') => (true, &piece[1..]),
-                Some(b'+') => (false, &piece[1..]),
-                _ => (false, *piece),
-            };
-            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(invalid());
-            }
-            let _ = index;
-            let digits = digits.trim_start_matches('0').to_string();
-            parts.push(Part {
-                negative: negative && !digits.is_empty(),
-                digits,
-            });
-        }
-        // tokenize: trailing zero parts (after the first) are dropped.
-        while parts.len() > 1 && parts.last().is_some_and(|p| p.digits.is_empty()) {
-            parts.pop();
-        }
-        Ok(Version { parts, text })
-    }
-
-    /// The version as Flyway writes it in the history table and prints it.
-    pub fn text(&self) -> &str {
-        &self.text
-    }
-
-    fn id(&self) -> Id {
-        Id::Text(self.text.clone())
-    }
-}
-
-impl Ord for Version {
-    /// `MigrationVersion.compareTo`: part by part, a missing part counting as zero.
-    fn cmp(&self, other: &Version) -> Ordering {
-        let zero = Part {
-            negative: false,
-            digits: String::new(),
-        };
-        for i in 0..self.parts.len().max(other.parts.len()) {
-            let a = self.parts.get(i).unwrap_or(&zero);
-            let b = other.parts.get(i).unwrap_or(&zero);
-            match a.cmp(b) {
-                Ordering::Equal => {}
-                unequal => return unequal,
-            }
-        }
-        Ordering::Equal
-    }
-}
-
-impl PartialOrd for Version {
-    fn partial_cmp(&self, other: &Version) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl PartialEq for Version {
-    fn eq(&self, other: &Version) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-
-impl Eq for Version {}
-
-// ---------------------------------------------------------------------------------------------
-// Names
-
-/// The kind of a script, by its prefix.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// `V<version>__<description>.sql`.
-    Versioned,
-    /// `R__<description>.sql`.
-    Repeatable,
-    /// `B<version>__<description>.sql`: applied instead of the versions at or below it, on an
-    /// empty database only.
-    Baseline,
-}
-
-/// What Flyway makes of one file name.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FileName {
-    /// A migration script.
-    Migration {
-        /// Its kind.
-        kind: Kind,
-        /// Its version (none for a repeatable).
-        version: Option<String>,
-        /// Its description, `_` read as a space.
-        description: String,
-    },
-    /// Not a migration, or an invalid name Flyway skips (README, `.conf`, callbacks, `v1__x`,
-    /// `V1x__y.sql`, `R1__x.sql`).
-    Ignored,
-}
-
-/// Classifies a file name (the last component) as `ResourceNameParser.parse` does. A name that
-/// is not UTF-8 is read with U+FFFD for the bad bytes (Java decodes names through the platform
-/// charset; not checked against it): such a script still counts, it is never skipped.
-pub fn classify_file_name(name: &[u8]) -> FileName {
-    let name = String::from_utf8_lossy(name);
-    let name = name.as_ref();
-    if name.len() < 4 || !name[name.len() - 4..].eq_ignore_ascii_case(".sql") {
-        return FileName::Ignored;
-    }
-    let stem = &name[..name.len() - 4];
-    let kind = match stem.as_bytes().first() {
-        Some(b'V') => Kind::Versioned,
-        Some(b'R') => Kind::Repeatable,
-        Some(b'B') => Kind::Baseline,
-        _ => return FileName::Ignored,
-    };
-    let rest = &stem[1..];
-    let (version, description) = match rest.find("__") {
-        Some(at) => (&rest[..at], &rest[at + 2..]),
-        None => (rest, ""),
-    };
-    let description = description.replace('_', " ");
-    match kind {
-        Kind::Repeatable if version.is_empty() => FileName::Migration {
-            kind,
-            version: None,
-            description,
-        },
-        Kind::Repeatable => FileName::Ignored,
-        _ if version.is_empty() || Version::parse(version).is_err() => FileName::Ignored,
-        _ => FileName::Migration {
-            kind,
-            version: Some(version.to_string()),
-            description,
-        },
-    }
-}
-
-/// One script of the build.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Script {
-    /// Its version (none for a repeatable).
-    pub version: Option<Version>,
-    /// Its description.
-    pub description: String,
-    /// Its path relative to its location, as Flyway records it in `script`.
-    pub script: String,
-    /// Its checksum, when its contents were read.
-    pub checksum: Option<i32>,
-}
-
-impl Script {
-    fn id(&self) -> Id {
-        match &self.version {
-            Some(v) => v.id(),
-            None => Id::Text(self.script.clone()),
-        }
-    }
-}
-
-/// What the build expects from Flyway.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Expected {
-    /// `V` scripts (or manifest versions), ascending.
-    versioned: Vec<Script>,
-    /// `R` scripts, by description.
-    repeatable: Vec<Script>,
-    /// `B` scripts, ascending.
-    baseline: Vec<Script>,
-    /// Whether a directory or a manifest was given (else only `version`).
-    listed: bool,
-    /// `GATE_EXPECT_VERSION`.
-    version: Option<Version>,
-}
-
-impl Expected {
-    /// From directories (Flyway's `locations`, merged), a version, a manifest of versions, or
-    /// several, which must agree.
-    pub fn build(sources: Sources<'_>) -> Result<Expected, ExpectError> {
-        let mut expected = Expected {
-            versioned: Vec::new(),
-            repeatable: Vec::new(),
-            baseline: Vec::new(),
-            listed: false,
-            version: None,
-        };
-        if let Some(listings) = sources.listings {
-            expected.read_listings(listings)?;
-        }
-        if let Some(text) = sources.manifest {
-            let mut listed = Vec::new();
-            for (line, id) in manifest_lines(text)? {
-                let version = Version::parse(id).map_err(|why| {
-                    ExpectError::new(FILE_VAR, format!("line {}: {why}", line + 1))
-                })?;
-                listed.push(Script {
-                    version: Some(version),
-                    description: String::new(),
-                    script: id.to_string(),
-                    checksum: None,
-                });
-            }
-            listed.sort_by(|a, b| a.version.cmp(&b.version));
-            if let Some(pair) = listed.windows(2).find(|w| w[0].version == w[1].version) {
-                return Err(ExpectError::new(
-                    FILE_VAR,
-                    format!("lists version {} twice", pair[1].script),
-                ));
-            }
-            if expected.listed {
-                let from_dir: Vec<_> = expected.versioned.iter().map(|s| &s.version).collect();
-                let from_file: Vec<_> = listed.iter().map(|s| &s.version).collect();
-                if from_dir != from_file {
-                    return Err(ExpectError::new(
-                        FILE_VAR,
-                        "lists other versions than the migrations directories hold",
-                    ));
-                }
-            } else {
-                expected.versioned = listed;
-                expected.listed = true;
-            }
-        }
-        if let Some(text) = sources.version {
-            let version = Version::parse(text).map_err(|why| {
-                ExpectError::new(
-                    VERSION_VAR,
-                    format!("{text:?} is not a Flyway version: {why}"),
-                )
-            })?;
-            if expected.listed {
-                let newest = expected.newest();
-                if newest.as_ref() != Some(&version) {
-                    return Err(ExpectError::new(
-                        VERSION_VAR,
-                        format!(
-                            "is {text}, but the newest migration the build has is {}: make them agree",
-                            newest.map_or("none".to_string(), |v| v.text.clone())
-                        ),
-                    ));
-                }
-            }
-            expected.version = Some(version);
-        }
-        Ok(expected)
-    }
-
-    fn read_listings(&mut self, listings: &[Listing]) -> Result<(), ExpectError> {
-        let mut scripts = Vec::new();
-        for listing in listings {
-            for entry in &listing.entries {
-                if let Some(script) = script_of(entry)
-                    .map_err(|why| ExpectError::new(DIR_VAR, format!("{}: {why}", listing.dir)))?
-                {
-                    scripts.push(script);
-                }
-            }
-        }
-        for (kind, script) in scripts {
-            match kind {
-                Kind::Versioned => self.versioned.push(script),
-                Kind::Repeatable => self.repeatable.push(script),
-                Kind::Baseline => self.baseline.push(script),
-            }
-        }
-        for list in [&mut self.versioned, &mut self.baseline] {
-            list.sort_by(|a, b| a.version.cmp(&b.version));
-            if let Some(pair) = list.windows(2).find(|w| w[0].version == w[1].version) {
-                return Err(ExpectError::new(
-                    DIR_VAR,
-                    format!(
-                        "Found more than one migration with version {}: {} and {}",
-                        pair[1].version.as_ref().map_or("", |v| v.text()),
-                        pair[0].script,
-                        pair[1].script
-                    ),
-                ));
-            }
-        }
-        self.repeatable
-            .sort_by(|a, b| a.description.cmp(&b.description));
-        if let Some(pair) = self
-            .repeatable
-            .windows(2)
-            .find(|w| w[0].description == w[1].description)
-        {
-            return Err(ExpectError::new(
-                DIR_VAR,
-                format!(
-                    "Found more than one repeatable migration with description {:?}: {} and {}",
-                    pair[1].description, pair[0].script, pair[1].script
-                ),
-            ));
-        }
-        if self.versioned.is_empty() && self.repeatable.is_empty() && self.baseline.is_empty() {
-            let dirs: Vec<&str> = listings.iter().map(|l| l.dir.as_str()).collect();
-            return Err(ExpectError::new(
-                DIR_VAR,
-                format!(
-                    "no Flyway migrations (V1__name.sql, R__name.sql) in {}",
-                    dirs.join(", ")
-                ),
-            ));
-        }
-        self.listed = true;
-        Ok(())
-    }
-
-    /// The newest version the build has: its newest `V` (or `B`) script.
-    fn newest(&self) -> Option<Version> {
-        let v = self.versioned.last().and_then(|s| s.version.clone());
-        let b = self.baseline.last().and_then(|s| s.version.clone());
-        v.max(b)
-    }
-
-    /// The expected version: `GATE_EXPECT_VERSION`, or the newest script's.
-    pub fn target(&self) -> Option<Id> {
-        self.version
-            .clone()
-            .or_else(|| self.newest())
-            .map(|v| v.id())
-    }
-}
-
-fn script_of(entry: &Entry) -> Result<Option<(Kind, Script)>, String> {
-    if entry.dir {
-        return Ok(None);
-    }
-    let FileName::Migration {
-        kind,
-        version,
-        description,
-    } = classify_file_name(entry.file_name())
-    else {
-        return Ok(None);
-    };
-    let script = String::from_utf8_lossy(&entry.path).into_owned();
-    let version = match version {
-        Some(v) => Some(Version::parse(&v).map_err(|why| format!("{}: {why}", show(&entry.path)))?),
-        None => None,
-    };
-    Ok(Some((
-        kind,
-        Script {
-            version,
-            description,
-            script,
-            checksum: entry.contents.as_deref().map(checksum),
-        },
-    )))
-}
-
-// ---------------------------------------------------------------------------------------------
-// Rows
-
-/// One row of the history table.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HistoryRow {
-    /// `installed_rank`.
-    pub rank: i64,
-    /// `version` (NULL for repeatables).
-    pub version: Option<String>,
-    /// `description`.
-    pub description: String,
-    /// `type` (`SQL`, `JDBC`, `BASELINE`, `SQL_BASELINE`, `DELETE`, `SCHEMA`, `UNDO_SQL`, …).
-    pub kind: String,
-    /// `script`.
-    pub script: String,
-    /// `checksum`.
-    pub checksum: Option<i32>,
-    /// `success`.
-    pub success: bool,
-}
-
-/// Reads the rows of [`COLUMNS`].
-pub fn read_rows(rows: &[Row]) -> Result<Vec<HistoryRow>, RowError> {
-    let mut out = Vec::with_capacity(rows.len());
-    for row in rows {
-        let rank = cell(row, 0, "installed_rank")?;
-        let rank = rank
-            .parse()
-            .map_err(|_| RowError(format!("column installed_rank is {rank:?}, not an integer")))?;
-        let checksum =
-            match row.get(5) {
-                Some(Some(text)) => Some(text.parse().map_err(|_| {
-                    RowError(format!("column checksum is {text:?}, not an integer"))
-                })?),
-                Some(None) => None,
-                None => return Err(RowError("column checksum is missing".to_string())),
-            };
-        out.push(HistoryRow {
-            rank,
-            version: row.get(1).cloned().flatten(),
-            description: cell(row, 2, "description")?.to_string(),
-            kind: cell(row, 3, "type")?.to_string(),
-            script: cell(row, 4, "script")?.to_string(),
-            checksum,
-            success: bool_cell(row, 6, "success")?,
-        });
-    }
-    out.sort_by_key(|r| r.rank);
-    Ok(out)
-}
-
-fn is_baseline(kind: &str) -> bool {
-    kind == "BASELINE" || kind.ends_with("_BASELINE")
-}
-
-fn is_undo(kind: &str) -> bool {
-    kind.starts_with("UNDO_")
-}
-
-/// The latest state of each version and repeatable, as `MigrationInfoServiceImpl` folds them.
-#[derive(Debug, Default)]
-struct History {
-    /// Versioned migrations: the latest row that still counts, by version.
-    versions: BTreeMap<VersionKey, HistoryRow>,
-    /// The highest successful baseline (`baseline` command or `B` script).
-    baseline: Option<Version>,
-    /// Repeatables by description: their rows in rank order since the last `DELETE`.
-    repeatables: BTreeMap<String, Vec<HistoryRow>>,
-}
-
-/// A version as a map key (ordered and compared as Flyway compares versions).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct VersionKey(Version);
-
-fn fold(rows: Vec<HistoryRow>) -> Result<History, RowError> {
-    let mut history = History::default();
-    for row in rows {
-        if row.kind == "SCHEMA" {
-            continue;
-        }
-        match &row.version {
-            Some(text) => {
-                let version = Version::parse(text).map_err(|why| {
-                    RowError(format!(
-                        "installed_rank {}: version {text:?}: {why}",
-                        row.rank
-                    ))
-                })?;
-                if is_baseline(&row.kind) {
-                    if row.success && history.baseline.as_ref().is_none_or(|b| version > *b) {
-                        history.baseline = Some(version);
-                    }
-                    continue;
-                }
-                let key = VersionKey(version);
-                if row.kind == "DELETE" || (is_undo(&row.kind) && row.success) {
-                    history.versions.remove(&key);
-                } else if !is_undo(&row.kind) {
-                    history.versions.insert(key, row);
-                }
-            }
-            None => {
-                if row.kind == "DELETE" {
-                    history.repeatables.remove(&row.description);
-                } else {
-                    history
-                        .repeatables
-                        .entry(row.description.clone())
-                        .or_default()
-                        .push(row);
-                }
-            }
-        }
-    }
-    Ok(history)
 }
 
 /// The row rule.
@@ -654,14 +63,23 @@ pub fn facts(rows: &[Row], expected: &Expected) -> Result<Facts, RowError> {
         empty: rows.is_empty(),
         ..Facts::default()
     };
-    let applied_max = history
-        .versions
-        .iter()
-        .filter(|(_, r)| r.success)
-        .map(|(k, _)| k.0.clone())
-        .next_back();
-    let current = applied_max.clone().max(history.baseline.clone());
-    if let Some(c) = &current {
+    current_and_failed(&history, &mut facts);
+    if !expected.listed {
+        version_only(&history, expected, &mut facts);
+        return Ok(facts);
+    }
+    versioned(&history, expected, &mut facts);
+    missing(&history, expected, &mut facts);
+    repeatables(&history, expected, &mut facts);
+    facts.reached = facts.pending.is_empty();
+    Ok(facts)
+}
+
+/// What `flyway info` calls current: the highest version with a row, a failed one too
+/// (`MigrationState.FAILED` counts as applied there), or the baseline; and the failed rows.
+fn current_and_failed(history: &History, facts: &mut Facts) {
+    let recorded_max = history.versions.keys().map(|k| k.0.clone()).next_back();
+    if let Some(c) = recorded_max.max(history.baseline.clone()) {
         facts.current.push(c.id());
     }
     for (key, row) in &history.versions {
@@ -677,24 +95,39 @@ pub fn facts(rows: &[Row], expected: &Expected) -> Result<Facts, RowError> {
                 .to_string(),
         );
     }
+}
 
-    if !expected.listed {
-        let target = expected.version.clone();
-        facts.reached = match (&current, &target) {
-            (Some(c), Some(t)) => c >= t,
-            _ => false,
-        };
-        if let Some(t) = &target {
-            facts.ahead = history
-                .versions
-                .iter()
-                .filter(|(k, r)| r.success && k.0 > *t)
-                .map(|(k, _)| k.0.id())
-                .collect();
-        }
-        return Ok(facts);
+/// The highest successfully applied version.
+fn applied_max(history: &History) -> Option<Version> {
+    history
+        .versions
+        .iter()
+        .filter(|(_, r)| r.success)
+        .map(|(k, _)| k.0.clone())
+        .next_back()
+}
+
+/// Only `GATE_EXPECT_VERSION`: reached when the current version is at or above it.
+fn version_only(history: &History, expected: &Expected, facts: &mut Facts) {
+    let current = applied_max(history).max(history.baseline.clone());
+    let target = expected.version.clone();
+    facts.reached = match (&current, &target) {
+        (Some(c), Some(t)) => c >= t,
+        _ => false,
+    };
+    if let Some(t) = &target {
+        facts.ahead = history
+            .versions
+            .iter()
+            .filter(|(k, r)| r.success && k.0 > *t)
+            .map(|(k, _)| k.0.id())
+            .collect();
     }
+}
 
+/// The `V` scripts (and a `B` script on an empty history): applied, covered by a baseline,
+/// pending (ignored when below the highest applied), or applied with another checksum.
+fn versioned(history: &History, expected: &Expected, facts: &mut Facts) {
     // A `B` script stands in for every version at or below it, on an empty history only.
     let fresh = history.versions.is_empty() && history.baseline.is_none();
     let baseline_script = if fresh {
@@ -709,6 +142,7 @@ pub fn facts(rows: &[Row], expected: &Expected) -> Result<Facts, RowError> {
     if let Some(script) = baseline_script {
         facts.pending.push(script.id());
     }
+    let applied_max = applied_max(history);
     let mut ignored = Vec::new();
     for script in &expected.versioned {
         let Some(version) = &script.version else {
@@ -740,6 +174,10 @@ pub fn facts(rows: &[Row], expected: &Expected) -> Result<Facts, RowError> {
             ignored.join(", ")
         ));
     }
+}
+
+/// Versions applied without a script in the build: ahead (missing, below the newest script).
+fn missing(history: &History, expected: &Expected, facts: &mut Facts) {
     let newest_file = expected.newest();
     let mut missing = Vec::new();
     for (key, row) in &history.versions {
@@ -762,6 +200,10 @@ pub fn facts(rows: &[Row], expected: &Expected) -> Result<Facts, RowError> {
             missing.join(", ")
         ));
     }
+}
+
+/// The `R` scripts, by their latest row's checksum; repeatables applied that the build lacks.
+fn repeatables(history: &History, expected: &Expected, facts: &mut Facts) {
     for script in &expected.repeatable {
         let rows = history.repeatables.get(&script.description);
         let latest = rows.and_then(|r| r.last());
@@ -797,13 +239,87 @@ pub fn facts(rows: &[Row], expected: &Expected) -> Result<Facts, RowError> {
             }
         }
     }
-    facts.reached = facts.pending.is_empty();
-    Ok(facts)
+}
+
+/// `status`'s listing, as `flyway info` lists it: every `V` script by version (covered by a
+/// baseline: applied, without a time), a `B` script while it is pending, every `R` script; each
+/// applied, failed or pending by the row rule, with its `installed_on`; then (first) what is
+/// applied without a script.
+pub fn lines(rows: &[Row], expected: &Expected) -> Result<Lines, RowError> {
+    let facts = facts(rows, expected)?;
+    let history = fold(read_rows(rows)?)?;
+    let state = |id: &Id| {
+        if facts.failed.contains(id) {
+            LineState::Failed
+        } else if facts.pending.contains(id) {
+            LineState::Pending
+        } else {
+            LineState::Applied
+        }
+    };
+    let when = |id: &Id| -> Option<AppliedAt> {
+        let text = id.to_string();
+        match Version::parse(&text) {
+            Ok(v) => history
+                .versions
+                .get(&VersionKey(v))
+                .and_then(|r| r.installed_on),
+            Err(_) => history
+                .repeatables
+                .values()
+                .filter_map(|rows| rows.last())
+                .find(|r| r.script == text)
+                .and_then(|r| r.installed_on),
+        }
+    };
+    let mut out = Lines::default();
+    if !expected.listed {
+        // Only a version: what the history holds.
+        for (key, row) in &history.versions {
+            let id = key.0.id();
+            let state = if row.success {
+                LineState::Applied
+            } else {
+                LineState::Failed
+            };
+            out.migrations
+                .push(Line::new(id, None, state, row.installed_on));
+        }
+        return Ok(out);
+    }
+    let baselines = expected
+        .baseline
+        .iter()
+        .filter(|s| facts.pending.contains(&s.id()));
+    let scripts: Vec<&Script> = expected
+        .versioned
+        .iter()
+        .chain(baselines)
+        .chain(&expected.repeatable)
+        .collect();
+    for script in &scripts {
+        let id = script.id();
+        let file = script
+            .script
+            .to_ascii_lowercase()
+            .ends_with(".sql")
+            .then(|| script.script.clone());
+        out.migrations
+            .push(Line::new(id.clone(), file, state(&id), when(&id)));
+    }
+    for id in facts.ahead.iter().chain(facts.failed.iter()) {
+        if !scripts.iter().any(|s| s.id() == *id) {
+            out.without_file
+                .push(Line::new(id.clone(), None, state(id), when(id)));
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::tools::{Entry, Listing, Sources};
     use crate::core::tools::{Outcome, decide};
     use crate::core::verdict::Policy::{AtLeast, Exact};
 
@@ -867,11 +383,44 @@ mod tests {
     #[test]
     fn the_read() {
         assert_eq!(
-            select("public.flyway_schema_history"),
+            READ.select("public.flyway_schema_history", "", false),
             "SELECT installed_rank, version, description, type, script, checksum, success \
-             FROM public.flyway_schema_history ORDER BY installed_rank"
+             FROM public.flyway_schema_history ORDER BY installed_rank LIMIT 100001"
         );
-        assert_eq!(COLUMNS.len(), 7);
+        assert!(
+            READ.status_columns
+                .ends_with("to_char(installed_on, 'YYYY-MM-DD HH24:MI:SS')")
+        );
+    }
+
+    #[test]
+    fn the_listing_follows_flyway_info() {
+        let e = build(&[
+            ("V1__a.sql", "SELECT 1;\n"),
+            ("V2__b.sql", "SELECT 1;\n"),
+            ("R__v.sql", "SELECT 1;\n"),
+        ]);
+        let mut first = ok(1, "1", SELECT_1);
+        first.push(Some("2026-04-27 03:43:55".into()));
+        let rows = [first, ok(2, "7", SELECT_1)];
+        let l = lines(&rows, &e).unwrap();
+        let shown: Vec<(String, LineState, bool)> = l
+            .migrations
+            .iter()
+            .map(|l| (l.version.to_string(), l.state, l.applied_at.is_some()))
+            .collect();
+        use LineState::*;
+        assert_eq!(
+            shown,
+            [
+                ("1".into(), Applied, true),
+                ("2".into(), Pending, false),
+                ("R__v.sql".into(), Pending, false)
+            ]
+        );
+        assert_eq!(l.migrations[0].file.as_deref(), Some("V1__a.sql"));
+        assert_eq!(l.without_file.len(), 1);
+        assert_eq!(l.without_file[0].version, Id::from("7"));
     }
 
     /// The checksums Flyway 13.12.0 recorded in characterise-flyway.sh ("migrate", "info").
