@@ -583,3 +583,43 @@ fn cleartext_password_stays_home() {
         "the gate sent its password in clear text to a server that declined TLS"
     );
 }
+
+/// Finding 9 (false open): the gate never asked who can write the table it trusts. On
+/// PostgreSQL 13 and 14 every role may create in `public`, so whoever holds the gate's
+/// credentials can create `public.goose_db_version` before goose's first run with a row for
+/// every migration: the gate opens on a database where nothing was migrated (and goose, finding
+/// its table, applies nothing either). The kit's role SQL now revokes CREATE on `public` from
+/// PUBLIC (`tests/check.rs`, `least_privilege_role_sql_works`); the gate, which cannot tell such a
+/// forgery from a deploy script's check with the migrator's own DSN, says at `warn` that its role
+/// may write the table, and stays quiet for a role with SELECT only.
+#[test]
+fn a_version_table_the_gates_role_may_write_is_named_at_warn() {
+    let pg = Postgres::start();
+    pg.create_db_and_role("app", "gate");
+    // PostgreSQL 13's and 14's default for public.
+    pg.sql("app", "GRANT CREATE ON SCHEMA public TO PUBLIC");
+    let forged = "CREATE TABLE goose_db_version (id serial PRIMARY KEY, version_id bigint NOT NULL, \
+                  is_applied boolean NOT NULL, tstamp timestamp DEFAULT now()); \
+                  INSERT INTO goose_db_version (version_id, is_applied) VALUES (0, true), (1, true), (2, true)";
+    psql_at(&pg.url("gate", "app", ""), forged);
+    let dir = migrations_dir(&[1, 2]);
+    let r = run(
+        gate_for("check", pg.url("gate", "app", ""), "2").env("GATE_MIGRATIONS_DIR", &dir),
+        LIMIT,
+    );
+    assert!(
+        r.stderr.contains("WARN") && r.stderr.contains("may write public.goose_db_version"),
+        "a table the gate's own role wrote was trusted without a word: {r:?}"
+    );
+    // A role with SELECT only hears nothing of it.
+    pg.sql(
+        "app",
+        "ALTER TABLE goose_db_version OWNER TO postgres; GRANT SELECT ON goose_db_version TO gate",
+    );
+    let r = run(
+        gate_for("check", pg.url("gate", "app", ""), "2").env("GATE_MIGRATIONS_DIR", &dir),
+        LIMIT,
+    );
+    assert_eq!(r.code, Some(0), "{r:?}");
+    assert!(!r.stderr.contains("may write"), "{r:?}");
+}

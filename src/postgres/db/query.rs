@@ -167,6 +167,7 @@ fn resolution(table: &TableName) -> String {
              coalesce((SELECT r.temporary FROM rel r), false) AS temporary, \
              (SELECT b.schemas FROM blocked b) AS blocked, \
              {ROLE_SEARCH_PATH} AS role_search_path, \
+             coalesce((SELECT {WRITABLE} FROM rel r WHERE NOT r.temporary), false) AS writable, \
              set_config('schema_gate.table_oid', coalesce((SELECT r.oid::text FROM rel r \
                WHERE NOT r.temporary AND (SELECT b.schemas FROM blocked b) IS NULL), '0'), true) \
                AS table_oid, \
@@ -186,6 +187,7 @@ fn resolution(table: &TableName) -> String {
          false AS temporary, \
          CASE WHEN NOT {usable} THEN quote_ident(n.nspname) END AS blocked, \
          NULL::text AS role_search_path, \
+         coalesce((SELECT {WRITABLE_C} {lookup} AND {usable}), false) AS writable, \
          set_config('schema_gate.table_oid', CASE WHEN {usable} \
            THEN coalesce((SELECT c.oid::text {lookup}), '0') ELSE '0' END, true) AS table_oid \
          FROM (VALUES (1)) AS one(x) LEFT JOIN pg_namespace n ON n.nspname = {schema}"
@@ -250,6 +252,14 @@ fn blocked_schema(
     }
 }
 
+/// Whether the gate's own role may change the rows it trusts (`r`: the resolved table): it owns
+/// the table, holds a writing privilege on it, or is a superuser. Whoever holds such credentials
+/// can mark migrations applied (on PostgreSQL 13 and 14 every role may create
+/// `public.goose_db_version` before goose's first run), so the gate says so (a `warn`).
+const WRITABLE: &str = "has_table_privilege(r.oid, 'INSERT, UPDATE, DELETE, TRUNCATE')";
+/// [`WRITABLE`] for the schema-qualified lookup (`c`: the table found in the named schema).
+const WRITABLE_C: &str = "has_table_privilege(c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE')";
+
 /// The `search_path` that `ALTER ROLE … [IN DATABASE …] SET` or `ALTER DATABASE … SET` gives the
 /// session's role here, most specific first, as Postgres applies them at login.
 const ROLE_SEARCH_PATH: &str = "(SELECT substr(c.setting, 13) FROM pg_db_role_setting s \
@@ -270,6 +280,8 @@ pub(super) struct Resolution {
     pub blocked: Option<String>,
     /// The role- or database-level `search_path`, if any.
     pub role_search_path: Option<String>,
+    /// Whether the gate's role may write the resolved table ([`WRITABLE`]).
+    pub writable: bool,
 }
 
 impl Resolution {
@@ -304,6 +316,7 @@ impl RowKind {
                 temporary: text(1) == Some("t"),
                 blocked: text(2).map(str::to_string),
                 role_search_path: text(3).map(str::to_string),
+                writable: text(4) == Some("t"),
             }),
             Some("schema_gate_same") => RowKind::Same(text(0) == Some("t")),
             _ => RowKind::Other,
