@@ -603,23 +603,30 @@ fn a_version_table_the_gates_role_may_write_is_named_at_warn() {
                   INSERT INTO goose_db_version (version_id, is_applied) VALUES (0, true), (1, true), (2, true)";
     psql_at(&pg.url("gate", "app", ""), forged);
     let dir = migrations_dir(&[1, 2]);
-    let r = run(
-        gate_for("check", pg.url("gate", "app", ""), "2").env("GATE_MIGRATIONS_DIR", &dir),
-        LIMIT,
-    );
-    assert!(
-        r.stderr.contains("WARN") && r.stderr.contains("may write public.goose_db_version"),
-        "a table the gate's own role wrote was trusted without a word: {r:?}"
-    );
+    // Unqualified, and schema-qualified as the kit names it.
+    let check = |table: &str| {
+        run(
+            gate_for("check", pg.url("gate", "app", ""), "2")
+                .env("GATE_MIGRATIONS_DIR", &dir)
+                .env("GOOSE_TABLE", table),
+            LIMIT,
+        )
+    };
+    for table in ["goose_db_version", "public.goose_db_version"] {
+        let r = check(table);
+        assert!(
+            r.stderr.contains("WARN") && r.stderr.contains("may write public.goose_db_version"),
+            "{table}: a table the gate's own role wrote was trusted without a word: {r:?}"
+        );
+    }
     // A role with SELECT only hears nothing of it.
     pg.sql(
         "app",
         "ALTER TABLE goose_db_version OWNER TO postgres; GRANT SELECT ON goose_db_version TO gate",
     );
-    let r = run(
-        gate_for("check", pg.url("gate", "app", ""), "2").env("GATE_MIGRATIONS_DIR", &dir),
-        LIMIT,
-    );
-    assert_eq!(r.code, Some(0), "{r:?}");
-    assert!(!r.stderr.contains("may write"), "{r:?}");
+    for table in ["goose_db_version", "public.goose_db_version"] {
+        let r = check(table);
+        assert_eq!(r.code, Some(0), "{table}: {r:?}");
+        assert!(!r.stderr.contains("may write"), "{table}: {r:?}");
+    }
 }
