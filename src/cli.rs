@@ -40,8 +40,7 @@ pub enum Invocation {
 /// The usage text, generated from the variable table so it cannot drift.
 pub fn usage() -> String {
     let mut text = String::from(
-        "schema-gate: keep pods from running against a stale database schema (goose, golang-migrate,\n\
-         Flyway, Alembic, dbmate: GATE_TOOL)\n\n\
+        "schema-gate: keep pods from running against a stale database schema\n\n\
          Usage: schema-gate <wait|serve|check|status> [FLAGS] [-- CMD ARGS...]\n\n\
          Modes:\n  \
          wait    block until the expected schema is applied (init container); exec CMD if given\n  \
