@@ -245,7 +245,8 @@ impl Scripted {
                             .map_or(0, |c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
                     };
                     if code(&body) == 80_877_102 {
-                        std::thread::sleep(Duration::from_secs(30));
+                        // A cancel request: never answered, held until the gate hangs up.
+                        let _ = std::io::copy(&mut stream, &mut std::io::sink());
                         return;
                     }
                     if code(&body) == 80_877_103 {
@@ -306,7 +307,8 @@ fn flood(stream: &mut TcpStream, batch: impl Fn(u64) -> Vec<u8>) -> std::io::Res
         sent += bytes.len() as u64;
         i += 1;
     }
-    std::thread::sleep(Duration::from_secs(30));
+    // Everything sent: hold the connection until the gate hangs up.
+    std::io::copy(stream, &mut std::io::sink())?;
     Ok(())
 }
 
@@ -598,6 +600,7 @@ fn a_version_table_the_gates_role_may_write_is_named_at_warn() {
     pg.create_db_and_role("app", "gate");
     // PostgreSQL 13's and 14's default for public.
     pg.sql("app", "GRANT CREATE ON SCHEMA public TO PUBLIC");
+    // The attacker's rows, written by hand on purpose: no migration ran, so no goose wrote them.
     let forged = "CREATE TABLE goose_db_version (id serial PRIMARY KEY, version_id bigint NOT NULL, \
                   is_applied boolean NOT NULL, tstamp timestamp DEFAULT now()); \
                   INSERT INTO goose_db_version (version_id, is_applied) VALUES (0, true), (1, true), (2, true)";
