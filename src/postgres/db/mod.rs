@@ -353,7 +353,8 @@ impl Database {
         if answer.writable {
             tracing::warn!(
                 resolved_table = table,
-                "the gate's role may write {table} (it owns it, may insert, update, delete or                  truncate, or is a superuser): whoever holds these credentials can mark                  migrations applied; give the gate a role with SELECT only on the table                  (k8s/sql/schema-gate-role.sql)"
+                "the gate's role may write {table}: these credentials can mark migrations applied; \
+                 give the gate SELECT only (k8s/sql/schema-gate-role.sql)"
             );
         } else {
             tracing::info!(

@@ -152,7 +152,7 @@ fn resolution(table: &TableName) -> String {
                || 'pg_temp', true) AS path), \
              found AS MATERIALIZED (SELECT to_regclass(CASE WHEN s.path IS NOT NULL THEN {name} END) \
                AS rel FROM searched s), \
-             rel AS MATERIALIZED (SELECT c.oid, n.nspname, c.relname, {TEMPORARY} AS temporary \
+             rel AS MATERIALIZED (SELECT c.oid, c.relowner, n.nspname, c.relname, {TEMPORARY} AS temporary \
                FROM found f JOIN pg_class c ON c.oid = f.rel::oid \
                JOIN pg_namespace n ON n.oid = c.relnamespace), \
              before AS MATERIALIZED (SELECT k.ord, k.nsp FROM kept k WHERE k.ord < coalesce(\
@@ -167,12 +167,13 @@ fn resolution(table: &TableName) -> String {
              coalesce((SELECT r.temporary FROM rel r), false) AS temporary, \
              (SELECT b.schemas FROM blocked b) AS blocked, \
              {ROLE_SEARCH_PATH} AS role_search_path, \
-             coalesce((SELECT {WRITABLE} FROM rel r WHERE NOT r.temporary), false) AS writable, \
+             coalesce((SELECT {} FROM rel r WHERE NOT r.temporary), false) AS writable, \
              set_config('schema_gate.table_oid', coalesce((SELECT r.oid::text FROM rel r \
                WHERE NOT r.temporary AND (SELECT b.schemas FROM blocked b) IS NULL), '0'), true) \
                AS table_oid, \
              set_config('search_path', 'pg_catalog, ' || coalesce((SELECT quote_ident(r.nspname) \
-               || ', ' FROM rel r WHERE NOT r.temporary), '') || 'pg_temp', true) AS read_path"
+               || ', ' FROM rel r WHERE NOT r.temporary), '') || 'pg_temp', true) AS read_path",
+            writable('r')
         );
     };
     // Schema-qualified: the schema must exist and be usable; the table is looked up in it
@@ -187,10 +188,11 @@ fn resolution(table: &TableName) -> String {
          false AS temporary, \
          CASE WHEN NOT {usable} THEN quote_ident(n.nspname) END AS blocked, \
          NULL::text AS role_search_path, \
-         coalesce((SELECT {WRITABLE_C} {lookup} AND {usable}), false) AS writable, \
+         coalesce((SELECT {} {lookup} AND {usable}), false) AS writable, \
          set_config('schema_gate.table_oid', CASE WHEN {usable} \
            THEN coalesce((SELECT c.oid::text {lookup}), '0') ELSE '0' END, true) AS table_oid \
-         FROM (VALUES (1)) AS one(x) LEFT JOIN pg_namespace n ON n.nspname = {schema}"
+         FROM (VALUES (1)) AS one(x) LEFT JOIN pg_namespace n ON n.nspname = {schema}",
+        writable('c')
     )
 }
 
@@ -253,12 +255,17 @@ fn blocked_schema(
 }
 
 /// Whether the gate's own role may change the rows it trusts (`r`: the resolved table): it owns
-/// the table, holds a writing privilege on it, or is a superuser. Whoever holds such credentials
+/// the table (or is a member of its owner, even without inheriting), holds a writing privilege
+/// on it or on one of its columns, or is a superuser. Whoever holds such credentials
 /// can mark migrations applied (on PostgreSQL 13 and 14 every role may create
-/// `public.goose_db_version` before goose's first run), so the gate says so (a `warn`).
-const WRITABLE: &str = "has_table_privilege(r.oid, 'INSERT, UPDATE, DELETE, TRUNCATE')";
-/// [`WRITABLE`] for the schema-qualified lookup (`c`: the table found in the named schema).
-const WRITABLE_C: &str = "has_table_privilege(c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE')";
+/// `public.goose_db_version` before goose's first run), so the gate says so (a `warn`). `t` is
+/// the alias of the table's `pg_class` row.
+fn writable(t: char) -> String {
+    format!(
+        "(has_table_privilege({t}.oid, 'INSERT, UPDATE, DELETE, TRUNCATE') \
+         OR has_any_column_privilege({t}.oid, 'INSERT, UPDATE') OR pg_has_role({t}.relowner, 'MEMBER'))"
+    )
+}
 
 /// The `search_path` that `ALTER ROLE … [IN DATABASE …] SET` or `ALTER DATABASE … SET` gives the
 /// session's role here, most specific first, as Postgres applies them at login.
