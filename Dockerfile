@@ -36,7 +36,7 @@ RUN case "$TARGETARCH" in \
       *) echo "unsupported TARGETARCH $TARGETARCH" >&2; exit 1 ;; \
     esac \
  && rustup target add "$(cat /target)"
-COPY Cargo.toml Cargo.lock ./
+COPY Cargo.toml Cargo.lock build.rs ./
 COPY src ./src
 RUN cargo zigbuild --locked --release --target "$(cat /target)" \
  && cp "target/$(cat /target)/release/schema-gate" /schema-gate

@@ -165,11 +165,12 @@ def gating_problems(docs, variant, mode):
     config = config_values(docs)
     deployments = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Deployment"}
     jobs = [d for d in docs if d["kind"] == "Job"]
-    job_dir = None
+    job_dir = job_tool = None
     if jobs:
         goose = jobs[0]["spec"]["template"]["spec"]["containers"][0]
         args = [expand(a, env_of(goose, config)) for a in (goose.get("command") or []) + (goose.get("args") or [])]
         job_dir = args[args.index("-dir") + 1] if "-dir" in args else None
+        job_tool = os.path.basename(args[0]) if args else None
         if "backoffLimit" not in jobs[0]["spec"] or "ttlSecondsAfterFinished" not in jobs[0]["spec"]:
             problems.append("migrate Job lacks backoffLimit or ttlSecondsAfterFinished")
         if goose.get("args") != ["up"]:
@@ -191,6 +192,12 @@ def gating_problems(docs, variant, mode):
             problems.append(f"deployment/{name}: gate runs {gate.get('command')}, want {mode}")
         env = env_of(gate, config)
         gate_dir = env.get("GATE_MIGRATIONS_DIR") or env.get("GOOSE_MIGRATION_DIR")
+        # The tool is one setting (GATE_TOOL in the schema ConfigMap), and it is the tool the
+        # migrate Job runs: a gate reading another tool's table judges rows nobody writes.
+        if "GATE_TOOL" not in env:
+            problems.append(f"deployment/{name}: the gate's GATE_TOOL is not set (the schema ConfigMap)")
+        elif jobs and env["GATE_TOOL"] != job_tool:
+            problems.append(f"deployment/{name}: the gate reads {env['GATE_TOOL']}'s table, the migrate Job runs {job_tool}")
         if variant in FROM_APP_IMAGE:
             if not apps or gate.get("image") != apps[0].get("image"):
                 problems.append(f"deployment/{name}: gate image {gate.get('image')} is not the app's")
@@ -587,6 +594,46 @@ def doc_problems():
     return problems
 
 
+def tool_setting_problems():
+    """The README's overlay for another migration tool (its block under "Your tool") renders, and
+    every gated Deployment's gate then reads that tool's table and directory: the tool is one
+    setting of the kit, not a patch per container."""
+    readme = open("README.md").read()
+    block = re.search(r"```yaml\n(# k8s/overlays/dbmate/kustomization\.yaml.*?)```", readme, re.S)
+    if not block:
+        return ["README has no overlay block for another tool (# k8s/overlays/dbmate/kustomization.yaml)"]
+    text = block.group(1)
+    want = dict(re.findall(r"^\s+- (GATE_\w+)=(\S+)$", text, re.M))
+    if want.get("GATE_TOOL") != "dbmate":
+        return [f"README's overlay does not set GATE_TOOL=dbmate: {want}"]
+    work = tempfile.mkdtemp(prefix="tool-overlay-")
+    try:
+        overlay = os.path.join(work, "overlays", "dbmate")
+        os.makedirs(overlay)
+        classic = os.path.relpath(os.path.abspath("k8s/overlays/classic"), overlay)
+        with open(os.path.join(overlay, "kustomization.yaml"), "w") as f:
+            f.write(text.replace("- ../classic", f"- {classic}"))
+        r = subprocess.run(["kubectl", "kustomize", overlay], capture_output=True, text=True)
+        if r.returncode:
+            return [f"README's overlay does not render: {r.stderr.strip()}"]
+        docs = [d for d in yaml.safe_load_all(r.stdout) if d]
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    problems = []
+    config = config_values(docs)
+    deployments = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Deployment"}
+    for name in GATED:
+        gate = the_gate(deployments[name]["spec"]["template"]["spec"]) if name in deployments else None
+        if gate is None:
+            problems.append(f"deployment/{name}: no gate in the rendered overlay")
+            continue
+        env = env_of(gate, config)
+        for key, value in want.items():
+            if env.get(key) != value:
+                problems.append(f"deployment/{name}: {key} is {env.get(key)!r}, the overlay sets {value!r}")
+    return problems
+
+
 def role_sql_problems():
     """k8s/sql/schema-gate-role.sql runs, as documented, against a database with any name (here
     `app`), and the role it creates reads goose's table."""
@@ -650,6 +697,8 @@ def main():
     report(not problems, "one name per Secret: what the pods use and the docs name is what secret.example.yaml creates", "; ".join(problems))
     problems = doc_problems()
     report(not problems, "README: credentials mounting, DSN rotation, RBAC, NetworkPolicy, sidecar restarts documented", "; ".join(problems))
+    problems = tool_setting_problems()
+    report(not problems, "README: the overlay for another migration tool sets GATE_TOOL, GATE_TABLE, GATE_MIGRATIONS_DIR for every gate", "; ".join(problems))
     problems = role_sql_problems()
     report(not problems, "k8s/sql/schema-gate-role.sql grants on the database it runs in (not a hard-coded name)", "; ".join(problems))
     for what, problem in deploy_problems():
@@ -682,6 +731,10 @@ def main():
             {"name": "schema-gate-db", "mountPath": "/x"}),
         ("gate-image", "stale GATE_EXPECT_VERSION"): lambda d: next(
             e for e in gate_of(d)["env"] if e["name"] == "GATE_EXPECT_VERSION").update(value="1"),
+        ("classic", "a gate reading another tool's table than the Job's"): lambda d: gate_of(d)["env"].append(
+            {"name": "GATE_TOOL", "value": "flyway"}),
+        ("classic", "GATE_TOOL left out of the ConfigMap"): lambda d: next(
+            x for x in d if x["kind"] == "ConfigMap" and x["metadata"]["name"].startswith("schema"))["data"].pop("GATE_TOOL"),
         ("classic", "Namespace rendered"): lambda d: d.append({"kind": "Namespace", "metadata": {"name": "honeydue"}}),
     }
     for (variant, what), mutate in mutations.items():

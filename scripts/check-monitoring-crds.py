@@ -34,7 +34,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
-from checklib import eventually, report, summary  # noqa: E402
+from checklib import eventually, peer, report, summary  # noqa: E402
 
 COMPONENTS = ROOT / "k8s/components"
 OVERLAY = ROOT / "k8s/overlays/native-sidecar"
@@ -50,7 +50,7 @@ Loader.add_constructor("tag:yaml.org,2002:value", lambda loader, node: loader.co
 
 
 def crds():
-    out = subprocess.run([str(ROOT / "scripts/peers/operator-crds.sh")], check=True, capture_output=True, text=True).stdout.split()
+    out = peer("operator-crds")
     files = [Path(out[0]) / f"monitoring.coreos.com_{n}.yaml" for n in ("podmonitors", "prometheusrules")] + [Path(out[1])]
     found = {}
     for f in files:

@@ -109,6 +109,10 @@ def metric_names_used():
             continue
         if path.suffix not in (".md", ".yml", ".yaml", ".json", ".rs", ".py", ".sh", ""):
             continue
+        # The database code names SQL columns with the same prefix (the resolved table's, …),
+        # never metrics; writing one of those names here would make this script count it.
+        if path.is_relative_to(ROOT / "src/postgres"):
+            continue
         try:
             text = path.read_text()
         except (UnicodeDecodeError, OSError):

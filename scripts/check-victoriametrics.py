@@ -37,6 +37,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "scripts"))
+import checklib  # noqa: E402
 from checklib import eventually, get, report, summary  # noqa: E402
 from bench import Postgres, free_port  # noqa: E402
 import livegates  # noqa: E402
@@ -49,9 +50,7 @@ ALERT_DEADLINE = 180
 
 
 def peer():
-    out = subprocess.run([str(ROOT / "scripts/peers/victoriametrics.sh")], check=True,
-                         capture_output=True, text=True).stdout.split()
-    return dict(zip(("victoria-metrics", "vmagent", "vmalert"), out))
+    return dict(zip(("victoria-metrics", "vmagent", "vmalert"), checklib.peer("victoriametrics")))
 
 
 def scaled_rules(dest):

@@ -31,6 +31,8 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import checklib  # noqa: E402
 NODE_IP = "127.0.0.2"
 POD_CIDR = "127.64.0.1/16"
 SERVICE_CIDR = "127.96.0.0/16"
@@ -38,9 +40,7 @@ SERVICE_CIDR = "127.96.0.0/16"
 
 def binaries():
     """{name: path} from scripts/peers/kubernetes.sh (built once, then cached)."""
-    out = subprocess.run([os.path.join(HERE, "peers", "kubernetes.sh")], check=True,
-                         capture_output=False, stdout=subprocess.PIPE, text=True).stdout
-    return {os.path.basename(p): p for p in out.split()}
+    return {os.path.basename(p): p for p in checklib.peer("kubernetes")}
 
 
 def free_port():

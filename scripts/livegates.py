@@ -1,7 +1,8 @@
 """Live gates for the monitoring checks (check-monitoring.py, check-victoriametrics.py): the
 real schema-gate binary running `serve` against a real PostgreSQL, with the version table
-written by the real goose CLI from a small migrations directory, and the shipped plain scrape
-configuration (k8s/components/monitoring/vmagent/scrape-configs.yml) pointed at them.
+written by the real goose CLI (checklib.goose: scripts/peers/goose.sh's pinned build) from a
+small migrations directory, and the shipped plain scrape configuration
+(k8s/components/monitoring/vmagent/scrape-configs.yml) pointed at them.
 
 Discovery is the one stand-in: there is no cluster here, so the shipped job's
 `kubernetes_sd_configs` is swapped for a `file_sd_configs` file listing each gate on loopback
@@ -19,11 +20,11 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT / "scripts"))
 from bench import PASSWORD, free_port  # noqa: E402
+import checklib  # noqa: E402
 
 SCRAPE_CONFIGS = ROOT / "k8s/components/monitoring/vmagent/scrape-configs.yml"
-CACHE = Path(os.environ.get("SCHEMA_GATE_CACHE") or Path.home() / ".cache/schema-gate")
-GOOSE_VERSION = "v3.22.1"
 OLD, NEW = 20240301120000, 20240305090000
 MIGRATIONS = {
     f"{OLD}_create_items.sql": "-- +goose Up\nCREATE TABLE items (id integer PRIMARY KEY);\n"
@@ -39,21 +40,6 @@ def gate_binary():
         return os.environ["SCHEMA_GATE_BIN"]
     subprocess.run(["cargo", "build", "--quiet", "--locked"], cwd=ROOT, check=True)
     return str(ROOT / "target/debug/schema-gate")
-
-
-def goose_binary():
-    """The real goose CLI, pinned. The one place that knows how it is installed: built once with
-    `go install` into the cache (Postgres only: the other drivers' tags off, no cgo)."""
-    dest = CACHE / "goose" / GOOSE_VERSION / "bin"
-    goose = dest / "goose"
-    if not goose.exists():
-        tmp = dest.parent / f"bin.tmp.{os.getpid()}"
-        env = {**os.environ, "GOBIN": str(tmp), "CGO_ENABLED": "0"}
-        tags = "no_mysql no_sqlite3 no_mssql no_clickhouse no_vertica no_ydb no_libsql"
-        subprocess.run(["go", "install", "-tags", tags, f"github.com/pressly/goose/v3/cmd/goose@{GOOSE_VERSION}"],
-                       env=env, check=True, stdout=subprocess.DEVNULL)
-        tmp.rename(dest)
-    return str(goose)
 
 
 def migrations_dir(work):
@@ -76,11 +62,7 @@ class Database:
             pg.sql("postgres", f"CREATE DATABASE {name}")
 
     def goose(self, *args):
-        dsn = f"host={self.pg.dir} port={self.pg.port} user=postgres dbname={self.name} sslmode=disable"
-        r = subprocess.run([goose_binary(), "-dir", str(self.migrations), "postgres", dsn, *args],
-                           capture_output=True, text=True)
-        if r.returncode != 0:
-            raise RuntimeError(f"goose {' '.join(args)} on {self.name}: {r.stdout}{r.stderr}")
+        checklib.goose(self.pg, self.migrations, *args, db=self.name)
         self.pg.sql(self.name, "GRANT SELECT ON goose_db_version TO gate")
 
     def url(self, port=None):

@@ -40,12 +40,12 @@ pub enum Invocation {
 /// The usage text, generated from the variable table so it cannot drift.
 pub fn usage() -> String {
     let mut text = String::from(
-        "schema-gate: keep pods from running against a stale goose schema\n\n\
+        "schema-gate: keep pods from running against a stale database schema\n\n\
          Usage: schema-gate <wait|serve|check|status> [FLAGS] [-- CMD ARGS...]\n\n\
          Modes:\n  \
          wait    block until the expected schema is applied (init container); exec CMD if given\n  \
          serve   keep checking; serve /readyz /livez /status /metrics (sidecar)\n  \
-         check   check once, print the verdict, exit 0 ready / 1 not ready / 3 db error / 4 ahead\n  \
+         check   check once, print the verdict, exit 0 ready / 1 not ready / 2 configuration / 3 db error / 4 ahead\n  \
          status  list every migration, applied at / pending, like goose status (read-only); exit as check\n\n\
          Every flag has an environment variable; a flag wins.\n\n",
     );

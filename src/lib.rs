@@ -1,15 +1,18 @@
 //! schema-gate keeps Kubernetes pods from running against a stale database schema: it reads the
-//! goose version table and answers one question, *is the schema this build expects applied?*,
-//! in four ways: `wait` (init container), `serve` (sidecar), `check` (deploy scripts) and
-//! `status` (operators).
+//! migration tool's table (goose's by default; golang-migrate's, Flyway's, Alembic's, dbmate's
+//! with `GATE_TOOL`) and answers one question, *is the schema this build expects applied?*, in
+//! four ways: `wait` (init container), `serve` (sidecar), `check` (deploy scripts) and `status`
+//! (operators).
 //!
 //! Modules, from the pure core outwards:
 //!
-//! - [`core`]: goose's semantics (rows and file names → facts), the verdict, the status listing.
-//!   Pure: no I/O, no clock.
+//! - [`core`]: each tool's semantics (rows and file names → facts; one module per tool under
+//!   [`core::tools`]), the fold a read's rows go through, the verdict, the status listing. Pure:
+//!   no I/O, no clock.
 //! - [`config`]: environment and flags → validated [`config::Settings`], from one table of
 //!   variables; every mistake names its variable.
-//! - [`postgres`]: DSNs, TLS, and the only code that talks to the database.
+//! - [`postgres`]: DSNs, TLS, and the only code that talks to the database (tool-agnostic: it
+//!   runs the tool's one `SELECT` and hands the rows to the core).
 //! - [`modes`]: `check`, `status`, `wait`, `serve` (with its cached readiness, routes, listener
 //!   and metrics), and [`modes::Finish`], how a mode ends.
 //! - [`cli`]: argv → mode and flag values.

@@ -140,6 +140,9 @@ fn run(mode: Mode, settings: &Settings, db: &Database) -> modes::Finish {
             exec: false,
         }
     };
+    if let Err(why) = open_files() {
+        return failed(why);
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -164,6 +167,46 @@ fn run(mode: Mode, settings: &Settings, db: &Database) -> modes::Finish {
     // interrupted): the exit must stay within its second.
     runtime.shutdown_background();
     finish
+}
+
+/// The fewest open files the gate runs with: the standard three, the runtime's poller and waker,
+/// the signal driver's socket pair, a database connection and a cancel request's, a name
+/// lookup's, and some room.
+const MIN_OPEN_FILES: u64 = 16;
+
+/// Raises the open-file soft limit to the hard limit, as Go programs do (container runtimes
+/// often start processes at a low soft limit; `serve` needs room for its connections), and
+/// refuses to run below [`MIN_OPEN_FILES`]: with six or seven, tokio's signal set-up panicked
+/// (`failed to create UnixStream`, exit 101 "internal error").
+// setrlimit is not in std. Allowed here, denied everywhere else.
+#[allow(unsafe_code)]
+fn open_files() -> Result<(), String> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit only read and write the struct passed to them.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return Ok(());
+        }
+        if limit.rlim_cur < limit.rlim_max {
+            let raised = libc::rlimit {
+                rlim_cur: limit.rlim_max,
+                rlim_max: limit.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                limit.rlim_cur = limit.rlim_max;
+            }
+        }
+    }
+    if limit.rlim_cur < MIN_OPEN_FILES {
+        return Err(format!(
+            "the open-file limit is {} (ulimit -n), and the hard limit does not allow more: schema-gate needs at least {MIN_OPEN_FILES} open files",
+            limit.rlim_cur
+        ));
+    }
+    Ok(())
 }
 
 /// A panic is a bug; its report must still never carry a secret. Only a literal message (which

@@ -51,12 +51,7 @@ fn direct_tls_with_an_sslmode_that_may_fall_back_is_refused_at_start_up() {
 fn direct_tls_against_postgres_15_and_pgbouncer_is_a_clear_error_without_fallback() {
     let dir = temp_dir("direct-15");
     let certs = make_certs(&dir);
-    let pg = Postgres::start_with(PgOptions {
-        tls: Some((certs.server_cert.clone(), certs.server_key.clone())),
-        ..PgOptions::default()
-    });
-    pg.create_db_and_role("app", "gate");
-    pg.goose_table("app", "goose_db_version", &[(1, true)], Some("gate"));
+    let pg = Postgres::app_with(PgOptions::tls(&certs), &[(1, true)]);
     let bouncer = Bouncer::start(&pg, &["gate"]);
     for (what, port) in [("PostgreSQL 15", pg.port), ("PgBouncer 1.18", bouncer.port)] {
         let url = format!(
@@ -89,7 +84,7 @@ fn direct_tls_works_on_postgres_17_and_18() {
     let dir = temp_dir("direct-17-18");
     let certs = make_certs(&dir);
     for version in [PG17, PG18] {
-        let pg = Major::start(version, &certs.server_cert, &certs.server_key, &[(1, true)]);
+        let pg = Major::start(version, &certs, &[(1, true)]);
         let base = format!("postgres://gate:{PASSWORD}@localhost:{}/app", pg.port);
         for query in [
             "sslmode=require&sslnegotiation=direct".to_string(),

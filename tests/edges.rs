@@ -9,8 +9,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 use support::{
-    Bouncer, FakeServer, Fault, PASSWORD, Postgres, Sidecar, eventually, finish, gate, gate_for,
-    run, spawn, temp_dir,
+    Bouncer, FakeServer, Fault, PASSWORD, Postgres, Sidecar, eventually, exit_and_peak_rss, finish,
+    gate, gate_for, migrations_dir, run, spawn, temp_dir,
 };
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -26,8 +26,7 @@ fn check_dir(url: &str, dir: &Path, vars: &[(&str, &str)]) -> (Option<i32>, serd
             .envs(vars.iter().copied()),
         LIMIT,
     );
-    let json = serde_json::from_str(r.stdout.trim()).unwrap_or(serde_json::Value::Null);
-    (r.code, json)
+    (r.code, r.json())
 }
 
 fn touch(dir: &Path, name: &[u8]) {
@@ -474,49 +473,21 @@ fn reserved_table_names_are_refused() {
     );
 }
 
-/// Peak resident memory (KiB) of a finished child, from the kernel's own account (reaped here
-/// with wait4, which std's `Child` cannot report).
-#[allow(clippy::zombie_processes)]
-// wait4 is the only way to read a child's own peak RSS; std's Child cannot.
-#[allow(unsafe_code)]
-fn run_measuring_peak(mut cmd: Command) -> (i32, u64) {
-    let child = cmd
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let pid = child.id() as libc::pid_t;
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is a valid value to be overwritten by wait4.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    eventually(Duration::from_secs(120), "check exits", || {
-        // SAFETY: pid is our own child; status and usage are valid out-pointers.
-        let done = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
-        (done == pid).then_some(())
-    });
-    (libc::WEXITSTATUS(status), usage.ru_maxrss as u64)
-}
-
 // Item 14: memory stays flat as the version table grows.
 #[test]
 fn a_million_rows_fit_in_the_container_limit() {
-    let pg = Postgres::app(&[]);
-    pg.sql(
-        "app",
-        "INSERT INTO goose_db_version (version_id, is_applied) \
-         SELECT g, true FROM generate_series(1, 1000000) g",
-    );
-    let dir = temp_dir("million");
-    touch(&dir, b"1_a.sql");
-    touch(&dir, b"1000000_z.sql");
+    let pg = Postgres::app_applied_through(1_000_000);
+    let dir = migrations_dir(&[1, 1_000_000]);
     let url = pg.url("gate", "app", "");
     let mut check = gate(&["check"]);
     check
         .env("DATABASE_URL", &url)
         .env("GATE_MIGRATIONS_DIR", &dir)
-        .env("GATE_QUERY_TIMEOUT", "2m");
-    let (code, peak_kib) = run_measuring_peak(check);
-    assert_eq!(code, 0);
+        .env("GATE_QUERY_TIMEOUT", "2m")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let (code, peak_kib) = exit_and_peak_rss(&mut check, Duration::from_secs(120));
+    assert_eq!(code, Some(0));
     eprintln!("check, 1,000,000 rows: peak RSS {} KiB", peak_kib);
     assert!(peak_kib < 32 * 1024, "check peaked at {peak_kib} KiB");
 

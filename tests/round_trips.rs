@@ -92,7 +92,7 @@ fn wait_polls_with_one_round_trip_on_one_connection() {
 fn over_tls_direct_saves_one_and_read_write_costs_one_only_where_unreported() {
     let dir = temp_dir("round-trips-tls");
     let certs = make_certs(&dir);
-    let pg17 = Major::start(PG17, &certs.server_cert, &certs.server_key, &[(1, true)]);
+    let pg17 = Major::start(PG17, &certs, &[(1, true)]);
     let negotiated = cold_check(pg17.port, "sslmode=require").round_trips;
     let direct = cold_check(pg17.port, "sslmode=require&sslnegotiation=direct").round_trips;
     assert_eq!(direct + 1, negotiated, "direct TLS: no SSLRequest");
@@ -102,9 +102,28 @@ fn over_tls_direct_saves_one_and_read_write_costs_one_only_where_unreported() {
         "reported at startup: {read_write:?}"
     );
     // PostgreSQL 13 reports neither parameter: read-write asks (SHOW transaction_read_only).
-    let pg13 = Major::start(PG13, &certs.server_cert, &certs.server_key, &[(1, true)]);
+    let pg13 = Major::start(PG13, &certs, &[(1, true)]);
     let any = cold_check(pg13.port, "sslmode=require").round_trips;
     let read_write = cold_check(pg13.port, "sslmode=require&target_session_attrs=read-write");
     assert_eq!(read_write.round_trips, any + 1, "one SHOW: {read_write:?}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// PostgreSQL up to 17 accepts only P-256 for TLS 1.3's key exchange (`ssl_ecdh_curve` defaults
+/// to `prime256v1`). A client that sends its key share for X25519 first (rustls's default) is
+/// answered with a HelloRetryRequest and must send a second ClientHello: a whole round trip more
+/// on every cold TLS check. The gate offers P-256 first: one ClientHello, against Debian's 15 and
+/// PostgreSQL 17 alike (and 18, whose default groups accept both).
+#[test]
+fn tls_against_postgresql_needs_no_hello_retry() {
+    let dir = temp_dir("round-trips-hello");
+    let certs = make_certs(&dir);
+    let pg15 = Postgres::app_with(support::PgOptions::tls(&certs), &[(1, true)]);
+    let pg17 = Major::start(PG17, &certs, &[(1, true)]);
+    for port in [pg15.port, pg17.port] {
+        let seen = cold_check(port, "sslmode=require");
+        let hellos = seen.client_hellos(0);
+        assert_eq!(hellos, 1, "{hellos} ClientHellos: a HelloRetryRequest");
+    }
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -284,9 +284,7 @@ fn password_sources(
 
 #[test]
 fn the_password_never_appears_in_any_output() {
-    let pg = Postgres::start();
-    pg.create_db_and_role("app", "gate");
-    pg.goose_table("app", "goose_db_version", &[(1, true)], Some("gate"));
+    let pg = Postgres::app(&[(1, true)]);
     let dir = temp_dir("secrets");
     let url_file = dir.join("url");
     let passfile = dir.join("pgpass");

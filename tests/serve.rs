@@ -49,14 +49,7 @@ fn ready_within_one_interval_through_pgbouncer() {
 
 #[test]
 fn outage_keeps_readiness_and_stale_after_fails_it_then_recovers() {
-    let mut pg = Postgres::start();
-    pg.create_db_and_role("app", "gate");
-    pg.goose_table(
-        "app",
-        "goose_db_version",
-        &[(1, true), (2, true)],
-        Some("gate"),
-    );
+    let mut pg = Postgres::app(&[(1, true), (2, true)]);
     let url = pg.url("gate", "app", "");
     let keeps = Sidecar::start(&url, &[("GATE_RECHECK_INTERVAL", "200ms")]);
     let stales = Sidecar::start(
@@ -125,7 +118,7 @@ fn a_rollback_fails_readiness_at_once() {
         &[("GATE_RECHECK_INTERVAL", "300ms")],
     );
     sidecar.until_ready_is(200, Duration::from_secs(5));
-    pg.sql("app", "DELETE FROM goose_db_version WHERE version_id = 2");
+    pg.goose_down("app", "goose_db_version"); // the real goose rolls 2 back
     // At the next re-check (how soon is BENCHMARKS.md's detection latency).
     sidecar.until_ready_is(503, DEADLINE);
     assert!(sidecar.get("/readyz").1.contains("at version 1"));

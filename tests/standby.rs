@@ -13,14 +13,7 @@ const LIMIT: Duration = Duration::from_secs(60);
 /// A primary at version 2, a standby of it paused at version 2, and the primary rolled back to
 /// version 1: the standby now serves a stale schema.
 fn lagging_standby(options: PgOptions) -> (Postgres, Postgres) {
-    let primary = Postgres::start_with(options);
-    primary.create_db_and_role("app", "gate");
-    primary.goose_table(
-        "app",
-        "goose_db_version",
-        &[(1, true), (2, true)],
-        Some("gate"),
-    );
+    let primary = Postgres::app_with(options, &[(1, true), (2, true)]);
     let standby = primary.standby();
     let newest = "SELECT max(version_id) FROM goose_db_version";
     eventually(STATE, "the standby serves version 2", || {
@@ -99,10 +92,7 @@ fn read_write_skips_a_lagging_standby_in_plaintext() {
 fn read_write_skips_a_lagging_standby_over_tls() {
     let dir = support::temp_dir("standby-tls");
     let certs = make_certs(&dir);
-    let (primary, standby) = lagging_standby(PgOptions {
-        tls: Some((certs.server_cert.clone(), certs.server_key.clone())),
-        tls_only: true,
-    });
+    let (primary, standby) = lagging_standby(PgOptions::tls_only(&certs));
     let tls = format!("sslmode=verify-full&sslrootcert={}&", certs.ca.display());
     reads_the_primary(&primary, &standby, "localhost", &tls);
     let _ = std::fs::remove_dir_all(dir);

@@ -6,7 +6,7 @@ use std::io::BufRead;
 use std::os::unix::ffi::OsStrExt;
 use std::process::Stdio;
 use std::time::Duration;
-use support::{Bouncer, Postgres, exit_and_peak_rss, gate, run, temp_dir};
+use support::{Bouncer, Postgres, exit_and_peak_rss, gate, migrations_dir, run, temp_dir};
 
 const LIMIT: Duration = Duration::from_secs(30);
 
@@ -184,16 +184,8 @@ struct Document {
 #[test]
 fn a_million_rows_stream_in_flat_memory() {
     // goose's initial row and 1,000,000 applied versions: 1,000,001 rows.
-    let pg = Postgres::app(&[]);
-    pg.sql(
-        "app",
-        "INSERT INTO goose_db_version (version_id, is_applied) \
-         SELECT g, true FROM generate_series(1, 1000000) g",
-    );
-    let dir = temp_dir("status-million");
-    for name in ["1_a.sql", "1000000_z.sql"] {
-        std::fs::write(dir.join(name), "").expect("write");
-    }
+    let pg = Postgres::app_applied_through(1_000_000);
+    let dir = migrations_dir(&[1, 1_000_000]);
     let out = temp_dir("status-million-out").join("stdout");
     let mut peaks = Vec::new();
     // Without a directory every applied version is a migration; with two files, 999,998 of

@@ -19,7 +19,7 @@ fn check_json(url: &str, expect: &str, vars: &[(&str, &str)]) -> (support::Run, 
             .envs(vars.iter().copied()),
         LIMIT,
     );
-    let json = serde_json::from_str(r.stdout.trim()).unwrap_or(serde_json::Value::Null);
+    let json = r.json();
     (r, json)
 }
 

@@ -299,3 +299,88 @@ fn serve_exports_string_ids_as_a_label_and_the_tool() {
     );
     assert!(metrics.contains("schema_gate_version 2"), "{metrics}");
 }
+
+/// One query per check, for every tool: a cold `check` and a cold `status` are the startup,
+/// SCRAM's two messages and one simple-protocol `Query` (the tool's whole read in one
+/// transaction), directly and through PgBouncer; nothing else is sent but `Terminate`. Counted
+/// by the proxy of `tests/round_trips.rs`. The tables are made by hand in each tool's shape:
+/// what is under test is the traffic, not what the rows mean (the differentials hold that to
+/// the real CLIs).
+#[test]
+fn every_tool_s_check_and_status_are_one_query() {
+    let pg = cluster();
+    pg.sql(
+        "app",
+        "CREATE SCHEMA gm; CREATE SCHEMA db; \
+         CREATE TABLE gm.schema_migrations (version bigint NOT NULL PRIMARY KEY, dirty boolean NOT NULL); \
+         INSERT INTO gm.schema_migrations VALUES (1, false); \
+         CREATE TABLE flyway_schema_history (installed_rank int PRIMARY KEY, version varchar(50), \
+           description varchar(200) NOT NULL, type varchar(20) NOT NULL, script varchar(1000) NOT NULL, \
+           checksum int, installed_by varchar(100) NOT NULL, installed_on timestamp NOT NULL DEFAULT now(), \
+           execution_time int NOT NULL, success boolean NOT NULL); \
+         INSERT INTO flyway_schema_history VALUES (1, '1', 'a', 'SQL', 'V1__a.sql', 0, 'migrator', now(), 1, true); \
+         CREATE TABLE alembic_version (version_num varchar(32) PRIMARY KEY); \
+         INSERT INTO alembic_version VALUES ('a1'); \
+         CREATE TABLE db.schema_migrations (version varchar(128) PRIMARY KEY); \
+         INSERT INTO db.schema_migrations VALUES ('001'); \
+         GRANT USAGE ON SCHEMA gm, db TO gate; \
+         GRANT SELECT ON ALL TABLES IN SCHEMA public, gm, db TO gate",
+    );
+    let dir = temp_dir("tools-one-query");
+    let manifest = dir.join("expected");
+    std::fs::write(&manifest, "a1\n").expect("manifest");
+    let manifest = manifest.to_str().expect("utf-8");
+    let bouncer = Bouncer::start(&pg, &["gate"]);
+    let tools: [(&str, &[(&str, &str)]); 4] = [
+        (
+            "golang-migrate",
+            &[
+                ("GATE_TABLE", "gm.schema_migrations"),
+                ("GATE_EXPECT_VERSION", "1"),
+            ],
+        ),
+        ("flyway", &[("GATE_EXPECT_VERSION", "1")]),
+        ("alembic", &[("GATE_EXPECT_FILE", manifest)]),
+        (
+            "dbmate",
+            &[
+                ("GATE_TABLE", "db.schema_migrations"),
+                ("GATE_EXPECT_VERSION", "001"),
+            ],
+        ),
+    ];
+    for (tool, vars) in tools {
+        for upstream in [pg.port, bouncer.port] {
+            for mode in ["check", "status"] {
+                let proxy = support::FlightCounter::start(upstream);
+                let url = format!(
+                    "postgres://gate:{}@localhost:{}/app?sslmode=disable",
+                    support::PASSWORD,
+                    proxy.port
+                );
+                let mut cmd = gate(&[mode]);
+                cmd.env("DATABASE_URL", &url).env("GATE_TOOL", tool);
+                for (k, v) in vars {
+                    cmd.env(k, v);
+                }
+                let r = run(&mut cmd, LIMIT);
+                assert_eq!(r.code, Some(0), "{tool} {mode}: {r:?}");
+                let seen = proxy.seen();
+                assert_eq!(
+                    seen.round_trips, 4,
+                    "{tool} {mode} via {upstream}: {seen:?}"
+                );
+                assert_eq!(
+                    seen.sent[..4],
+                    ["startup", "p", "p", "Q"],
+                    "{tool} {mode}: {seen:?}"
+                );
+                assert!(
+                    seen.sent[4..].iter().all(|m| m == "X"),
+                    "{tool} {mode}: {seen:?}"
+                );
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}

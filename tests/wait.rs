@@ -63,6 +63,12 @@ fn waits_for_the_table_to_appear() {
     );
     // No table: it says so and keeps waiting.
     waiter.keeps_running_after("does not exist");
+    // The gate's grant takes effect with the table: goose creates it, and a GRANT after goose
+    // would leave a moment in which a poll reads "permission denied" (which waiting cannot fix).
+    pg.sql(
+        "app",
+        "ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO gate",
+    );
     pg.goose_table("app", "goose_db_version", &[(1, true)], Some("gate"));
     let r = waiter.finish(LIMIT);
     assert_eq!(r.code, Some(0), "{r:?}");
@@ -73,9 +79,7 @@ fn waits_for_the_table_to_appear() {
 fn retries_until_the_database_comes_up() {
     // Prepare the cluster, stop it, start the gate against the dead port, then boot it again:
     // the roles exist before the first connection can succeed (a missing role is not transient).
-    let mut pg = Postgres::start();
-    pg.create_db_and_role("app", "gate");
-    pg.goose_table("app", "goose_db_version", &[(1, true)], Some("gate"));
+    let mut pg = Postgres::app(&[(1, true)]);
     pg.stop();
     let mut waiter = Logged::spawn(
         gate_for("wait", pg.url("gate", "app", ""), "1").env("GATE_INTERVAL", "200ms"),
@@ -133,10 +137,7 @@ fn fails_fast_on_what_waiting_cannot_fix() {
 fn wrong_ca_fails_fast() {
     let dir = support::temp_dir("wait-tls");
     let certs = support::make_certs(&dir);
-    let pg = Postgres::start_with(PgOptions {
-        tls: Some((certs.server_cert.clone(), certs.server_key.clone())),
-        ..PgOptions::default()
-    });
+    let pg = Postgres::start_with(PgOptions::tls(&certs));
     pg.create_db_and_role("app", "gate");
     let url = format!(
         "postgres://gate:{PASSWORD}@localhost:{}/app?sslmode=verify-full&sslrootcert={}",

@@ -12,6 +12,20 @@ GRANT USAGE ON SCHEMA public TO schema_gate;
 GRANT SELECT ON TABLE public.goose_db_version TO schema_gate;
 -- Nothing else: no default privileges, no other tables, no sequences.
 
+-- No tables of its own in public. PostgreSQL 13 and 14 let every role create in public (PUBLIC
+-- holds CREATE there; 15 revoked it): whoever holds the gate's credentials could create
+-- public.goose_db_version before goose's first run, with a row for every migration, and the gate
+-- would open on a database where nothing was migrated (goose, finding its table, would apply
+-- nothing either). On a database created by 15 or later this is already so; one upgraded or
+-- restored from 13/14 keeps PUBLIC's CREATE. goose needs CREATE there, so it
+-- gets it by name (on 13 and 14 only the schema's owner may grant it: as another role, psql
+-- prints "no privileges could be revoked"; run this file as a superuser there, or revoke by hand).
+REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+GRANT CREATE ON SCHEMA public TO migrator;
+-- The app: only if it creates tables or extensions in public at run time (on 13/14 it could
+-- until now; on a database made by 15 it never could), uncomment:
+-- GRANT CREATE ON SCHEMA public TO honeydue_app;
+
 -- No temporary tables for the gate's role. Through a transaction-mode pooler a temporary table
 -- outlives the client that made it: it stays on the pooled server connection, which the next
 -- client of the same role gets, and Postgres searches it before public. Whoever holds the gate's

@@ -12,30 +12,16 @@ here=$(cd "$(dirname "$0")" && pwd)
 req="$here/alembic/requirements.txt"
 version=$(sed -n 's/^alembic==//p' "$req")
 dir=$(peer_dir alembic "$version")
-bin="$dir/bin/alembic"
 stamp=$(sha256sum < "$req" | cut -c1-16)
-if [ ! -x "$bin" ] || [ "$(cat "$dir/stamp" 2>/dev/null)" != "$stamp" ]; then
+
+ready() { [ -x "$1/bin/alembic" ] && [ "$(cat "$1/stamp" 2>/dev/null)" = "$stamp" ]; }
+
+build() {
   peer_log "installing Alembic $version from PyPI into a venv"
-  tmp=$(peer_tmp "$dir")
-  trap 'rm -rf "$tmp"' EXIT
-  python3 -m venv "$tmp/venv"
-  "$tmp/venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps -r "$req" >&2
-  mkdir -p "$tmp/bin"
-  # `python -m alembic`, not the venv's console script: the venv is built here and renamed
-  # into place, and only its console scripts name their directory.
-  # shellcheck disable=SC2016 # the wrappers expand $0 and $@ when they run, not now
-  printf '#!/bin/sh\nd="$(cd "$(dirname "$0")/.." && pwd)"\nexec "$d/venv/bin/python" %s"$@"\n' \
-    '-m alembic ' > "$tmp/bin/alembic"
-  # shellcheck disable=SC2016
-  printf '#!/bin/sh\nd="$(cd "$(dirname "$0")/.." && pwd)"\nexec "$d/venv/bin/python" %s"$@"\n' \
-    '' > "$tmp/bin/python"
-  chmod +x "$tmp/bin/alembic" "$tmp/bin/python"
-  "$tmp/bin/alembic" --version >/dev/null
-  echo "$stamp" > "$tmp/stamp"
-  rm -rf "$dir.old"
-  if [ -e "$dir" ]; then mv -T "$dir" "$dir.old"; fi
-  peer_publish "$tmp" "$dir"
-  rm -rf "$dir.old"
-  trap - EXIT
-fi
-echo "$bin"
+  peer_venv "$1" "$req" alembic alembic
+  "$1/bin/alembic" --version >/dev/null
+  echo "$stamp" > "$1/stamp"
+}
+
+peer_install "$dir" ready build
+peer_paths "$dir" bin/alembic

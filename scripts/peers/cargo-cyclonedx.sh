@@ -6,20 +6,22 @@
 #   scripts/peers/cargo-cyclonedx.sh     prints the binary's path (run it as `PATH cyclonedx ...`)
 #
 # Cached under ${SCHEMA_GATE_CACHE:-$HOME/.cache/schema-gate}/cargo-cyclonedx/VERSION/bin, built
-# with `cargo install --locked` into a temporary directory renamed into place.
+# with `cargo install --locked` into a temporary directory renamed into place
+# (scripts/peers/lib.sh).
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh disable=SC1091
+. "$(dirname "$0")/lib.sh"
 
 version=0.5.9
-dir=${SCHEMA_GATE_CACHE:-$HOME/.cache/schema-gate}/cargo-cyclonedx/$version
-if ! [ -x "$dir/bin/cargo-cyclonedx" ]; then
-  mkdir -p "$(dirname "$dir")"
-  tmp=$(mktemp -d "$dir.tmp.XXXXXX")
-  trap 'rm -rf "$tmp"' EXIT
-  echo "cargo-cyclonedx.sh: building cargo-cyclonedx $version (once)" >&2
-  cargo install --quiet --locked --root "$tmp" "cargo-cyclonedx@$version" >&2
-  rm -f "$tmp/.crates.toml" "$tmp/.crates2.json"
-  rm -rf "$dir"
-  mv "$tmp" "$dir"
-  trap - EXIT
-fi
-echo "$dir/bin/cargo-cyclonedx"
+dir=$(peer_dir cargo-cyclonedx "$version")
+
+ready() { [ -x "$1/bin/cargo-cyclonedx" ]; }
+
+build() {
+  peer_log "building cargo-cyclonedx $version (once)"
+  cargo install --quiet --locked --root "$1" "cargo-cyclonedx@$version" >&2
+  rm -f "$1/.crates.toml" "$1/.crates2.json"
+}
+
+peer_install "$dir" ready build
+peer_paths "$dir" bin/cargo-cyclonedx

@@ -5,21 +5,22 @@
 #   scripts/peers/cosign.sh      prints the binary's path
 #
 # Cached under ${SCHEMA_GATE_CACHE:-$HOME/.cache/schema-gate}/cosign/VERSION/bin (built into a
-# temporary directory renamed into place). A cold build takes a few minutes; a warm run, none.
+# temporary directory renamed into place: scripts/peers/lib.sh). A cold build takes a few minutes; a warm run, none.
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh disable=SC1091
+. "$(dirname "$0")/lib.sh"
 
 version=${COSIGN_VERSION:-v2.6.5}
-dir=${SCHEMA_GATE_CACHE:-$HOME/.cache/schema-gate}/cosign/$version
-if ! [ -x "$dir/bin/cosign" ]; then
-  command -v go >/dev/null || { echo "cosign.sh: go missing" >&2; exit 1; }
-  mkdir -p "$(dirname "$dir")"
-  tmp=$(mktemp -d "$dir.tmp.XXXXXX")
-  trap 'rm -rf "$tmp"' EXIT
-  echo "cosign.sh: building cosign $version (a few minutes, once)" >&2
-  GOBIN=$tmp/bin CGO_ENABLED=0 GOFLAGS=-buildvcs=false go install -ldflags "-s -w" \
+dir=$(peer_dir cosign "$version")
+
+ready() { [ -x "$1/bin/cosign" ]; }
+
+build() {
+  peer_need go Go
+  peer_log "building cosign $version (a few minutes, once)"
+  GOBIN=$1/bin CGO_ENABLED=0 GOFLAGS=-buildvcs=false go install -ldflags "-s -w" \
     "github.com/sigstore/cosign/v2/cmd/cosign@$version" >&2
-  rm -rf "$dir"
-  mv "$tmp" "$dir"
-  trap - EXIT
-fi
-echo "$dir/bin/cosign"
+}
+
+peer_install "$dir" ready build
+peer_paths "$dir" bin/cosign

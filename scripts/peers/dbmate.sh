@@ -11,18 +11,17 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 version=2.36.0
 dir=$(peer_dir dbmate "$version")
-bin="$dir/bin/dbmate"
-if [ ! -x "$bin" ]; then
+
+ready() { [ -x "$1/bin/dbmate" ]; }
+
+build() {
   peer_log "installing dbmate $version from npm"
-  tmp=$(peer_tmp "$dir")
-  trap 'rm -rf "$tmp"' EXIT
-  npm install --prefix "$tmp" --no-audit --no-fund --no-save --loglevel=error \
-    "dbmate@$version" "@dbmate/linux-x64@$version" >&2
-  mkdir -p "$tmp/bin"
+  peer_npm "$1" "dbmate@$version" "@dbmate/linux-x64@$version"
+  mkdir -p "$1/bin"
   # The platform package's binary itself (the `dbmate` package's bin is a Node launcher).
-  ln -s ../node_modules/@dbmate/linux-x64/bin/dbmate "$tmp/bin/dbmate"
-  "$tmp/bin/dbmate" --version >/dev/null
-  peer_publish "$tmp" "$dir"
-  trap - EXIT
-fi
-echo "$bin"
+  ln -s ../node_modules/@dbmate/linux-x64/bin/dbmate "$1/bin/dbmate"
+  "$1/bin/dbmate" --version >/dev/null
+}
+
+peer_install "$dir" ready build
+peer_paths "$dir" bin/dbmate

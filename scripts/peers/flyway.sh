@@ -14,16 +14,16 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 version=13.12.0
 dir=$(peer_dir flyway "$version")
-bin="$dir/bin/flyway"
 # The source is part of the key: a changed driver is rebuilt.
 stamp=$(cat "$here/flyway/pom.xml" "$here/flyway/FlywayCli.java" | sha256sum | cut -c1-16)
-if [ ! -x "$bin" ] || [ "$(cat "$dir/stamp" 2>/dev/null)" != "$stamp" ]; then
+
+ready() { [ -x "$1/bin/flyway" ] && [ "$(cat "$1/stamp" 2>/dev/null)" = "$stamp" ]; }
+
+build() {
+  local tmp=$1
   peer_log "resolving Flyway $version from Maven Central and compiling its driver"
-  tmp=$(peer_tmp "$dir")
-  trap 'rm -rf "$tmp"' EXIT
   grep -q "<flyway.version>$version<" "$here/flyway/pom.xml"
-  mvn -q -B -Dstyle.color=never -f "$here/flyway/pom.xml" dependency:copy-dependencies \
-    -DoutputDirectory="$tmp/lib" -DincludeScope=runtime >&2
+  peer_maven "$here/flyway/pom.xml" "$tmp/lib"
   mkdir -p "$tmp/classes" "$tmp/bin"
   javac -d "$tmp/classes" -cp "$tmp/lib/*" "$here/flyway/FlywayCli.java"
   cat > "$tmp/bin/flyway" <<WRAP
@@ -33,10 +33,7 @@ exec java -XX:TieredStopAtLevel=1 -Xshare:auto -cp "\$d/classes:\$d/lib/*" Flywa
 WRAP
   chmod +x "$tmp/bin/flyway"
   echo "$stamp" > "$tmp/stamp"
-  rm -rf "$dir.old"
-  [ -e "$dir" ] && mv -T "$dir" "$dir.old"
-  peer_publish "$tmp" "$dir"
-  rm -rf "$dir.old"
-  trap - EXIT
-fi
-echo "$bin"
+}
+
+peer_install "$dir" ready build
+peer_paths "$dir" bin/flyway

@@ -10,15 +10,15 @@ set -euo pipefail
 
 version=v4.20.1
 dir=$(peer_dir golang-migrate "$version")
-bin="$dir/bin/migrate"
-if [ ! -x "$bin" ]; then
+
+ready() { [ -x "$1/bin/migrate" ]; }
+
+build() {
   peer_log "building golang-migrate $version (go install -tags postgres)"
-  tmp=$(peer_tmp "$dir")
-  trap 'rm -rf "$tmp"' EXIT
-  GOBIN="$tmp/bin" GOFLAGS=-buildvcs=false GOTOOLCHAIN=local \
+  GOBIN="$1/bin" GOFLAGS=-buildvcs=false GOTOOLCHAIN=local \
     go install -tags postgres "github.com/golang-migrate/migrate/v4/cmd/migrate@$version"
-  "$tmp/bin/migrate" -version >/dev/null 2>&1
-  peer_publish "$tmp" "$dir"
-  trap - EXIT
-fi
-echo "$bin"
+  "$1/bin/migrate" -version >/dev/null 2>&1
+}
+
+peer_install "$dir" ready build
+peer_paths "$dir" bin/migrate

@@ -11,15 +11,14 @@ here=$(cd "$(dirname "$0")" && pwd)
 version=3.3.0
 pg=8.23.1
 dir=$(peer_dir knex "$version")
-bin="$dir/node_modules/.bin/knex"
-if [ ! -x "$bin" ]; then
+
+ready() { [ -x "$1/node_modules/.bin/knex" ]; }
+
+build() {
   peer_log "installing knex $version and pg $pg from npm"
-  tmp=$(peer_tmp "$dir")
-  trap 'rm -rf "$tmp"' EXIT
-  npm install --prefix "$tmp" --no-audit --no-fund --no-save --loglevel=error \
-    "knex@$version" "pg@$pg" >&2
-  "$tmp/node_modules/.bin/knex" --version >/dev/null
-  peer_publish "$tmp" "$dir"
-  trap - EXIT
-fi
-echo "$bin"
+  peer_npm "$1" "knex@$version" "pg@$pg"
+  "$1/node_modules/.bin/knex" --version >/dev/null
+}
+
+peer_install "$dir" ready build
+peer_paths "$dir" node_modules/.bin/knex

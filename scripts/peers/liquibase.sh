@@ -16,31 +16,29 @@ version=4.33.0
 pom="$here/liquibase/pom.xml"
 grep -q "<liquibase.version>$version<" "$pom"
 dir=$(peer_dir liquibase "$version")
-bin="$dir/bin/liquibase"
 # The driver's source is part of the key: a changed driver is rebuilt.
 stamp=$(cat "$pom" "$here/liquibase/LiquibaseSession.java" | sha256sum | cut -c1-16)
-if [ ! -x "$bin" ] || [ "$(cat "$dir/stamp" 2>/dev/null)" != "$stamp" ]; then
+
+ready() {
+  [ -x "$1/bin/liquibase" ] && [ -x "$1/bin/liquibase-session" ] \
+    && [ "$(cat "$1/stamp" 2>/dev/null)" = "$stamp" ]
+}
+
+build() {
   peer_log "resolving Liquibase $version from Maven Central"
-  tmp=$(peer_tmp "$dir")
-  trap 'rm -rf "$tmp"' EXIT
-  mvn -q -B -Dstyle.color=never -f "$pom" dependency:copy-dependencies \
-    -DoutputDirectory="$tmp/lib" -DincludeScope=runtime >&2
-  mkdir -p "$tmp/bin"
+  peer_maven "$pom" "$1/lib"
+  mkdir -p "$1/bin" "$1/classes"
   # shellcheck disable=SC2016 # expanded when the wrapper runs
   printf '#!/bin/sh\nd="$(cd "$(dirname "$0")/.." && pwd)"\nexec java -cp "$d/lib/*" liquibase.integration.commandline.LiquibaseCommandLine --show-banner=false "$@"\n' \
-    > "$tmp/bin/liquibase"
-  mkdir -p "$tmp/classes"
-  javac -d "$tmp/classes" -cp "$tmp/lib/*" "$here/liquibase/LiquibaseSession.java"
+    > "$1/bin/liquibase"
+  javac -d "$1/classes" -cp "$1/lib/*" "$here/liquibase/LiquibaseSession.java"
   # shellcheck disable=SC2016 # expanded when the wrapper runs
   printf '#!/bin/sh\nd="$(cd "$(dirname "$0")/.." && pwd)"\nexec java -cp "$d/classes:$d/lib/*" LiquibaseSession "$@"\n' \
-    > "$tmp/bin/liquibase-session"
-  chmod +x "$tmp/bin/liquibase" "$tmp/bin/liquibase-session"
-  "$tmp/bin/liquibase" --version >/dev/null 2>&1
-  echo "$stamp" > "$tmp/stamp"
-  rm -rf "$dir.old"
-  if [ -e "$dir" ]; then mv -T "$dir" "$dir.old"; fi
-  peer_publish "$tmp" "$dir"
-  rm -rf "$dir.old"
-  trap - EXIT
-fi
-echo "$bin"
+    > "$1/bin/liquibase-session"
+  chmod +x "$1/bin/liquibase" "$1/bin/liquibase-session"
+  "$1/bin/liquibase" --version >/dev/null 2>&1
+  echo "$stamp" > "$1/stamp"
+}
+
+peer_install "$dir" ready build
+peer_paths "$dir" bin/liquibase

@@ -12,16 +12,16 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 version=0.9.0
 dir=$(peer_dir sqlx "$version")
-bin="$dir/bin/sqlx"
-if [ ! -x "$bin" ]; then
+
+ready() { [ -x "$1/bin/sqlx" ]; }
+
+build() {
   peer_log "building sqlx-cli $version from crates.io (cargo install; minutes)"
-  tmp=$(peer_tmp "$dir")
-  trap 'rm -rf "$tmp"' EXIT
-  CARGO_TARGET_DIR="$tmp/target" cargo install --quiet --locked "sqlx-cli@$version" \
-    --no-default-features --features postgres,rustls --root "$tmp" >&2
-  rm -rf "$tmp/target"
-  "$tmp/bin/sqlx" --version >/dev/null
-  peer_publish "$tmp" "$dir"
-  trap - EXIT
-fi
-echo "$bin"
+  CARGO_TARGET_DIR="$1/target" cargo install --quiet --locked "sqlx-cli@$version" \
+    --no-default-features --features postgres,rustls --root "$1" >&2
+  rm -rf "$1/target"
+  "$1/bin/sqlx" --version >/dev/null
+}
+
+peer_install "$dir" ready build
+peer_paths "$dir" bin/sqlx

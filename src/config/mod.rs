@@ -240,7 +240,13 @@ impl Settings {
 /// the rest (see `names`).
 fn check_names(sources: &Sources) -> Result<(), ConfigError> {
     let known: Vec<&str> = variables::known_names().collect();
-    let findings = names::near_misses(sources.set_names(), &known, variables::GOOSE_OWN, decides);
+    let findings = names::near_misses(
+        sources.set_names(),
+        &known,
+        variables::GOOSE_OWN,
+        decides,
+        |name| sources.get(name),
+    );
     let mut errors = Vec::new();
     for finding in findings {
         match finding.severity {
@@ -986,7 +992,7 @@ mod tests {
                 ("GATE_EXPECT_VERSION", "1"),
                 ("GOOSE_VERBOSE", "true"),
                 ("NO_COLOR", "1"),
-                ("GATE_UNKNOWN_THING", "1"),
+                ("GATE_PORT", "tcp://10.43.0.7:8099"),
                 ("goose_table", "x"),
             ])
             .is_ok()

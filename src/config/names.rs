@@ -11,10 +11,16 @@
 //!   `DATABASE_`, `PG`) is under 7 characters, 0 under 3 (so `GATE_FOO` is not `GATE_LOG`, nor
 //!   `PGHOME` `PGHOST`); or the plural/singular form (`GOOSE_MIGRATIONS_DIR`); or, in the gate's and
 //!   goose's own `GATE_*`/`GOOSE_*` namespaces, the name with one word more
-//!   (`GOOSE_TABLE_NAME`): a near miss. Of a variable that decides *what* is checked, it is an
-//!   error; of another, a warning;
+//!   (`GOOSE_TABLE_NAME`), with more after it (`GOOSE_TABLENAME`) or with one word fewer
+//!   (`GOOSE_MIGRATIONS`, `GOOSE_DIR`): a near miss. Of a variable that decides *what* is
+//!   checked, it is an error; of another, a warning;
 //! - the same name in another case (`goose_table`): a warning (only the upper-case name counts);
-//! - any other unknown `GATE_*` or `GOOSE_*` name: a warning.
+//! - any other unknown `GATE_*` name: an error. `GATE_*` is the gate's own namespace, so such a
+//!   name is a typo or a variable of a newer release (`GATE_TABLE` in a manifest written for
+//!   one), and ignoring it would check something other than meant;
+//! - any other unknown `GOOSE_*` name: a warning;
+//! - Kubernetes service links (a Service named `gate` or `gate-log` gives every pod of its
+//!   namespace `GATE_PORT=tcp://…`, `GATE_LOG_SERVICE_HOST=10.…`): never a finding.
 
 /// The name families whose common prefix does not count towards a name's length.
 const FAMILIES: &[&str] = &["GATE_", "GOOSE_", "DATABASE_", "PG"];
@@ -112,21 +118,78 @@ fn relation(set: &str, known: &str) -> Option<&'static str> {
     {
         return Some("the name with a word more");
     }
+    if own_namespace && set.len() > known.len() && set.starts_with(known) {
+        return Some("the name with more after it");
+    }
+    if own_namespace
+        && set_words.len() >= 2
+        && set_words.len() + 1 == known_words.len()
+        && set_words.first() == known_words.first()
+        && (1..known_words.len()).any(|skip| {
+            let mut fewer = known_words.clone();
+            fewer.remove(skip);
+            fewer
+                .iter()
+                .zip(&set_words)
+                .all(|(a, b)| singular(a) == singular(b))
+        })
+    {
+        return Some("the name with a word fewer");
+    }
     None
 }
 
+/// Whether `name` (set to `value`, when the gate kept it) is a Kubernetes service link: for
+/// every Service in its namespace a pod gets `{SVC}_SERVICE_HOST`, `{SVC}_SERVICE_PORT`,
+/// `{SVC}_SERVICE_PORT_{PORT}`, `{SVC}_PORT` and `{SVC}_PORT_{N}_{PROTO}[_PROTO|_PORT|_ADDR]`
+/// (`enableServiceLinks`, on by default), so a Service named `gate-log` sets `GATE_LOG_PORT`.
+/// `{SVC}_PORT` alone is too close to a variable an operator might invent, so it counts only
+/// with a service link's value (`tcp://10.43.0.7:8099`).
+fn service_link(name: &str, value: Option<&str>) -> bool {
+    let words: Vec<&str> = name.split('_').collect();
+    let n = words.len();
+    let digits = |w: &str| !w.is_empty() && w.bytes().all(|b| b.is_ascii_digit());
+    let proto = |w: &str| matches!(w, "TCP" | "UDP" | "SCTP");
+    let url = |v: &str| {
+        ["tcp://", "udp://", "sctp://"]
+            .iter()
+            .any(|p| v.starts_with(p))
+    };
+    let at = |i: usize| words.get(i).copied().unwrap_or("");
+    if n >= 3 && at(n - 2) == "SERVICE" && matches!(at(n - 1), "HOST" | "PORT") {
+        return true;
+    }
+    if n >= 4 && at(n - 3) == "SERVICE" && at(n - 2) == "PORT" {
+        return true;
+    }
+    if n >= 4 && at(n - 3) == "PORT" && digits(at(n - 2)) && proto(at(n - 1)) {
+        return true;
+    }
+    if n >= 5
+        && at(n - 4) == "PORT"
+        && digits(at(n - 3))
+        && proto(at(n - 2))
+        && matches!(at(n - 1), "PROTO" | "PORT" | "ADDR")
+    {
+        return true;
+    }
+    n >= 2 && at(n - 1) == "PORT" && value.is_some_and(url)
+}
+
 /// The findings about `set` (every variable set in the environment), given the names the gate
-/// `known`s, the names goose reads (`goose`), and which known names `decide` what is checked.
-pub(crate) fn near_misses(
+/// `known`s, the names goose reads (`goose`), which known names `decide` what is checked, and
+/// the value of a set name where the gate kept it (`value`: for service links).
+pub(crate) fn near_misses<'a>(
     set: &[String],
     known: &[&str],
     goose: &[&str],
     decides: impl Fn(&str) -> bool,
+    value: impl Fn(&str) -> Option<&'a str>,
 ) -> Vec<Finding> {
     let mut findings = Vec::new();
     for name in set {
         let name = name.as_str();
-        if known.contains(&name) || goose.contains(&name) {
+        if known.contains(&name) || goose.contains(&name) || service_link(name, value(name)) {
             continue;
         }
         let mut near: Vec<(&str, &'static str)> = known
@@ -155,8 +218,10 @@ pub(crate) fn near_misses(
                 ),
             }),
             None if name.starts_with("GATE_") => findings.push(Finding {
-                severity: Severity::Warning,
-                message: format!("{name} is not a schema-gate variable and is ignored (a typo?)"),
+                severity: Severity::Error,
+                message: format!(
+                    "{name} is set, but this schema-gate reads no such variable (a typo, or a variable of a newer release?): unset it, fix its name, or use a release that knows it (an ignored variable would make the gate check something other than meant)"
+                ),
             }),
             None if name.starts_with("GOOSE_") => findings.push(Finding {
                 severity: Severity::Warning,
@@ -178,7 +243,7 @@ mod tests {
     fn findings_with(set: &[&str], extra_known: &[&'static str]) -> Vec<Finding> {
         let known: Vec<&str> = known_names().chain(extra_known.iter().copied()).collect();
         let set: Vec<String> = set.iter().map(|s| s.to_string()).collect();
-        near_misses(&set, &known, GOOSE_OWN, crate::config::decides)
+        near_misses(&set, &known, GOOSE_OWN, crate::config::decides, |_| None)
     }
 
     fn findings(set: &[&str]) -> Vec<Finding> {
@@ -221,9 +286,61 @@ mod tests {
             ("GATE_LGO_FORMAT", "GATE_LOG_FORMAT"),
             ("GATE_LGO", "GATE_LOG"),
             ("GATE_INTERAVL", "GATE_INTERVAL"),
+            ("GOOSE_TABLENAME", "GOOSE_TABLE"),
+            ("GOOSE_MIGRATION_DIRECTORY", "GOOSE_MIGRATION_DIR"),
+            ("GOOSE_MIGRATIONS", "GOOSE_MIGRATION_DIR"),
+            ("GOOSE_DIR", "GOOSE_MIGRATION_DIR"),
+            ("GATE_MIGRATIONS", "GATE_MIGRATIONS_DIR"),
+            ("GATE_VERSION", "GATE_EXPECT_VERSION"),
         ] {
             error_naming(set, meant);
         }
+    }
+
+    #[test]
+    fn unknown_gate_names_are_errors_but_service_links_are_not() {
+        for set in [
+            "GATE_FROBNICATE",
+            "GATE_FOO",
+            "GATE_DSN",
+            "GATE_SCHEMA",
+            "GATE_STRICT",
+        ] {
+            let found = findings(&[set]);
+            assert_eq!(found.len(), 1, "{set}: {found:?}");
+            assert_eq!(found[0].severity, Severity::Error, "{set}: {found:?}");
+            assert!(
+                found[0].message.contains("reads no such variable"),
+                "{set}: {found:?}"
+            );
+        }
+        let links = [
+            ("GATE_SERVICE_HOST", "10.43.0.7"),
+            ("GATE_SERVICE_PORT", "8099"),
+            ("GATE_SERVICE_PORT_HTTP", "8099"),
+            ("GATE_PORT", "tcp://10.43.0.7:8099"),
+            ("GATE_PORT_8099_TCP", "tcp://10.43.0.7:8099"),
+            ("GATE_PORT_8099_TCP_PROTO", "tcp"),
+            ("GATE_PORT_8099_TCP_PORT", "8099"),
+            ("GATE_PORT_8099_TCP_ADDR", "10.43.0.7"),
+            ("GATE_LOG_PORT", "tcp://10.43.0.8:8099"),
+            ("GATE_LOG_SERVICE_HOST", "10.43.0.8"),
+            ("GOOSE_TABLE_SERVICE_PORT", "80"),
+        ];
+        let known: Vec<&str> = known_names().collect();
+        let set: Vec<String> = links.iter().map(|(n, _)| n.to_string()).collect();
+        let value = |n: &str| links.iter().find(|(k, _)| *k == n).map(|(_, v)| *v);
+        assert_eq!(
+            near_misses(&set, &known, GOOSE_OWN, crate::config::decides, value),
+            vec![]
+        );
+        // `{SVC}_PORT` counts as a link only with a link's value.
+        let set = vec!["GATE_LISTEN_PORT".to_string()];
+        let found = near_misses(&set, &known, GOOSE_OWN, crate::config::decides, |_| {
+            Some("9000")
+        });
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].severity, Severity::Error, "{found:?}");
     }
 
     #[test]
@@ -233,8 +350,6 @@ mod tests {
             ("goose_table", "GOOSE_TABLE"),
             ("Database_Url", "DATABASE_URL"),
             ("PGDATESTYL", "PGDATESTYLE"),
-            ("GATE_FROBNICATE", "not a schema-gate variable"),
-            ("GATE_FOO", "not a schema-gate variable"),
             ("GOOSE_FROBNICATE", "neither by schema-gate nor by goose"),
         ] {
             let found = findings(&[set]);

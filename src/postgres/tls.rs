@@ -28,14 +28,133 @@ use rustls::{
     CertificateError, ClientConfig, DigitallySignedStruct, Error, RootCertStore, SignatureScheme,
 };
 use std::sync::Arc;
-use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
-use tokio_postgres_rustls::MakeRustlsConnect;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_postgres::tls::TlsConnect;
+
+/// rustls with ring, cut to what PostgreSQL servers and poolers negotiate. Built field by field:
+/// `ring::default_provider()` names every suite ring has, which links all of their code.
+///
+/// - TLS 1.3 and 1.2 (poolers and managed servers still negotiate 1.2), with the AES-GCM suites
+///   only (ECDHE key exchange, ECDSA or RSA certificates for 1.2): not ChaCha20-Poly1305, whose
+///   vectorised code is ~50 KB (docs/design.md, "Binary size"). OpenSSL, and so PostgreSQL and
+///   PgBouncer, offer AES-GCM unless configured otherwise; a server restricted to ChaCha20 alone
+///   (`ssl_tls13_ciphers`, `ssl_ciphers`) is refused.
+/// - Key exchange P-256 first: a TLS 1.3 client sends a key share for its first group only, and
+///   PostgreSQL up to 17 accepts P-256 alone (`ssl_ecdh_curve` defaults to `prime256v1`), so
+///   rustls's default X25519 first costs a HelloRetryRequest, one whole round trip more on every
+///   cold TLS check (`bench/wan.py`: 7 against 6). X25519 (PostgreSQL 18's `ssl_groups`
+///   default), P-384, PgBouncer and Neon's proxy accept P-256 too.
+/// - Every signature algorithm ring verifies, as rustls's ring provider lists them: RSA PKCS#1
+///   and PSS, ECDSA P-256/P-384, Ed25519, for certificate chains and handshake signatures.
+fn provider() -> rustls::crypto::CryptoProvider {
+    use rustls::crypto::ring::cipher_suite as suite;
+    use rustls::crypto::ring::kx_group::{SECP256R1, SECP384R1, X25519};
+    rustls::crypto::CryptoProvider {
+        // rustls's own order (its DEFAULT_CIPHER_SUITES), less ChaCha20.
+        cipher_suites: vec![
+            suite::TLS13_AES_256_GCM_SHA384,
+            suite::TLS13_AES_128_GCM_SHA256,
+            suite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+            suite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+            suite::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+            suite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+        ],
+        kx_groups: vec![SECP256R1, X25519, SECP384R1],
+        signature_verification_algorithms: SIGNATURES,
+        secure_random: &Ring,
+        key_provider: &Ring,
+    }
+}
+
+/// What certificates and handshakes may be signed with (the table of rustls's ring provider:
+/// for TLS 1.3 the first entry of a scheme's mapping is the one used).
+const SIGNATURES: WebPkiSupportedAlgorithms = {
+    use webpki::ring as alg;
+    WebPkiSupportedAlgorithms {
+        all: &[
+            alg::ECDSA_P256_SHA256,
+            alg::ECDSA_P256_SHA384,
+            alg::ECDSA_P384_SHA256,
+            alg::ECDSA_P384_SHA384,
+            alg::ED25519,
+            alg::RSA_PSS_2048_8192_SHA256_LEGACY_KEY,
+            alg::RSA_PSS_2048_8192_SHA384_LEGACY_KEY,
+            alg::RSA_PSS_2048_8192_SHA512_LEGACY_KEY,
+            alg::RSA_PKCS1_2048_8192_SHA256,
+            alg::RSA_PKCS1_2048_8192_SHA384,
+            alg::RSA_PKCS1_2048_8192_SHA512,
+            alg::RSA_PKCS1_2048_8192_SHA256_ABSENT_PARAMS,
+            alg::RSA_PKCS1_2048_8192_SHA384_ABSENT_PARAMS,
+            alg::RSA_PKCS1_2048_8192_SHA512_ABSENT_PARAMS,
+        ],
+        mapping: &[
+            (
+                SignatureScheme::ECDSA_NISTP384_SHA384,
+                &[alg::ECDSA_P384_SHA384, alg::ECDSA_P256_SHA384],
+            ),
+            (
+                SignatureScheme::ECDSA_NISTP256_SHA256,
+                &[alg::ECDSA_P256_SHA256, alg::ECDSA_P384_SHA256],
+            ),
+            (SignatureScheme::ED25519, &[alg::ED25519]),
+            (
+                SignatureScheme::RSA_PSS_SHA512,
+                &[alg::RSA_PSS_2048_8192_SHA512_LEGACY_KEY],
+            ),
+            (
+                SignatureScheme::RSA_PSS_SHA384,
+                &[alg::RSA_PSS_2048_8192_SHA384_LEGACY_KEY],
+            ),
+            (
+                SignatureScheme::RSA_PSS_SHA256,
+                &[alg::RSA_PSS_2048_8192_SHA256_LEGACY_KEY],
+            ),
+            (
+                SignatureScheme::RSA_PKCS1_SHA512,
+                &[alg::RSA_PKCS1_2048_8192_SHA512],
+            ),
+            (
+                SignatureScheme::RSA_PKCS1_SHA384,
+                &[alg::RSA_PKCS1_2048_8192_SHA384],
+            ),
+            (
+                SignatureScheme::RSA_PKCS1_SHA256,
+                &[alg::RSA_PKCS1_2048_8192_SHA256],
+            ),
+        ],
+    }
+};
+
+/// ring's randomness and private-key loading (`sslkey`), the two parts of the provider that
+/// `default_provider()` would otherwise be needed for. (rustls's own wipes the key's DER after
+/// loading it; the PEM text it was parsed from, `connector`'s `key_pem`, was never wiped, so
+/// wiping the DER alone protected nothing.)
+#[derive(Debug)]
+struct Ring;
+
+impl rustls::crypto::SecureRandom for Ring {
+    fn fill(&self, buf: &mut [u8]) -> Result<(), rustls::crypto::GetRandomFailed> {
+        use ring::rand::SecureRandom;
+        ring::rand::SystemRandom::new()
+            .fill(buf)
+            .map_err(|_| rustls::crypto::GetRandomFailed)
+    }
+}
+
+impl rustls::crypto::KeyProvider for Ring {
+    fn load_private_key(
+        &self,
+        key_der: PrivateKeyDer<'static>,
+    ) -> Result<Arc<dyn rustls::sign::SigningKey>, Error> {
+        rustls::crypto::ring::sign::any_supported_type(&key_der)
+    }
+}
 
 /// Builds the TLS connector for these settings (`direct`: `sslnegotiation=direct`, which offers
 /// ALPN). Errors (unreadable or empty certificate files) are configuration errors and name the
 /// file.
 pub fn connector(settings: &TlsSettings, direct: bool) -> Result<Tls, String> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new(provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| format!("TLS set-up failed: {e}"))?;
@@ -79,88 +198,163 @@ pub fn connector(settings: &TlsSettings, direct: bool) -> Result<Tls, String> {
         config.alpn_protocols = vec![b"postgresql".to_vec()];
     }
     Ok(Tls {
-        make: tokio_postgres_rustls::MakeRustlsConnect::new(config),
+        config: Arc::new(config),
     })
 }
 
 /// rustls, configured once, for every connection and cancel request.
 #[derive(Clone)]
 pub struct Tls {
-    make: tokio_postgres_rustls::MakeRustlsConnect,
+    config: Arc<ClientConfig>,
 }
 
 impl Tls {
     /// The connector for one host: `name` is what the certificate is checked against (and the
-    /// SNI), over a stream of type `S`; `watch` follows the login inside TLS.
-    pub fn for_host<S>(
-        &self,
-        name: &str,
-        watch: Option<Arc<Watch>>,
-    ) -> Result<CappedConnect<RustlsConnect<S>>, String>
-    where
-        MakeRustlsConnect: MakeTlsConnect<S>,
-    {
-        let mut make = self.make.clone();
-        MakeTlsConnect::<S>::make_tls_connect(&mut make, name)
-            .map(|inner| CappedConnect { inner, watch })
-            .map_err(|e| {
-                let e: Box<dyn std::error::Error + Send + Sync> = e.into();
-                e.to_string()
-            })
+    /// SNI); `watch` follows the login inside TLS. A name rustls cannot use (the empty one of a
+    /// Unix socket, which never uses TLS) fails when the handshake starts, not here.
+    pub fn for_host(&self, name: &str, watch: Option<Arc<Watch>>) -> CappedConnect {
+        CappedConnect {
+            config: self.config.clone(),
+            name: name.to_owned(),
+            watch,
+        }
     }
 }
 
-/// tokio-postgres-rustls's connector for streams of type `S`.
-pub type RustlsConnect<S> = <MakeRustlsConnect as MakeTlsConnect<S>>::TlsConnect;
-
-/// A TLS connector whose stream caps every message the server sends (`db::frame`).
-pub struct CappedConnect<T> {
-    inner: T,
+/// A TLS connector (tokio-rustls) whose stream caps every message the server sends
+/// (`db::frame`).
+pub struct CappedConnect {
+    config: Arc<ClientConfig>,
+    name: String,
     watch: Option<Arc<Watch>>,
 }
 
-impl<S, T: TlsConnect<S>> TlsConnect<S> for CappedConnect<T>
+impl<S> TlsConnect<S> for CappedConnect
 where
-    T::Stream: Unpin,
-    T::Future: Unpin,
+    S: AsyncRead + AsyncWrite + Unpin,
 {
-    type Stream = Capped<T::Stream>;
-    type Error = T::Error;
-    type Future = Handshake<T::Future>;
+    type Stream = Capped<tokio_rustls::client::TlsStream<S>>;
+    type Error = std::io::Error;
+    type Future = Handshake<S>;
 
     fn connect(self, stream: S) -> Self::Future {
+        let inner = match ServerName::try_from(self.name) {
+            Ok(name) => Ok(Box::new(
+                tokio_rustls::TlsConnector::from(self.config).connect(name, stream),
+            )),
+            Err(e) => Err(Some(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                e,
+            ))),
+        };
         Handshake {
-            inner: self.inner.connect(stream),
+            inner,
             watch: self.watch,
         }
     }
 }
 
-/// The TLS handshake; its stream comes out capped.
-pub struct Handshake<F> {
-    inner: F,
+/// The TLS handshake (boxed: rustls's connection state is large); its stream comes out capped.
+pub struct Handshake<S> {
+    inner: Result<Box<tokio_rustls::Connect<S>>, Option<std::io::Error>>,
     watch: Option<Arc<Watch>>,
 }
 
-impl<F, S, E> std::future::Future for Handshake<F>
-where
-    F: std::future::Future<Output = Result<S, E>> + Unpin,
-{
-    type Output = Result<Capped<S>, E>;
+impl<S: AsyncRead + AsyncWrite + Unpin> std::future::Future for Handshake<S> {
+    type Output = std::io::Result<Capped<tokio_rustls::client::TlsStream<S>>>;
 
     fn poll(
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Self::Output> {
-        let tls = std::task::ready!(std::pin::Pin::new(&mut self.inner).poll(cx))?;
+        let tls = match &mut self.inner {
+            Ok(connect) => std::task::ready!(std::pin::Pin::new(connect.as_mut()).poll(cx))?,
+            Err(error) => {
+                let error = error.take().unwrap_or_else(|| {
+                    std::io::Error::other("TLS handshake polled after it failed")
+                });
+                return std::task::Poll::Ready(Err(error));
+            }
+        };
         let watch = self.watch.take();
         std::task::Poll::Ready(Ok(Capped::watched(tls, Framing::Messages, watch)))
     }
 }
 
-impl<S: tokio_postgres::tls::TlsStream + Unpin> tokio_postgres::tls::TlsStream for Capped<S> {
+impl<S: AsyncRead + AsyncWrite + Unpin> tokio_postgres::tls::TlsStream
+    for Capped<tokio_rustls::client::TlsStream<S>>
+{
+    /// `tls-server-end-point` (RFC 5929), for SCRAM-SHA-256-PLUS (`channel_binding`): the hash
+    /// of the server's certificate, with the hash of its signature algorithm (SHA-256 for MD5
+    /// and SHA-1), as PostgreSQL computes it; none for other algorithms (Ed25519, RSA-PSS),
+    /// where PostgreSQL has none either.
     fn channel_binding(&self) -> tokio_postgres::tls::ChannelBinding {
-        self.get_ref().channel_binding()
+        let (_, session) = self.get_ref().get_ref();
+        session
+            .peer_certificates()
+            .and_then(|certs| certs.first())
+            .and_then(|cert| {
+                let hash = end_point_hash(signature_algorithm(cert)?)?;
+                Some(ring::digest::digest(hash, cert).as_ref().to_vec())
+            })
+            .map_or_else(
+                tokio_postgres::tls::ChannelBinding::none,
+                tokio_postgres::tls::ChannelBinding::tls_server_end_point,
+            )
+    }
+}
+
+/// The DER of a certificate's `signatureAlgorithm` OID (RFC 5280: `Certificate ::= SEQUENCE {
+/// tbsCertificate, signatureAlgorithm AlgorithmIdentifier, signatureValue }`), read without
+/// decoding the rest; `None` for anything that is not shaped so.
+fn signature_algorithm(cert: &[u8]) -> Option<&[u8]> {
+    let (certificate, _) = der(cert, SEQUENCE)?;
+    let (_tbs, rest) = der(certificate, SEQUENCE)?;
+    let (algorithm, _) = der(rest, SEQUENCE)?;
+    let (oid, _) = der(algorithm, OID)?;
+    Some(oid)
+}
+
+const SEQUENCE: u8 = 0x30;
+const OID: u8 = 0x06;
+
+/// One DER element with tag `tag` at the start of `input`: its contents and what follows it.
+/// Definite lengths only (DER has no other), at most four length bytes.
+fn der(input: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
+    let (&first, input) = input.split_first()?;
+    let (&len, mut input) = input.split_first()?;
+    if first != tag {
+        return None;
+    }
+    let len = match len {
+        0..=0x7f => usize::from(len),
+        0x81..=0x84 => {
+            let count = usize::from(len & 0x7f);
+            let (bytes, rest) = input.split_at_checked(count)?;
+            input = rest;
+            bytes.iter().fold(0usize, |n, &b| (n << 8) | usize::from(b))
+        }
+        _ => return None,
+    };
+    input.split_at_checked(len)
+}
+
+/// The hash `tls-server-end-point` uses for a certificate signed with `oid` (RFC 5929 §4.1).
+fn end_point_hash(oid: &[u8]) -> Option<&'static ring::digest::Algorithm> {
+    const RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01]; // 1.2.840.113549.1.1
+    const ECDSA: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04]; // 1.2.840.10045.4
+    match oid {
+        // md5WithRSAEncryption, sha1WithRSAEncryption, sha256WithRSAEncryption
+        [rsa @ .., 0x04 | 0x05 | 0x0b] if rsa == RSA => Some(&ring::digest::SHA256),
+        [rsa @ .., 0x0c] if rsa == RSA => Some(&ring::digest::SHA384),
+        [rsa @ .., 0x0d] if rsa == RSA => Some(&ring::digest::SHA512),
+        // ecdsa-with-SHA1
+        [ecdsa @ .., 0x01] if ecdsa == ECDSA => Some(&ring::digest::SHA256),
+        // ecdsa-with-SHA256, -SHA384, -SHA512 (1.2.840.10045.4.3.x)
+        [ecdsa @ .., 0x03, 0x02] if ecdsa == ECDSA => Some(&ring::digest::SHA256),
+        [ecdsa @ .., 0x03, 0x03] if ecdsa == ECDSA => Some(&ring::digest::SHA384),
+        [ecdsa @ .., 0x03, 0x04] if ecdsa == ECDSA => Some(&ring::digest::SHA512),
+        _ => None,
     }
 }
 
@@ -306,4 +500,56 @@ pub fn is_certificate_rejection(error: &(dyn std::error::Error + 'static)) -> bo
         current = e.source();
     }
     false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A certificate's outline: `SEQUENCE { tbs SEQUENCE, AlgorithmIdentifier, BIT STRING }`,
+    /// the outer length in long form (as every real certificate's is).
+    fn certificate(oid: &[u8]) -> Vec<u8> {
+        let tbs = [&[SEQUENCE, 100][..], &[0u8; 100]].concat();
+        let algorithm = [
+            &[SEQUENCE, oid.len() as u8 + 2, OID, oid.len() as u8][..],
+            oid,
+        ]
+        .concat();
+        let body = [&tbs[..], &algorithm, &[0x03, 2, 0, 0]].concat();
+        [&[SEQUENCE, 0x82, 0, body.len() as u8][..], &body].concat()
+    }
+
+    #[test]
+    fn the_signature_algorithm_is_read_past_the_tbs_certificate() {
+        let ecdsa_sha384 = [0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x03];
+        let cert = certificate(&ecdsa_sha384);
+        assert_eq!(signature_algorithm(&cert), Some(&ecdsa_sha384[..]));
+        // Cut anywhere, it is not a certificate.
+        for len in 0..cert.len() {
+            assert_eq!(signature_algorithm(&cert[..len]), None, "{len} bytes");
+        }
+        assert_eq!(
+            signature_algorithm(&[0x31, 0]),
+            None,
+            "a SET is not a certificate"
+        );
+    }
+
+    #[test]
+    fn end_point_hashes_follow_rfc_5929() {
+        let rsa = |n: u8| [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, n];
+        let ecdsa = |n: &[u8]| [&[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04][..], n].concat();
+        let hash = |oid: &[u8]| end_point_hash(oid).map(|a| a.output_len());
+        assert_eq!(hash(&rsa(0x04)), Some(32), "MD5 with RSA: SHA-256");
+        assert_eq!(hash(&rsa(0x05)), Some(32), "SHA-1 with RSA: SHA-256");
+        assert_eq!(hash(&rsa(0x0b)), Some(32));
+        assert_eq!(hash(&rsa(0x0c)), Some(48));
+        assert_eq!(hash(&rsa(0x0d)), Some(64));
+        assert_eq!(hash(&rsa(0x0a)), None, "RSA-PSS names its hash elsewhere");
+        assert_eq!(hash(&ecdsa(&[0x01])), Some(32), "ECDSA with SHA-1: SHA-256");
+        assert_eq!(hash(&ecdsa(&[0x03, 0x02])), Some(32));
+        assert_eq!(hash(&ecdsa(&[0x03, 0x03])), Some(48));
+        assert_eq!(hash(&ecdsa(&[0x03, 0x04])), Some(64));
+        assert_eq!(hash(&[0x2b, 0x65, 0x70]), None, "Ed25519 has no hash");
+    }
 }

@@ -20,20 +20,25 @@ impl Bouncer {
 
     /// Same, on a given port (to restart it where clients expect it).
     pub fn start_on(pg: &Postgres, users: &[&str], port: u16) -> Bouncer {
-        Bouncer::start_configured(pg, users, port, 5, "")
+        Bouncer::start_configured(pg, users, port, 5, "scram-sha-256", "")
+    }
+
+    /// Same, authenticating clients with `auth_type` (`scram-sha-256`, `md5`, `plain`, ...).
+    pub fn start_with_auth(pg: &Postgres, users: &[&str], port: u16, auth_type: &str) -> Bouncer {
+        Bouncer::start_configured(pg, users, port, 5, auth_type, "")
     }
 
     /// Starts PgBouncer with extra `[pgbouncer]` lines (e.g. `ignore_startup_parameters =
     /// options`, which drops a client's `options` startup parameter as some poolers do).
     pub fn start_with(pg: &Postgres, users: &[&str], extra: &str) -> Bouncer {
-        Bouncer::start_configured(pg, users, free_port(), 5, extra)
+        Bouncer::start_configured(pg, users, free_port(), 5, "scram-sha-256", extra)
     }
 
     /// Starts PgBouncer with `pool_size` server connections per database and user: with 1, every
     /// client of a user gets the same server connection, and so whatever session state an
     /// earlier client left on it (a temporary table, a session-level `SET`).
     pub fn start_with_pool_size(pg: &Postgres, users: &[&str], pool_size: u32) -> Bouncer {
-        Bouncer::start_configured(pg, users, free_port(), pool_size, "")
+        Bouncer::start_configured(pg, users, free_port(), pool_size, "scram-sha-256", "")
     }
 
     fn start_configured(
@@ -41,6 +46,7 @@ impl Bouncer {
         users: &[&str],
         port: u16,
         pool_size: u32,
+        auth_type: &str,
         extra: &str,
     ) -> Bouncer {
         let dir = temp_dir("bouncer");
@@ -54,7 +60,7 @@ impl Bouncer {
             format!(
                 "[databases]\n* = host=127.0.0.1 port={}\n\n[pgbouncer]\n\
                  listen_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n\
-                 auth_type = scram-sha-256\nauth_file = {}\npool_mode = transaction\n\
+                 auth_type = {auth_type}\nauth_file = {}\npool_mode = transaction\n\
                  max_client_conn = 2000\ndefault_pool_size = {pool_size}\n\
                  logfile = {}\n{extra}\n",
                 pg.port,

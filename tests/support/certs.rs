@@ -16,15 +16,9 @@ pub struct Certs {
 /// Makes a CA and a server certificate with the `openssl` command line.
 pub fn make_certs(dir: &Path) -> Certs {
     let run = |args: &[&str]| {
-        let out = Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .expect("openssl");
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
+        super::succeeded(
+            Command::new("openssl").args(args).current_dir(dir),
+            &format!("openssl {args:?}"),
         );
     };
     for ca in ["ca", "other-ca"] {

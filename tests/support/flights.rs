@@ -15,9 +15,32 @@ pub struct Flights {
     pub round_trips: usize,
     /// The client's messages in order: `SSLRequest`, `startup`, then type bytes (`p`, `Q`, `X`…).
     pub sent: Vec<String>,
+    /// Every byte each client connection sent, in order (inside TLS: the TLS records).
+    pub client_bytes: Vec<Vec<u8>>,
 }
 
 impl Flights {
+    /// How many TLS ClientHello messages connection `id` sent after its 8-byte SSLRequest (a
+    /// second one answers a HelloRetryRequest: a whole round trip more).
+    pub fn client_hellos(&self, id: usize) -> usize {
+        let bytes = self
+            .client_bytes
+            .get(id)
+            .map_or(&[][..], |b| b.get(8..).unwrap_or(&[]));
+        let mut at = 0;
+        let mut hellos = 0;
+        // TLS records: type (22 = handshake), version (2), length (2), then the payload, whose
+        // first byte is the handshake type (1 = ClientHello). rustls sends each hello alone.
+        while at + 5 <= bytes.len() {
+            let len = usize::from(u16::from_be_bytes([bytes[at + 3], bytes[at + 4]]));
+            if bytes[at] == 22 && bytes.get(at + 5) == Some(&1) {
+                hellos += 1;
+            }
+            at += 5 + len;
+        }
+        hellos
+    }
+
     /// How many of the client's messages were `what`.
     pub fn count(&self, what: &str) -> usize {
         self.sent.iter().filter(|m| *m == what).count()
@@ -53,6 +76,7 @@ impl FlightCounter {
                     let mut s = shared.lock().expect("state");
                     s.flights.connections += 1;
                     s.client_last.push(false);
+                    s.flights.client_bytes.push(Vec::new());
                     s.client_last.len() - 1
                 };
                 let (c2, s2) = (
@@ -99,6 +123,7 @@ fn pump(
             if upstream {
                 let sent = reader.feed(&buf[..n]);
                 s.flights.sent.extend(sent);
+                s.flights.client_bytes[id].extend_from_slice(&buf[..n]);
             }
         }
         if to.write_all(&buf[..n]).is_err() {

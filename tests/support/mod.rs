@@ -9,9 +9,10 @@
 //! One file per component: [`postgres`], [`bouncer`], [`process`] (running the gate, waiting for
 //! states), [`http`] (requests and the `serve` [`Sidecar`]), [`faults`], [`certs`], [`pgwire`]
 //! (a scripted fake PostgreSQL for hostile servers), [`memory`] (what a gate allocates),
-//! [`majors`] (PostgreSQL 17 and 18 from npm), [`flights`] (a proxy counting round trips),
-//! [`tools`] (the migration tools' real CLIs and what their differential tests share; not
-//! glob-exported: `use support::tools`).
+//! [`majors`] (a cluster of a given PostgreSQL major), [`flights`] (a proxy counting round trips),
+//! [`goose`] (the real goose CLI, which writes the version tables), [`tools`] (the other
+//! migration tools' real CLIs and what their differential tests share; not glob-exported:
+//! `use support::tools`).
 
 #![allow(dead_code)] // each test binary uses part of the support code
 
@@ -19,6 +20,7 @@ pub mod bouncer;
 pub mod certs;
 pub mod faults;
 pub mod flights;
+pub mod goose;
 pub mod http;
 pub mod majors;
 pub mod memory;
@@ -36,6 +38,8 @@ pub use faults::*;
 #[allow(unused_imports)]
 pub use flights::*;
 #[allow(unused_imports)]
+pub use goose::*;
+#[allow(unused_imports)]
 pub use http::*;
 #[allow(unused_imports)]
 pub use majors::*;
@@ -48,17 +52,24 @@ pub use postgres::*;
 #[allow(unused_imports)]
 pub use process::*;
 
+use std::collections::HashMap;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::OnceLock;
+use std::process::{Command, Stdio};
+use std::sync::{Mutex, OnceLock};
 
 pub const PASSWORD: &str = "Sup3r-secret-pw";
 
-/// PostgreSQL's binaries (`/usr/lib/postgresql/<newest>/bin`).
+/// Debian's PostgreSQL binaries (`/usr/lib/postgresql/<newest>/bin`): the client tools every
+/// test uses (`psql`, `pg_isready`, `pg_basebackup`; a server's are [`server_bin`]).
 pub fn pg_bin(name: &str) -> PathBuf {
+    debian_bin().join(name)
+}
+
+/// `/usr/lib/postgresql/<newest>/bin`.
+fn debian_bin() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
-    let dir = DIR.get_or_init(|| {
+    DIR.get_or_init(|| {
         let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
             .expect("PostgreSQL server is installed (apt-get install postgresql)")
             .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
@@ -68,8 +79,38 @@ pub fn pg_bin(name: &str) -> PathBuf {
         versions
             .pop()
             .expect("a PostgreSQL server under /usr/lib/postgresql")
-    });
-    dir.join(name)
+    })
+}
+
+/// The paths `scripts/peers/SCRIPT ARGS...` prints, one a line. That script is the peer's one
+/// installer (pinned, cached outside the clone): it installs what is missing, and otherwise
+/// only checks its cache. Run once per test process and arguments (its progress goes to the
+/// test's stderr); a failure fails the test.
+pub fn peer_paths(script: &str, args: &[&str]) -> Vec<PathBuf> {
+    static PRINTED: OnceLock<Mutex<HashMap<String, Vec<PathBuf>>>> = OnceLock::new();
+    let mut printed = PRINTED
+        .get_or_init(|| Mutex::new(HashMap::new()))
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    let key = format!("{script} {}", args.join(" "));
+    if let Some(paths) = printed.get(&key) {
+        return paths.clone();
+    }
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scripts/peers")
+        .join(script);
+    let out = succeeded(
+        Command::new(&path).args(args).stderr(Stdio::inherit()),
+        &format!("scripts/peers/{key}"),
+    );
+    let paths: Vec<PathBuf> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(PathBuf::from)
+        .collect();
+    assert!(!paths.is_empty(), "scripts/peers/{key} printed no path");
+    printed.insert(key, paths.clone());
+    paths
 }
 
 fn is_root() -> bool {

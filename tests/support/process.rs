@@ -29,6 +29,23 @@ pub fn gate_for(mode: &str, url: impl AsRef<std::ffi::OsStr>, expect: &str) -> C
     cmd
 }
 
+/// Runs a helper command (a server tool, openssl, a peer script) to its end with stdout and
+/// stderr captured unless the caller set them, and returns its output; panics naming `what`,
+/// with what it wrote on stderr, unless it exits 0.
+pub fn succeeded(cmd: &mut Command, what: &str) -> std::process::Output {
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    assert!(
+        out.status.success(),
+        "{what}: {}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// A finished run.
 #[derive(Debug)]
 pub struct Run {
@@ -42,6 +59,11 @@ impl Run {
     /// stdout and stderr together, for "never appears in any output" assertions.
     pub fn all_output(&self) -> String {
         format!("{}\n{}", self.stdout, self.stderr)
+    }
+
+    /// The JSON document on stdout (`--json`); `Null` when stdout is not one.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(self.stdout.trim()).unwrap_or(serde_json::Value::Null)
     }
 }
 

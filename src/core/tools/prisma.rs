@@ -22,7 +22,6 @@ use super::{
     DIR_VAR, ExpectError, FILE_VAR, Facts, Id, Listing, Row, RowError, Sources, VERSION_VAR,
     bool_cell, cell, manifest_lines, show,
 };
-use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The table Prisma creates (not configurable).
@@ -48,7 +47,8 @@ pub fn wants_contents(path: &[u8]) -> bool {
 }
 
 fn sha256_hex(text: &str, padded: bool) -> String {
-    Sha256::digest(text.as_bytes())
+    ring::digest::digest(&ring::digest::SHA256, text.as_bytes())
+        .as_ref()
         .iter()
         .map(|b| {
             if padded {

@@ -24,7 +24,6 @@ use super::{
     bool_cell, cell, manifest_lines, show,
 };
 use crate::core::status::AppliedAt;
-use sha2::{Digest, Sha384};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The table sqlx creates (`migrate.table-name` in `sqlx.toml` overrides it).
@@ -76,7 +75,8 @@ pub fn wants_contents(path: &[u8]) -> bool {
 
 /// sqlx's checksum of a migration (`migration::checksum`: SHA-384 of the text), as hex.
 pub fn checksum(contents: &[u8]) -> String {
-    Sha384::digest(contents)
+    ring::digest::digest(&ring::digest::SHA384, contents)
+        .as_ref()
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()

@@ -65,7 +65,7 @@ impl Database {
                 (Socket::Unix(stream.map_err(|e| e.to_string())?), "")
             }
         };
-        let tls = self.tls.for_host::<Lingering<Socket>>(name, None)?;
+        let tls = self.tls.for_host(name, None);
         token
             .cancel_query_raw(Lingering::new(stream, !session.encrypted), tls)
             .await

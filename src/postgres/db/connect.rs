@@ -7,7 +7,7 @@
 
 use super::errors::{combine, in_place};
 use super::frame::{Capped, Framing, Watch};
-use super::socket::{Place, Socket, open};
+use super::socket::{Place, open};
 use super::{CheckError, Database, Session, classify};
 use crate::postgres::dsn::SslMode;
 use std::sync::atomic::Ordering;
@@ -135,10 +135,7 @@ impl Database {
         watch
             .encrypted
             .store(framing == Framing::Passthrough, Ordering::Relaxed);
-        let tls = self
-            .tls
-            .for_host::<Capped<Socket>>(name, Some(watch.clone()))
-            .map_err(|why| failed(&reached, plain_error(format!("TLS: {why}"))))?;
+        let tls = self.tls.for_host(name, Some(watch.clone()));
         let mut config = config.clone();
         config.ssl_mode(wire);
         let stream = Capped::watched(socket, framing, Some(watch.clone()));

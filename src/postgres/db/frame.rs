@@ -13,6 +13,10 @@
 //!
 //! Nothing is buffered here: the header is checked in the bytes the caller's buffer already
 //! holds, so a violation costs at most one read.
+//!
+//! The cap bounds one message, not how many: tokio-postgres keeps every notice of the login and
+//! every parameter name it is told, so floods of small messages are bounded too ([`MAX_LOGIN`]
+//! before the first ReadyForQuery, [`MAX_STATUS`] of ParameterStatus between two).
 
 use std::io;
 use std::pin::Pin;
@@ -24,6 +28,18 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 /// The largest backend message the gate accepts, header included. The gate reads short rows
 /// (three or four small columns), errors and the start-up messages: nothing near this.
 pub const MAX_MESSAGE: u32 = 1 << 20;
+
+/// The most the server may send before its first ReadyForQuery (authentication, parameters,
+/// notices, the key data), headers included: room for one message of [`MAX_MESSAGE`] and a
+/// login (a real one is under 1 KiB). tokio-postgres keeps every notice and parameter of the
+/// login until it completes, so this bounds what a wrong endpoint or a MITM can make it hold
+/// by flooding small messages.
+pub const MAX_LOGIN: u64 = 2 << 20;
+
+/// The most ParameterStatus bytes the server may send between two ReadyForQuery messages once
+/// logged in. tokio-postgres keeps every parameter name it is told (a map for the connection's
+/// life); a real server reports a changed parameter or two, if any, per check.
+pub const MAX_STATUS: u64 = 256 << 10;
 
 /// What the next bytes from the server are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,21 +79,63 @@ impl std::fmt::Display for MessageTooLarge {
 
 impl std::error::Error for MessageTooLarge {}
 
-/// Whether `error`'s chain holds a [`MessageTooLarge`].
+/// More small messages than a PostgreSQL server sends: a flood, each message within
+/// [`MAX_MESSAGE`], that tokio-postgres would keep (see [`MAX_LOGIN`], [`MAX_STATUS`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Flood {
+    /// What was flooded.
+    pub what: &'static str,
+    /// The budget it went over, in bytes.
+    pub budget: u64,
+}
+
+impl std::fmt::Display for Flood {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the server sent more than {} KiB of {}: not a PostgreSQL server (a wrong port?), or a hostile one",
+            self.budget / 1024,
+            self.what
+        )
+    }
+}
+
+impl std::error::Error for Flood {}
+
+/// Whether `error`'s chain holds a [`MessageTooLarge`] or a [`Flood`]: the server is not
+/// PostgreSQL, or hostile.
 pub fn is_too_large(error: &(dyn std::error::Error + 'static)) -> bool {
+    let hostile =
+        |e: &(dyn std::error::Error + 'static)| e.is::<MessageTooLarge>() || e.is::<Flood>();
     let mut current = Some(error);
     while let Some(e) = current {
-        if e.is::<MessageTooLarge>() {
+        if hostile(e) {
             return true;
         }
         if let Some(inner) = e.downcast_ref::<io::Error>().and_then(|io| io.get_ref())
-            && inner.is::<MessageTooLarge>()
+            && hostile(inner)
         {
             return true;
         }
         current = e.source();
     }
     false
+}
+
+/// Why [`Capped`] failed a read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refusal {
+    TooLarge(MessageTooLarge),
+    Flood(Flood),
+}
+
+impl Refusal {
+    fn into_io(self) -> io::Error {
+        match self {
+            Refusal::TooLarge(e) => io::Error::new(io::ErrorKind::InvalidData, e),
+            Refusal::Flood(e) => io::Error::new(io::ErrorKind::InvalidData, e),
+        }
+    }
 }
 
 /// A stream whose reads fail once the server claims a message larger than [`MAX_MESSAGE`].
@@ -89,6 +147,12 @@ pub struct Capped<S> {
     have: usize,
     /// Body bytes of the current message still to pass.
     remaining: u64,
+    /// Whether a ReadyForQuery has passed (the login is over).
+    logged_in: bool,
+    /// Bytes of the login so far (until the first ReadyForQuery), at most [`MAX_LOGIN`].
+    login: u64,
+    /// ParameterStatus bytes since the last ReadyForQuery, at most [`MAX_STATUS`].
+    status: u64,
     /// What the caller wants to know about the login, if anything.
     watch: Option<Arc<Watch>>,
 }
@@ -115,6 +179,9 @@ impl<S> Capped<S> {
             header: [0; 5],
             have: 0,
             remaining: 0,
+            logged_in: false,
+            login: 0,
+            status: 0,
             watch: None,
         }
     }
@@ -133,7 +200,7 @@ impl<S> Capped<S> {
     }
 
     /// Follows the message boundaries through `bytes`, just read.
-    fn scan(&mut self, mut bytes: &[u8]) -> Result<(), MessageTooLarge> {
+    fn scan(&mut self, mut bytes: &[u8]) -> Result<(), Refusal> {
         while !bytes.is_empty() {
             match self.framing {
                 Framing::Passthrough => return Ok(()),
@@ -161,10 +228,11 @@ impl<S> Capped<S> {
                         let [tag, a, b, c, d] = self.header;
                         let claimed = u32::from_be_bytes([a, b, c, d]);
                         if claimed > MAX_MESSAGE - 1 {
-                            return Err(MessageTooLarge { tag, claimed });
+                            return Err(Refusal::TooLarge(MessageTooLarge { tag, claimed }));
                         }
                         // A length below 4 is the codec's own error; pass it on.
                         self.remaining = u64::from(claimed.saturating_sub(4));
+                        self.budget(tag, 1 + u64::from(claimed))?;
                         match tag {
                             b'R' => self.note(|w| &w.authenticating),
                             b'Z' => self.note(|w| &w.ready),
@@ -173,6 +241,33 @@ impl<S> Capped<S> {
                     }
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Counts a message of type `tag` and `size` bytes against the login's budget (until the
+    /// first ReadyForQuery) or, after it, ParameterStatus messages against theirs.
+    fn budget(&mut self, tag: u8, size: u64) -> Result<(), Refusal> {
+        if !self.logged_in {
+            self.login += size;
+            if self.login > MAX_LOGIN {
+                return Err(Refusal::Flood(Flood {
+                    what: "messages before it was ready (authentication, parameters, notices)",
+                    budget: MAX_LOGIN,
+                }));
+            }
+        } else if tag == b'S' {
+            self.status += size;
+            if self.status > MAX_STATUS {
+                return Err(Refusal::Flood(Flood {
+                    what: "parameter status messages",
+                    budget: MAX_STATUS,
+                }));
+            }
+        }
+        if tag == b'Z' {
+            self.logged_in = true;
+            self.status = 0;
         }
         Ok(())
     }
@@ -196,9 +291,9 @@ impl<S: AsyncRead + Unpin> AsyncRead for Capped<S> {
         let this = &mut *self;
         match this.scan(&buf.filled()[before..]) {
             Ok(()) => Poll::Ready(Ok(())),
-            Err(too_large) => {
+            Err(refusal) => {
                 buf.set_filled(before);
-                Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, too_large)))
+                Poll::Ready(Err(refusal.into_io()))
             }
         }
     }
@@ -233,10 +328,51 @@ mod tests {
         m
     }
 
-    /// Feeds `bytes` in `chunk`-sized reads; the first error, if any.
+    /// Feeds `bytes` in `chunk`-sized reads; the first oversized header, if any.
     fn feed(framing: Framing, bytes: &[u8], chunk: usize) -> Result<(), MessageTooLarge> {
+        feed_all(framing, bytes, chunk).map_err(|refusal| match refusal {
+            Refusal::TooLarge(e) => e,
+            Refusal::Flood(f) => panic!("a flood, not an oversized header: {f}"),
+        })
+    }
+
+    /// Feeds `bytes` in `chunk`-sized reads; the first refusal, if any.
+    fn feed_all(framing: Framing, bytes: &[u8], chunk: usize) -> Result<(), Refusal> {
         let mut capped = Capped::new((), framing);
         bytes.chunks(chunk).try_for_each(|c| capped.scan(c))
+    }
+
+    #[test]
+    fn floods_of_small_messages_are_bounded() {
+        let notice = message(b'N', 60_000);
+        let mut login = message(b'R', 4);
+        login.extend(notice.repeat(40));
+        assert!(matches!(
+            feed_all(Framing::Messages, &login, 4096),
+            Err(Refusal::Flood(Flood {
+                budget: MAX_LOGIN,
+                ..
+            }))
+        ));
+        // After the login, notices pass (tokio-postgres keeps none), parameters are budgeted
+        // between two ReadyForQuery messages.
+        let mut session = message(b'R', 4);
+        session.extend(message(b'Z', 1));
+        session.extend(notice.repeat(40));
+        let status = message(b'S', 60_000);
+        for _ in 0..3 {
+            session.extend(status.repeat(4));
+            session.extend(message(b'Z', 1));
+        }
+        assert_eq!(feed_all(Framing::Messages, &session, 4096), Ok(()));
+        session.extend(status.repeat(5));
+        assert!(matches!(
+            feed_all(Framing::Messages, &session, 4096),
+            Err(Refusal::Flood(Flood {
+                budget: MAX_STATUS,
+                ..
+            }))
+        ));
     }
 
     #[test]

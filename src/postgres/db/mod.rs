@@ -67,6 +67,9 @@ pub struct Database {
     sql: CheckSql,
     /// The role- or database-level `search_path` last logged, so it is logged when it changes.
     role_search_path: Mutex<Option<String>>,
+    /// Whether the gate's role could write the table at the last check, so that is logged when
+    /// it changes.
+    writable: Mutex<bool>,
 }
 
 /// One read of the version table: what the rows say, and where they came from.
@@ -130,6 +133,7 @@ impl Database {
             dsn_sets_search_path,
             sql,
             role_search_path: Mutex::new(None),
+            writable: Mutex::new(false),
         })
     }
 
@@ -321,6 +325,7 @@ impl Database {
         };
         if let Some(answer) = &resolution {
             self.note_role_search_path(answer);
+            self.note_writable(answer);
         }
         let present = conclude(
             self.tool,
@@ -333,6 +338,30 @@ impl Database {
             present,
             resolution: resolution.unwrap_or_default(),
         })
+    }
+
+    /// Logs at `warn` when the gate's role may write the table it reads (first seen, and when it
+    /// changes): the check is only as good as the table's rows, and these credentials can change
+    /// them. Not a rejection: a deploy script's `check` with the migrator's DSN is common.
+    fn note_writable(&self, answer: &Resolution) {
+        let mut seen = self.writable.lock().unwrap_or_else(|p| p.into_inner());
+        if *seen == answer.writable {
+            return;
+        }
+        *seen = answer.writable;
+        let table = answer.resolved.as_deref().unwrap_or(&self.table);
+        if answer.writable {
+            tracing::warn!(
+                resolved_table = table,
+                "the gate's role may write {table}: these credentials can mark migrations applied; \
+                 give the gate SELECT only (k8s/sql/schema-gate-role.sql)"
+            );
+        } else {
+            tracing::info!(
+                resolved_table = table,
+                "the gate's role may no longer write {table}"
+            );
+        }
     }
 
     /// Logs a role- or database-level `search_path` at `warn` when it is first seen and when it

@@ -8,10 +8,12 @@
 //! in one simple-protocol message (one round trip, read-only, no DDL, nothing left behind):
 //!
 //! ```sql
-//! BEGIN READ ONLY; SET LOCAL role TO DEFAULT;            -- another client's SET ROLE does not count
+//! BEGIN READ ONLY; SET LOCAL SESSION AUTHORIZATION DEFAULT; SET LOCAL role TO DEFAULT;
+//!                                                         -- nor its SET SESSION AUTHORIZATION or SET ROLE
 //! SET LOCAL search_path TO DEFAULT;                       -- unqualified names: nor its SET search_path
 //! SELECT pg_catalog.set_config(E'search_path', E'…', true);  -- the DSN's runtime parameters
 //! SET LOCAL statement_timeout = '5000ms'; SET LOCAL lock_timeout = '5000ms';
+//! SET LOCAL row_security = off;                           -- rows filtered for the gate: an error
 //! SELECT pg_catalog.set_config('schema_gate.search_path', pg_catalog.current_setting('search_path'), true);
 //! SET LOCAL search_path = pg_catalog, pg_temp;            -- what follows is parsed against the catalog only
 //! WITH … SELECT … AS schema_gate_resolved, …;             -- resolution: one row
@@ -81,8 +83,12 @@ impl CheckSql {
         read: &Read,
         query_timeout: Duration,
     ) -> CheckSql {
-        // The role, too, is the session's own, not one another client SET on the connection.
-        let mut head = "BEGIN READ ONLY; SET LOCAL role TO DEFAULT; ".to_string();
+        // The session user and the role, too, are the session's own, not what another client
+        // SET on the connection (SET SESSION AUTHORIZATION, where the pooler logs in as a
+        // superuser, makes "$user" another role's).
+        let mut head =
+            "BEGIN READ ONLY; SET LOCAL SESSION AUTHORIZATION DEFAULT; SET LOCAL role TO DEFAULT; "
+                .to_string();
         if table.schema().is_none() {
             head.push_str("SET LOCAL search_path TO DEFAULT; ");
         }
@@ -94,9 +100,12 @@ impl CheckSql {
             ));
         }
         // After the runtime parameters, so that none of them (statement_timeout=0) can lift them.
+        // row_security = off: a table whose rows row-level security would filter for the gate
+        // is an error (42501), never a subset of goose's rows judged as if it were all of them.
         let ms = query_timeout.as_millis().max(1);
         head.push_str(&format!(
-            "SET LOCAL statement_timeout = '{ms}ms'; SET LOCAL lock_timeout = '{ms}ms'; "
+            "SET LOCAL statement_timeout = '{ms}ms'; SET LOCAL lock_timeout = '{ms}ms'; \
+             SET LOCAL row_security = off; "
         ));
         if table.schema().is_none() {
             head.push_str(
@@ -143,7 +152,7 @@ fn resolution(table: &TableName) -> String {
                || 'pg_temp', true) AS path), \
              found AS MATERIALIZED (SELECT to_regclass(CASE WHEN s.path IS NOT NULL THEN {name} END) \
                AS rel FROM searched s), \
-             rel AS MATERIALIZED (SELECT c.oid, n.nspname, c.relname, {TEMPORARY} AS temporary \
+             rel AS MATERIALIZED (SELECT c.oid, c.relowner, n.nspname, c.relname, {TEMPORARY} AS temporary \
                FROM found f JOIN pg_class c ON c.oid = f.rel::oid \
                JOIN pg_namespace n ON n.oid = c.relnamespace), \
              before AS MATERIALIZED (SELECT k.ord, k.nsp FROM kept k WHERE k.ord < coalesce(\
@@ -158,11 +167,13 @@ fn resolution(table: &TableName) -> String {
              coalesce((SELECT r.temporary FROM rel r), false) AS temporary, \
              (SELECT b.schemas FROM blocked b) AS blocked, \
              {ROLE_SEARCH_PATH} AS role_search_path, \
+             coalesce((SELECT {} FROM rel r WHERE NOT r.temporary), false) AS writable, \
              set_config('schema_gate.table_oid', coalesce((SELECT r.oid::text FROM rel r \
                WHERE NOT r.temporary AND (SELECT b.schemas FROM blocked b) IS NULL), '0'), true) \
                AS table_oid, \
              set_config('search_path', 'pg_catalog, ' || coalesce((SELECT quote_ident(r.nspname) \
-               || ', ' FROM rel r WHERE NOT r.temporary), '') || 'pg_temp', true) AS read_path"
+               || ', ' FROM rel r WHERE NOT r.temporary), '') || 'pg_temp', true) AS read_path",
+            writable('r')
         );
     };
     // Schema-qualified: the schema must exist and be usable; the table is looked up in it
@@ -177,9 +188,11 @@ fn resolution(table: &TableName) -> String {
          false AS temporary, \
          CASE WHEN NOT {usable} THEN quote_ident(n.nspname) END AS blocked, \
          NULL::text AS role_search_path, \
+         coalesce((SELECT {} {lookup} AND {usable}), false) AS writable, \
          set_config('schema_gate.table_oid', CASE WHEN {usable} \
            THEN coalesce((SELECT c.oid::text {lookup}), '0') ELSE '0' END, true) AS table_oid \
-         FROM (VALUES (1)) AS one(x) LEFT JOIN pg_namespace n ON n.nspname = {schema}"
+         FROM (VALUES (1)) AS one(x) LEFT JOIN pg_namespace n ON n.nspname = {schema}",
+        writable('c')
     )
 }
 
@@ -241,6 +254,19 @@ fn blocked_schema(
     }
 }
 
+/// Whether the gate's own role may change the rows it trusts (`r`: the resolved table): it owns
+/// the table (or is a member of its owner, even without inheriting), holds a writing privilege
+/// on it or on one of its columns, or is a superuser. Whoever holds such credentials
+/// can mark migrations applied (on PostgreSQL 13 and 14 every role may create
+/// `public.goose_db_version` before goose's first run), so the gate says so (a `warn`). `t` is
+/// the alias of the table's `pg_class` row.
+fn writable(t: char) -> String {
+    format!(
+        "(has_table_privilege({t}.oid, 'INSERT, UPDATE, DELETE, TRUNCATE') \
+         OR has_any_column_privilege({t}.oid, 'INSERT, UPDATE') OR pg_has_role({t}.relowner, 'MEMBER'))"
+    )
+}
+
 /// The `search_path` that `ALTER ROLE … [IN DATABASE …] SET` or `ALTER DATABASE … SET` gives the
 /// session's role here, most specific first, as Postgres applies them at login.
 const ROLE_SEARCH_PATH: &str = "(SELECT substr(c.setting, 13) FROM pg_db_role_setting s \
@@ -261,6 +287,8 @@ pub(super) struct Resolution {
     pub blocked: Option<String>,
     /// The role- or database-level `search_path`, if any.
     pub role_search_path: Option<String>,
+    /// Whether the gate's role may write the resolved table ([`WRITABLE`]).
+    pub writable: bool,
 }
 
 impl Resolution {
@@ -295,6 +323,7 @@ impl RowKind {
                 temporary: text(1) == Some("t"),
                 blocked: text(2).map(str::to_string),
                 role_search_path: text(3).map(str::to_string),
+                writable: text(4) == Some("t"),
             }),
             Some("schema_gate_same") => RowKind::Same(text(0) == Some("t")),
             _ => RowKind::Other,
@@ -369,7 +398,24 @@ pub(super) fn conclude(
         }),
         // Dropped between the resolution and the read.
         Ending::Failed { missing: true, .. } => Ok(false),
-        Ending::Failed { error, .. } => Err(error),
+        Ending::Failed { error, .. } => Err(row_security(error)),
+    }
+}
+
+/// The server's "query would be affected by row-level security policy", with what to do: the
+/// gate must read every row goose's role reads, or it judges a subset as if it were the table.
+fn row_security(error: CheckError) -> CheckError {
+    if !error.message.contains("row-level security") {
+        return error;
+    }
+    CheckError {
+        message: format!(
+            "{}: the gate must read every row of the version table that goose reads; disable \
+             row-level security on it (ALTER TABLE … DISABLE ROW LEVEL SECURITY) or run the \
+             gate as a role that bypasses it (BYPASSRLS)",
+            error.message
+        ),
+        rejected: true,
     }
 }
 
@@ -419,9 +465,11 @@ mod tests {
         // Reset, then the DSN's parameters (escaped), then the timeouts, then the capture of the
         // path, the catalog-only path, the resolution, the read, the confirmation.
         let order = [
-            at("BEGIN READ ONLY; SET LOCAL role TO DEFAULT; SET LOCAL search_path TO DEFAULT; "),
+            at("BEGIN READ ONLY; SET LOCAL SESSION AUTHORIZATION DEFAULT; \
+                SET LOCAL role TO DEFAULT; SET LOCAL search_path TO DEFAULT; "),
             at("SELECT pg_catalog.set_config(E'search_path', E'a''b', true)"),
             at("SET LOCAL statement_timeout = '5000ms'"),
+            at("SET LOCAL row_security = off; "),
             at("'schema_gate.search_path', pg_catalog.current_setting('search_path')"),
             at("SET LOCAL search_path = pg_catalog, pg_temp; WITH path"),
             at("AS schema_gate_resolved"),

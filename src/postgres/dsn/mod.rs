@@ -473,6 +473,11 @@ mod tests {
             "-c search_path",
             "search_path=a",
             "-c password=Zq9x",
+            "-c scram_client_key=Zq9x",
+            "--oauth-client-secret=Zq9x",
+            "-c SCRAM_SERVER_KEY=Zq9x",
+            "-c sslmode=Zq9x",
+            "-c user=Zq9x",
         ] {
             let e = resolve(&format!("host=h options='{bad}'"))
                 .expect_err(bad)
@@ -484,6 +489,10 @@ mod tests {
             );
             assert!(!e.contains("Zq9x"), "{bad}: {e}");
         }
+        // libpq keys that are server settings too pass, as settings.
+        let t = resolve("host=h options='-c application_name=x -c client_encoding=UTF8'")
+            .expect("settings");
+        assert_eq!(t.runtime_params.len(), 2, "{:?}", t.runtime_params);
         let e = resolve("host=h search_path=a options='-c search_path=b'")
             .unwrap_err()
             .0;

@@ -7,6 +7,10 @@
 use super::keys::{UNSUPPORTED, is_known, looks_like_password, misspelt_key};
 use super::{DsnError, Params, err};
 
+/// libpq keys that are server settings too, and so may be set through `options` (`-c
+/// application_name=…`).
+const ALSO_SETTINGS: &[&str] = &["application_name", "client_encoding", "tcp_user_timeout"];
+
 impl Params {
     /// Unknown keys are runtime parameters, as lib/pq and pgx treat them, and so are the
     /// settings of `options` (both sent with `set_config` inside the check's transaction, never
@@ -88,6 +92,20 @@ impl Params {
                 origin,
                 format!(
                     "parameter {key:?} looks like a misspelt {meant:?} (libpq keys are lower case; its value is not shown): write {meant}"
+                ),
+            ));
+        }
+        // In options, a libpq key (or a near miss of one) is a connection key written where
+        // only server settings go: as a runtime parameter its value (scram_client_key's,
+        // oauth_client_secret's) would travel to the server and into its log.
+        if in_options
+            && let Some(meant) = misspelt_key(key)
+            && !ALSO_SETTINGS.contains(&key.to_ascii_lowercase().as_str())
+        {
+            return Err(err(
+                origin,
+                format!(
+                    "in options, {key:?} is libpq's connection key {meant:?}, not a server setting (its value is not shown): options carries only settings (-c name=value); give {meant} as a key of its own, if schema-gate supports it"
                 ),
             ));
         }
