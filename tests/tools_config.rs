@@ -33,7 +33,7 @@ fn golang_migrate_at(pg: &Postgres, version: i64, dirty: bool) {
 fn an_unknown_tool_is_refused_naming_gate_tool() {
     let pg = cluster();
     pg.goose_table("app", "goose_db_version", &[(1, true)], Some("gate"));
-    for tool in ["Flyway", "migrate", "liquibase"] {
+    for tool in ["Flyway", "migrate", "atlas"] {
         let r = run(
             gate(&["check"])
                 .env("DATABASE_URL", pg.url("gate", "app", ""))

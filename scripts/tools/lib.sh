@@ -30,7 +30,7 @@ rows() {
 }
 
 ddl() {
-  "$PG_BIN_DIR/pg_dump" -s -t "$1" "$DB" | grep -v -e '^--' -e '^SET ' -e '^SELECT pg_catalog' -e '^$'
+  "$PG_BIN_DIR/pg_dump" -s -t "$1" "$DB" | grep -v -e '^--' -e '^SET ' -e '^SELECT pg_catalog' -e '^$' -e '^\\\(un\)\?restrict '
 }
 
 step() {

@@ -16,6 +16,20 @@
 #   oracle.sh flyway URL DIR [-key=value …]
 #   oracle.sh alembic PROJECT_DIR          (alembic.ini there names the database)
 #   oracle.sh dbmate URL DIR[:DIR…]
+#   oracle.sh django PROJECT_DIR           (manage.py there; DATABASE_URL, DJANGO_SETTINGS_MODULE)
+#   oracle.sh rails APP_DIR                (config/database.yml there; DATABASE_URL)
+#   oracle.sh sqlx URL DIR
+#   oracle.sh knex PROJECT_DIR             (knexfile.js and node_modules there)
+#   oracle.sh liquibase PROJECT_DIR        (LIQUIBASE_COMMAND_URL, _USERNAME, _PASSWORD,
+#                                           _CHANGELOG_FILE name the database and changelog)
+#   oracle.sh prisma PROJECT_DIR           (prisma.config.ts and node_modules there; DATABASE_URL)
+#
+# Issue 19's tools add:
+#   applied=ID …       what the status command lists as applied
+#   refuse=MESSAGE     sqlx: why `migrate run --dry-run` refuses (dirty, missing, modified)
+#
+# Several of these commands write (docs/tools/<tool>.md): knex migrate:status, sqlx migrate
+# info and liquibase status create their tables; run them after the gate's no-table check.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 tool=${1:?usage: oracle.sh TOOL …}
@@ -75,8 +89,68 @@ case "$tool" in
     echo "pending=$(sed -n 's/^\[ \] \([0-9]*\).*/\1/p' <<<"$out" | join)"
     echo "applied=$(sed -n 's/^\[X\] \([0-9]*\).*/\1/p' <<<"$out" | join)"
     ;;
+  django)
+    project=$1
+    python=$(dirname "$("$here/../peers/django.sh")")/python
+    cd "$project"
+    "$python" manage.py migrate --check >/dev/null 2>&1 && rc=0 || rc=$?
+    echo "exit=$rc"
+    out=$("$python" manage.py showmigrations --plan 2>&1) || true
+    echo "pending=$(sed -n 's/^\[ \]  \([^ ]*\).*/\1/p' <<<"$out" | join)"
+    echo "applied=$(sed -n 's/^\[X\]  \([^ ]*\).*/\1/p' <<<"$out" | join)"
+    ;;
+  rails)
+    app=$1
+    rake=$("$here/../peers/rails.sh")
+    cd "$app"
+    out=$("$rake" db:migrate:status 2>&1) && rc=0 || rc=$?
+    echo "exit=$rc"
+    echo "pending=$(awk '$1 == "down" { print $2 }' <<<"$out" | join)"
+    echo "applied=$(awk '$1 == "up" && !/NO FILE/ { print $2 }' <<<"$out" | join)"
+    echo "ahead=$(awk '$1 == "up" && /NO FILE/ { print $2 }' <<<"$out" | join)"
+    ;;
+  sqlx)
+    url=$1 dir=$2
+    sqlx=$("$here/../peers/sqlx.sh")
+    s() { NO_COLOR=1 "$sqlx" migrate "$@" --source "$dir" --database-url "$url?sslmode=disable"; }
+    out=$(s info 2>&1) && rc=0 || rc=$?
+    echo "exit=$rc"
+    echo "pending=$(sed -n 's|^\(-\?[0-9]*\)/pending .*|\1|p' <<<"$out" | join)"
+    echo "applied=$(sed -n 's|^\(-\?[0-9]*\)/installed .*|\1|p' <<<"$out" | join)"
+    echo "mismatch=$(sed -n 's|^\(-\?[0-9]*\)/installed (different checksum) .*|\1|p' <<<"$out" | join)"
+    refuse=$(s run --dry-run 2>&1 | sed -n 's/^error: //p' | head -1)
+    echo "refuse=$refuse"
+    ;;
+  knex)
+    project=$1
+    knex=$("$here/../peers/knex.sh")
+    cd "$project"
+    out=$("$knex" --knexfile "$project/knexfile.js" migrate:status 2>&1) && rc=0 || rc=$?
+    echo "exit=$rc"
+    echo "applied=$(awk '/Completed Migration file/ { on = 1; next } /Pending Migration file|No Pending/ { on = 0 } on' <<<"$out" | join)"
+    echo "pending=$(awk '/Pending Migration file\/files/ { on = 1; next } on' <<<"$out" | join)"
+    echo "error=$(sed -n 's/^Error: //p' <<<"$out" | head -1)"
+    ;;
+  liquibase)
+    project=$1
+    liquibase=$("$here/../peers/liquibase.sh")
+    cd "$project"
+    out=$("$liquibase" status --verbose 2>&1) && rc=0 || rc=$?
+    echo "exit=$rc"
+    echo "pending=$(sed -n 's/^     \(.*::.*::.*\)$/\1/p' <<<"$out" | join)"
+    ;;
+  prisma)
+    project=$1
+    prisma=$("$here/../peers/prisma.sh")
+    cd "$project"
+    out=$("$prisma" migrate status 2>&1) && rc=0 || rc=$?
+    echo "exit=$rc"
+    echo "pending=$(awk '/have not yet been applied:/ { on = 1; next } on && (/^$/ || /^To apply/ || /^The migration/) { on = 0 } on' <<<"$out" | join)"
+    echo "failed=$(awk '/have failed:/ { on = 1; next } on && /^$/ { on = 0 } on' <<<"$out" | join)"
+    echo "ahead=$(awk '/are not found locally/ { on = 1; next } on && /^$/ { on = 0 } on' <<<"$out" | join)"
+    ;;
   *)
-    echo "oracle.sh: unknown tool $tool (golang-migrate, flyway, alembic, dbmate)" >&2
+    echo "oracle.sh: unknown tool $tool (golang-migrate, flyway, alembic, dbmate, django, rails, sqlx, knex, liquibase, prisma)" >&2
     exit 2
     ;;
 esac

@@ -4,7 +4,8 @@
 //! hold: its read, its row rule, its status listing. Pure: no I/O.
 
 use super::{
-    Facts, Id, Read, Row, RowError, Tool, alembic, dbmate, flyway, golang_migrate, lines::Lines,
+    Facts, Id, Read, Row, RowError, Tool, alembic, dbmate, django, flyway, golang_migrate, knex,
+    lines::Lines, liquibase, sqlx,
 };
 use std::fmt;
 
@@ -120,6 +121,14 @@ pub enum Expected {
     Alembic(alembic::Expected),
     /// See [`dbmate::Expected`].
     Dbmate(dbmate::Expected),
+    /// See [`django::Expected`].
+    Django(django::Expected),
+    /// See [`knex::Expected`].
+    Knex(knex::Expected),
+    /// See [`liquibase::Expected`].
+    Liquibase(liquibase::Expected),
+    /// See [`sqlx::Expected`].
+    Sqlx(sqlx::Expected),
 }
 
 impl Expected {
@@ -144,6 +153,10 @@ impl Expected {
             Tool::Flyway => flyway::Expected::build(sources).map(Expected::Flyway),
             Tool::Alembic => alembic::Expected::build(sources).map(Expected::Alembic),
             Tool::Dbmate => dbmate::Expected::build(sources).map(Expected::Dbmate),
+            Tool::Django => django::Expected::build(sources).map(Expected::Django),
+            Tool::Knex => knex::Expected::build(sources).map(Expected::Knex),
+            Tool::Liquibase => liquibase::Expected::build(sources).map(Expected::Liquibase),
+            Tool::Sqlx => sqlx::Expected::build(sources).map(Expected::Sqlx),
         }
     }
 
@@ -154,6 +167,10 @@ impl Expected {
             Expected::Flyway(_) => Tool::Flyway,
             Expected::Alembic(_) => Tool::Alembic,
             Expected::Dbmate(_) => Tool::Dbmate,
+            Expected::Django(_) => Tool::Django,
+            Expected::Knex(_) => Tool::Knex,
+            Expected::Liquibase(_) => Tool::Liquibase,
+            Expected::Sqlx(_) => Tool::Sqlx,
         }
     }
 
@@ -170,6 +187,10 @@ impl Expected {
             Expected::Flyway(e) => flyway::facts(rows, e),
             Expected::Alembic(e) => alembic::facts(rows, e),
             Expected::Dbmate(e) => dbmate::facts(rows, e),
+            Expected::Django(e) => django::facts(rows, e),
+            Expected::Knex(e) => knex::facts(rows, e),
+            Expected::Liquibase(e) => liquibase::facts(rows, e),
+            Expected::Sqlx(e) => sqlx::facts(rows, e),
         }?;
         facts.cut();
         Ok(facts)
@@ -184,6 +205,10 @@ impl Expected {
             Expected::Flyway(e) => flyway::lines(rows, e),
             Expected::Alembic(e) => alembic::lines(rows, e),
             Expected::Dbmate(e) => dbmate::lines(rows, e),
+            Expected::Django(e) => django::lines(rows, e),
+            Expected::Knex(e) => knex::lines(rows, e),
+            Expected::Liquibase(e) => liquibase::lines(rows, e),
+            Expected::Sqlx(e) => sqlx::lines(rows, e),
         }
     }
 
@@ -202,6 +227,10 @@ impl Expected {
                     .join(","),
             )),
             Expected::Dbmate(e) => e.target(),
+            Expected::Django(e) => Some(e.expected_id()),
+            Expected::Knex(e) => e.target(),
+            Expected::Liquibase(e) => e.target(),
+            Expected::Sqlx(e) => e.target(),
         }
     }
 }

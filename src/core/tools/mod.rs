@@ -2,7 +2,10 @@
 //!
 //! One module per tool ([`golang_migrate`], [`flyway`], [`alembic`], [`dbmate`]; [`goose`] is
 //! goose's read and its adapter onto [`Facts`]), each with the same parts, so that adding a tool
-//! is adding a file:
+//! is adding a file. [`django`], [`rails`], [`sqlx`], [`knex`], [`liquibase`] and [`prisma`]
+//! hold rules characterised against each tool's real CLI (issue 19) that `GATE_TOOL` accepts
+//! only once the tool's real-CLI differential (`tests/tools_<tool>.rs`) is green and the tool
+//! is in [`Tool::ALL`]:
 //!
 //! 1. **the read** (`READ`, a [`Read`]): the columns of its one `SELECT`, in order, and its
 //!    order and bound;
@@ -27,11 +30,17 @@ use std::fmt;
 
 pub mod alembic;
 pub mod dbmate;
+pub mod django;
 mod expect;
 pub mod flyway;
 pub mod golang_migrate;
 pub mod goose;
+pub mod knex;
 pub mod lines;
+pub mod liquibase;
+pub mod prisma;
+pub mod rails;
+pub mod sqlx;
 
 pub(crate) use expect::{DIR_VAR, FILE_VAR, VERSION_VAR};
 pub use expect::{Entry, ExpectError, Expected, Listing, Sources, manifest_lines};
@@ -51,6 +60,14 @@ pub enum Tool {
     Alembic,
     /// amacneil/dbmate.
     Dbmate,
+    /// Django's migrations (`manage.py migrate`).
+    Django,
+    /// knex/knex (`knex migrate:latest`).
+    Knex,
+    /// Liquibase (open-source 4.x: `liquibase update`).
+    Liquibase,
+    /// launchbadge/sqlx (`sqlx migrate run`, `sqlx::migrate!()`).
+    Sqlx,
 }
 
 impl Tool {
@@ -61,6 +78,10 @@ impl Tool {
         Tool::Flyway,
         Tool::Alembic,
         Tool::Dbmate,
+        Tool::Django,
+        Tool::Knex,
+        Tool::Liquibase,
+        Tool::Sqlx,
     ];
 
     /// The `GATE_TOOL` spelling.
@@ -71,6 +92,10 @@ impl Tool {
             Tool::Flyway => "flyway",
             Tool::Alembic => "alembic",
             Tool::Dbmate => "dbmate",
+            Tool::Django => "django",
+            Tool::Knex => "knex",
+            Tool::Liquibase => "liquibase",
+            Tool::Sqlx => "sqlx",
         }
     }
 
@@ -87,6 +112,10 @@ impl Tool {
             Tool::Flyway => flyway::DEFAULT_TABLE,
             Tool::Alembic => alembic::DEFAULT_TABLE,
             Tool::Dbmate => dbmate::DEFAULT_TABLE,
+            Tool::Django => django::DEFAULT_TABLE,
+            Tool::Knex => knex::DEFAULT_TABLE,
+            Tool::Liquibase => liquibase::DEFAULT_TABLE,
+            Tool::Sqlx => sqlx::DEFAULT_TABLE,
         }
     }
 
@@ -98,6 +127,10 @@ impl Tool {
             Tool::Flyway => flyway::READ,
             Tool::Alembic => alembic::READ,
             Tool::Dbmate => dbmate::READ,
+            Tool::Django => django::READ,
+            Tool::Knex => knex::READ,
+            Tool::Liquibase => liquibase::READ,
+            Tool::Sqlx => sqlx::READ,
         }
     }
 
@@ -112,7 +145,12 @@ impl Tool {
     /// script, Alembic reads the revision identifiers out of generated scripts).
     pub fn scan(self) -> Scan {
         match self {
-            Tool::Goose | Tool::GolangMigrate | Tool::Dbmate => Scan {
+            Tool::Goose
+            | Tool::GolangMigrate
+            | Tool::Dbmate
+            | Tool::Django
+            | Tool::Knex
+            | Tool::Liquibase => Scan {
                 recursive: false,
                 wants_contents: never,
             },
@@ -123,6 +161,10 @@ impl Tool {
             Tool::Alembic => Scan {
                 recursive: false,
                 wants_contents: alembic::wants_contents,
+            },
+            Tool::Sqlx => Scan {
+                recursive: false,
+                wants_contents: sqlx::wants_contents,
             },
         }
     }
@@ -187,7 +229,11 @@ pub struct Read {
     /// The same, plus (where the tool records it) when each migration was applied: `status`.
     pub status_columns: &'static str,
     /// `ORDER BY …` and `LIMIT …` (every table but goose's is read up to [`ROW_LIMIT`] rows plus
-    /// one, so that a table that is not the tool's cannot grow the gate without bound).
+    /// one, so that a table that is not the tool's cannot grow the gate without bound). A tool
+    /// that keeps a second table beside its own (knex's lock) reads it here, in the same
+    /// statement: `UNION ALL SELECT … FROM {table:SUFFIX} {guard}`, where `{table:SUFFIX}` is
+    /// the configured table's name with SUFFIX appended (as the tool names it) and `{guard}`
+    /// the same guard, so a rejected resolution reads neither table.
     pub tail: &'static str,
 }
 
@@ -209,7 +255,23 @@ impl Read {
         } else {
             format!(" {guard}")
         };
-        format!("SELECT {columns} FROM {table}{guard} {}", self.tail)
+        let mut tail = self.tail.replace("{guard}", guard.trim_start());
+        if let Some(at) = tail.find("{table:")
+            && let Some(len) = tail[at..].find('}')
+        {
+            let suffix = tail[at + "{table:".len()..at + len].to_string();
+            tail.replace_range(at..at + len + 1, &beside(table, &suffix));
+        }
+        format!("SELECT {columns} FROM {table}{guard} {tail}")
+    }
+}
+
+/// The name of a tool's second table: the (validated, quoted) `table` with `suffix` appended
+/// to its last part, in the same schema (knex's `getLockTableName`: `<table>_lock`).
+pub fn beside(table: &str, suffix: &str) -> String {
+    match table.strip_suffix('"') {
+        Some(open) => format!("{open}{suffix}\""),
+        None => format!("{table}{suffix}"),
     }
 }
 

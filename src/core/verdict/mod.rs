@@ -342,7 +342,9 @@ pub fn judge_tool(
             many.iter().map(Id::to_string).collect::<Vec<_>>().join(","),
         )),
     };
-    verdict.max_version = current.clone().filter(|_| expected.tool() != Tool::Alembic);
+    verdict.max_version = current
+        .clone()
+        .filter(|_| !matches!(expected.tool(), Tool::Alembic | Tool::Django));
     verdict.version = current;
     verdict.pending = facts.pending.clone();
     verdict.failed = facts.failed.clone();

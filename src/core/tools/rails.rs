@@ -1,0 +1,500 @@
+//! Rails' Active Record migrations: `schema_migrations(version varchar)`, one row per applied
+//! migration, beside `ar_internal_metadata` (which the gate does not need). Pure: no I/O.
+//!
+//! `docs/tools/rails.md` names the source of each rule and the runs of Active Record 6.1.7
+//! that confirmed it (`scripts/tools/characterise-rails.sh`). In short:
+//!
+//! - Versions are **integers**: the rows are strings, read with Ruby's `to_i`
+//!   (`SchemaMigration.all_versions.map(&:to_i)`), the files' leading digits likewise, so
+//!   `001_a.rb` is applied by a row `1` or `0001`. `db:migrate:status` prints them with
+//!   `"%.3d"` (`normalize_migration_number`), and so does the gate: `001`, `042`,
+//!   `20240101000001`.
+//! - Files: every `[0-9]*_*.rb` under each migrations path, **recursively**
+//!   (`migration_files`); each must match `MigrationFilenameRegexp`
+//!   (`\A([0-9]+)_([_a-z0-9]*)\.?([_a-z0-9]*)?\.rb\z`), else Rails refuses the whole
+//!   directory (`IllegalMigrationNameError`); two files with one version, or one camelized
+//!   name, are refused by `db:migrate` (`Migrator#validate`).
+//! - Pending: file versions without a row, whatever their order (`db:migrate` applies older
+//!   ones too). Rows without a file are `ahead` (`db:migrate:status`: `NO FILE`). A failed
+//!   migration leaves no row (the version is recorded in the migration's transaction, or after
+//!   its body with `disable_ddl_transaction!`): Rails has no failed state.
+
+use super::{
+    DIR_VAR, Entry, ExpectError, FILE_VAR, Facts, Id, Listing, Row, RowError, Sources, VERSION_VAR,
+    cell, manifest_lines, show,
+};
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The table Active Record creates (`schema_migrations_table_name` overrides it).
+pub const DEFAULT_TABLE: &str = "schema_migrations";
+
+/// The columns of the one `SELECT`, in order.
+pub const COLUMNS: &[&str] = &["version"];
+
+/// The check's `SELECT`.
+pub fn select(table: &str) -> String {
+    format!("SELECT version FROM {table}")
+}
+
+/// A Rails version: an unbounded non-negative integer, kept as its digits without leading
+/// zeros (Ruby integers do not overflow), ordered by value.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Version(String);
+
+impl Version {
+    /// Ruby's `String#to_i` on what Rails writes: the leading ASCII digits, `0` when none.
+    pub fn to_i(text: &str) -> Version {
+        let digits: String = text.chars().take_while(char::is_ascii_digit).collect();
+        let trimmed = digits.trim_start_matches('0');
+        Version(if trimmed.is_empty() { "0" } else { trimmed }.to_string())
+    }
+
+    /// As `db:migrate:status` prints it (`"%.3d"`).
+    pub fn id(&self) -> Id {
+        Id::Text(format!("{:0>3}", self.0))
+    }
+}
+
+impl Ord for Version {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.0
+            .len()
+            .cmp(&other.0.len())
+            .then_with(|| self.0.cmp(&other.0))
+    }
+}
+
+impl PartialOrd for Version {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// What Rails makes of one file name (its last path component).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileName {
+    /// A migration: its version and its name (`create_a`), without the scope.
+    Migration(Version, String),
+    /// Not matched by the glob `[0-9]*_*.rb`: not looked at.
+    Ignored,
+    /// Matched by the glob but not by `MigrationFilenameRegexp`: Rails refuses the directory.
+    Illegal,
+}
+
+/// Classifies a file name by `migration_files`' glob and `MigrationFilenameRegexp`.
+pub fn classify_file_name(name: &[u8]) -> FileName {
+    let glob = name.first().is_some_and(u8::is_ascii_digit)
+        && name.ends_with(b".rb")
+        && name[1..name.len() - 3].contains(&b'_');
+    if !glob {
+        return FileName::Ignored;
+    }
+    let digits = name.iter().take_while(|b| b.is_ascii_digit()).count();
+    let rest = &name[digits..name.len() - 3];
+    let word = |s: &[u8]| {
+        s.iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_')
+    };
+    let Some(rest) = rest.strip_prefix(b"_") else {
+        return FileName::Illegal;
+    };
+    // `([_a-z0-9]*)\.?([_a-z0-9]*)?`: at most one dot, words on both sides.
+    let (base, scope) = match rest.iter().position(|&b| b == b'.') {
+        Some(at) => (&rest[..at], &rest[at + 1..]),
+        None => (rest, &b""[..]),
+    };
+    if !word(base) || !word(scope) {
+        return FileName::Illegal;
+    }
+    let version = Version::to_i(&String::from_utf8_lossy(&name[..digits]));
+    FileName::Migration(version, String::from_utf8_lossy(base).into_owned())
+}
+
+/// `String#camelize` on a migration name, as `Migrator#validate` compares names.
+fn camelize(name: &str) -> String {
+    name.split('_')
+        .map(|part| {
+            let mut c = part.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+/// The versions of the listed directories, with Rails' refusals as errors.
+pub fn directory_versions(listings: &[Listing]) -> Result<BTreeSet<Version>, ExpectError> {
+    let mut versions: BTreeMap<Version, String> = BTreeMap::new();
+    let mut names: BTreeMap<String, String> = BTreeMap::new();
+    for listing in listings {
+        for entry in listing.entries.iter().filter(|e| !e.dir && !hidden(e)) {
+            let path = format!("{}/{}", listing.dir, show(&entry.path));
+            match classify_file_name(entry.file_name()) {
+                FileName::Ignored => {}
+                FileName::Illegal => {
+                    return Err(ExpectError::new(
+                        DIR_VAR,
+                        format!(
+                            "Illegal name for migration file: {path} (only lower case letters, \
+                             numbers, and '_' allowed); Rails refuses the directory"
+                        ),
+                    ));
+                }
+                FileName::Migration(version, name) => {
+                    let dup = |what: &str, first: &str| {
+                        ExpectError::new(
+                            DIR_VAR,
+                            format!("{what}: {first} and {path}; db:migrate refuses them"),
+                        )
+                    };
+                    if let Some(first) = versions.insert(version.clone(), path.clone()) {
+                        return Err(dup(
+                            &format!("Multiple migrations have the version number {}", version.0),
+                            &first,
+                        ));
+                    }
+                    if let Some(first) = names.insert(camelize(&name), path.clone()) {
+                        return Err(dup("Multiple migrations have the same name", &first));
+                    }
+                }
+            }
+        }
+    }
+    Ok(versions.into_keys().collect())
+}
+
+/// Ruby's `Dir.glob` does not descend into, or match, names starting with a dot.
+fn hidden(entry: &Entry) -> bool {
+    entry
+        .path
+        .split(|&b| b == b'/')
+        .any(|c| c.first() == Some(&b'.'))
+}
+
+fn parse_version(text: &str, variable: &'static str) -> Result<Version, ExpectError> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ExpectError::new(
+            variable,
+            format!("{text:?} is not a Rails migration version (digits, e.g. 20240101120000)"),
+        ));
+    }
+    Ok(Version::to_i(text))
+}
+
+/// What the build expects from Rails.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expected {
+    /// Every version with a file (or a manifest line).
+    versions: Option<BTreeSet<Version>>,
+    /// `GATE_EXPECT_VERSION`.
+    version: Option<Version>,
+}
+
+impl Expected {
+    /// From the migrations paths (`db/migrate`, several `:`-separated), a version, a manifest
+    /// of versions, or several of them, which must agree.
+    pub fn build(sources: Sources<'_>) -> Result<Expected, ExpectError> {
+        let mut versions = None;
+        if let Some(listings) = sources.listings {
+            let found = directory_versions(listings)?;
+            if found.is_empty() {
+                let dirs: Vec<&str> = listings.iter().map(|l| l.dir.as_str()).collect();
+                return Err(ExpectError::new(
+                    DIR_VAR,
+                    format!(
+                        "no Rails migration files (NNN_name.rb) in {}",
+                        dirs.join(", ")
+                    ),
+                ));
+            }
+            versions = Some(found);
+        }
+        if let Some(text) = sources.manifest {
+            let mut listed = BTreeSet::new();
+            for (line, id) in manifest_lines(text)? {
+                listed.insert(parse_version(id, FILE_VAR).map_err(|e| {
+                    ExpectError::new(FILE_VAR, format!("line {}: {}", line + 1, e.message))
+                })?);
+            }
+            if versions.as_ref().is_some_and(|v| *v != listed) {
+                return Err(ExpectError::new(
+                    FILE_VAR,
+                    "lists other versions than the migrations directories hold",
+                ));
+            }
+            versions = Some(listed);
+        }
+        let version = match sources.version {
+            Some(text) => Some(parse_version(text, VERSION_VAR)?),
+            None => None,
+        };
+        if let (Some(v), Some(newest)) = (&version, versions.as_ref().and_then(|s| s.last()))
+            && v != newest
+        {
+            return Err(ExpectError::new(
+                VERSION_VAR,
+                format!(
+                    "is {}, but the newest migration file is {}: make them agree",
+                    v.0, newest.0
+                ),
+            ));
+        }
+        Ok(Expected { versions, version })
+    }
+
+    /// The expected version: `GATE_EXPECT_VERSION`, or the newest file's.
+    pub fn target(&self) -> Option<Id> {
+        self.version
+            .as_ref()
+            .or_else(|| self.versions.as_ref().and_then(|v| v.last()))
+            .map(Version::id)
+    }
+}
+
+/// The row rule.
+pub fn facts(rows: &[Row], expected: &Expected) -> Result<Facts, RowError> {
+    let mut applied = BTreeSet::new();
+    for row in rows {
+        applied.insert(Version::to_i(cell(row, 0, "version")?));
+    }
+    let mut facts = Facts {
+        empty: rows.is_empty(),
+        current: applied.last().map(Version::id).into_iter().collect(),
+        ..Facts::default()
+    };
+    match &expected.versions {
+        Some(files) => {
+            facts.pending = files.difference(&applied).map(Version::id).collect();
+            facts.ahead = applied.difference(files).map(Version::id).collect();
+            facts.reached = facts.pending.is_empty();
+        }
+        None => {
+            let target = expected.version.clone().unwrap_or(Version::to_i(""));
+            facts.reached = applied.last().is_some_and(|h| *h >= target);
+            facts.ahead = applied
+                .iter()
+                .filter(|v| **v > target)
+                .map(Version::id)
+                .collect();
+        }
+    }
+    Ok(facts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::tools::{Outcome, decide};
+    use crate::core::verdict::Policy::{AtLeast, Exact};
+
+    fn rows(versions: &[&str]) -> Vec<Row> {
+        versions.iter().map(|v| vec![Some(v.to_string())]).collect()
+    }
+
+    fn listing(names: &[&str]) -> Vec<Listing> {
+        vec![Listing {
+            dir: "db/migrate".into(),
+            entries: names.iter().map(|n| Entry::file(n)).collect(),
+        }]
+    }
+
+    fn files(names: &[&str]) -> Expected {
+        Expected::build(Sources {
+            listings: Some(&listing(names)),
+            ..Sources::default()
+        })
+        .unwrap()
+    }
+
+    fn texts(ids: &[Id]) -> Vec<String> {
+        ids.iter().map(Id::to_string).collect()
+    }
+
+    const FOUR: &[&str] = &[
+        "20231231000000_create_early.rb",
+        "20240101000001_create_a.rb",
+        "20240101000002_create_b.rb",
+        "20240101000003_create_c.rb",
+    ];
+
+    #[test]
+    fn the_read() {
+        assert_eq!(
+            select("schema_migrations"),
+            "SELECT version FROM schema_migrations"
+        );
+    }
+
+    /// "names: 20240101000005_create_e.scoped.rb README.md helper.rb" (only the scoped file
+    /// counts), "an illegal name: 20240101000006_CreateF.rb" (both tasks abort).
+    #[test]
+    fn file_names_follow_the_glob_and_the_regexp() {
+        let v = |n: &str| match classify_file_name(n.as_bytes()) {
+            FileName::Migration(v, name) => format!("{} {name}", v.id()),
+            other => format!("{other:?}"),
+        };
+        assert_eq!(v("20240101000001_create_a.rb"), "20240101000001 create_a");
+        assert_eq!(
+            v("20240101000005_create_e.scoped.rb"),
+            "20240101000005 create_e"
+        );
+        assert_eq!(v("001_leading.rb"), "001 leading");
+        assert_eq!(v("1_x.rb"), "001 x");
+        for ignored in ["README.md", "helper.rb", "1.rb", "x_1.rb", "1_a.rb.bak"] {
+            assert_eq!(v(ignored), "Ignored", "{ignored}");
+        }
+        for illegal in [
+            "20240101000006_CreateF.rb",
+            "1a_b.rb",
+            "1_a.b.c.rb",
+            "1_a-b.rb",
+        ] {
+            assert_eq!(v(illegal), "Illegal", "{illegal}");
+        }
+        let err = Expected::build(Sources {
+            listings: Some(&listing(&["1_a.rb", "2_B.rb"])),
+            ..Sources::default()
+        })
+        .unwrap_err();
+        assert!(err.message.contains("Illegal name"), "{err}");
+    }
+
+    /// "a duplicate version: 20240101000005 twice": db:abort_if_pending_migrations and
+    /// db:migrate refuse (DuplicateMigrationVersionError); the gate refuses the build. Two
+    /// files with one name are refused likewise (DuplicateMigrationNameError).
+    #[test]
+    fn duplicates_are_refused() {
+        for pair in [
+            ["5_create_e.scoped.rb", "5_create_e2.rb"],
+            ["1_a.rb", "2_a.rb"],
+        ] {
+            assert!(
+                Expected::build(Sources {
+                    listings: Some(&listing(&pair)),
+                    ..Sources::default()
+                })
+                .is_err(),
+                "{pair:?}"
+            );
+        }
+    }
+
+    /// "a file in a subdirectory": db/migrate/sub/… is pending, then applied; hidden
+    /// directories are not globbed.
+    #[test]
+    fn subdirectories_count() {
+        let e = Expected::build(Sources {
+            listings: Some(&[Listing {
+                dir: "db/migrate".into(),
+                entries: vec![
+                    Entry::file("1_a.rb"),
+                    Entry::directory("sub"),
+                    Entry::file("sub/4_d.rb"),
+                    Entry::file(".git/5_e.rb"),
+                ],
+            }]),
+            ..Sources::default()
+        })
+        .unwrap();
+        let f = facts(&rows(&["1"]), &e).unwrap();
+        assert_eq!(texts(&f.pending), ["004"]);
+    }
+
+    /// "all applied" (abort_if_pending exit 0), "db:migrate: 3 fails half-way" (both ways: no
+    /// row; status "down"), "rolled back".
+    #[test]
+    fn pending_is_files_without_rows() {
+        let e = files(&FOUR[1..3]);
+        let f = facts(&rows(&["20240101000001", "20240101000002"]), &e).unwrap();
+        assert_eq!(decide(&f, Exact), Outcome::Ready);
+        assert_eq!(texts(&f.current), ["20240101000002"]);
+        let e = files(&FOUR[1..]);
+        let f = facts(&rows(&["20240101000001", "20240101000002"]), &e).unwrap();
+        assert_eq!(texts(&f.pending), ["20240101000003"]);
+        assert_eq!(decide(&f, AtLeast), Outcome::Behind);
+        assert!(facts(&[], &e).unwrap().empty);
+    }
+
+    /// "out of order: a file older than the applied ones" and "a hole": both pending
+    /// (abort_if_pending lists them; db:migrate applies them).
+    #[test]
+    fn out_of_order_files_are_pending() {
+        let e = files(FOUR);
+        let f = facts(
+            &rows(&["20240101000001", "20240101000002", "20240101000003"]),
+            &e,
+        )
+        .unwrap();
+        assert_eq!(texts(&f.pending), ["20231231000000"]);
+        let f = facts(
+            &rows(&["20231231000000", "20240101000001", "20240101000003"]),
+            &e,
+        )
+        .unwrap();
+        assert_eq!(texts(&f.pending), ["20240101000002"]);
+    }
+
+    /// "rows without files (20991231000000, 0042)": status "up 042 NO FILE", abort_if_pending
+    /// exit 0; the gate: ahead.
+    #[test]
+    fn rows_without_files_are_ahead() {
+        let e = files(FOUR);
+        let mut r = vec!["20231231000000", "20240101000001", "20240101000002"];
+        r.extend(["20240101000003", "20991231000000", "0042"]);
+        let f = facts(&rows(&r), &e).unwrap();
+        assert_eq!(texts(&f.ahead), ["042", "20991231000000"]);
+        assert_eq!(decide(&f, AtLeast), Outcome::Ready);
+        assert_eq!(decide(&f, Exact), Outcome::Ahead);
+        assert_eq!(texts(&f.current), ["20991231000000"]);
+    }
+
+    /// "001_leading.rb with the row '1'" and "… '0001'": up both times.
+    #[test]
+    fn versions_are_integers() {
+        let e = files(&["001_leading.rb"]);
+        for row in ["1", "0001", "001"] {
+            let f = facts(&rows(&[row]), &e).unwrap();
+            assert_eq!(decide(&f, Exact), Outcome::Ready, "{row}");
+        }
+        assert_eq!(e.target(), Some(Id::from("001")));
+        assert!(Version::to_i("9") < Version::to_i("10"));
+        assert_eq!(Version::to_i("abc"), Version::to_i("0"));
+    }
+
+    #[test]
+    fn expected_version_and_manifest() {
+        let e = Expected::build(Sources {
+            version: Some("20240101000002"),
+            ..Sources::default()
+        })
+        .unwrap();
+        let f = facts(&rows(&["20240101000001"]), &e).unwrap();
+        assert_eq!(decide(&f, AtLeast), Outcome::Behind);
+        let f = facts(&rows(&["20240101000001", "20240101000003"]), &e).unwrap();
+        assert_eq!(decide(&f, AtLeast), Outcome::Ready);
+        assert_eq!(decide(&f, Exact), Outcome::Ahead);
+        let listings = listing(&FOUR[1..3]);
+        let both = |v: &str| {
+            Expected::build(Sources {
+                listings: Some(&listings),
+                version: Some(v),
+                manifest: None,
+            })
+        };
+        assert!(both("20240101000002").is_ok());
+        assert_eq!(
+            both("20240101000001").unwrap_err().variable,
+            "GATE_EXPECT_VERSION"
+        );
+        let m = Expected::build(Sources {
+            manifest: Some("20240101000001\n20240101000002\n"),
+            ..Sources::default()
+        })
+        .unwrap();
+        assert_eq!(m.target(), Some(Id::from("20240101000002")));
+        for bad in ["", "v1", "1_a.rb"] {
+            assert!(parse_version(bad, VERSION_VAR).is_err(), "{bad:?}");
+        }
+    }
+}
