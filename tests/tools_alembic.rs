@@ -11,19 +11,13 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::{Receiver, channel};
+use std::process::Command;
 use std::time::Duration;
-use support::tools::{self, Check, Rng, ToolDb, check_both, peer, sorted};
+use support::tools::{self, Check, LineSession, Rng, ToolDb, check_both, peer, sorted};
 
 /// One Python process running `session.py`: Alembic's own command line, a command a line.
-struct Alembic {
-    child: Child,
-    stdin: ChildStdin,
-    lines: Receiver<String>,
-}
+struct Alembic(LineSession);
 
 impl Alembic {
     fn start() -> Alembic {
@@ -32,45 +26,20 @@ impl Alembic {
             env!("CARGO_MANIFEST_DIR"),
             "/scripts/peers/alembic/session.py"
         );
-        let mut child = Command::new("sh")
+        let mut command = Command::new("sh");
+        command
             .arg("-c")
             .arg("exec \"$0\" \"$1\" 2>&1")
             .arg(python)
-            .arg(session)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("alembic session");
-        let stdin = child.stdin.take().expect("stdin");
-        let stdout = child.stdout.take().expect("stdout");
-        let (send, lines) = channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if send.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Alembic {
-            child,
-            stdin,
-            lines,
-        }
+            .arg(session);
+        Alembic(LineSession::start("alembic", command))
     }
 
     fn run(&mut self, cwd: &std::path::Path, argv: &[&str]) -> (i32, String) {
         let request = serde_json::json!({"cwd": cwd, "argv": argv});
-        writeln!(self.stdin, "{request}").expect("write to alembic");
-        self.stdin.flush().expect("flush");
+        let (code, lines) = self.0.run(&request.to_string(), Duration::from_secs(120));
         let mut out = String::new();
-        loop {
-            let line = self
-                .lines
-                .recv_timeout(Duration::from_secs(120))
-                .unwrap_or_else(|_| panic!("alembic gave no answer to {argv:?}: {out}"));
-            if let Some(code) = line.strip_prefix("== exit ") {
-                return (code.trim().parse().unwrap_or(-1), out);
-            }
+        for line in lines {
             if !line.starts_with("INFO  [alembic.runtime.migration] Context impl")
                 && !line.starts_with("INFO  [alembic.runtime.migration] Will assume")
             {
@@ -78,13 +47,7 @@ impl Alembic {
                 out.push('\n');
             }
         }
-    }
-}
-
-impl Drop for Alembic {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        (code, out)
     }
 }
 

@@ -10,70 +10,32 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::{Receiver, channel};
+use std::process::Command;
 use std::time::Duration;
-use support::tools::{self, Check, Rng, ToolDb, check_both, peer, sorted};
+use support::tools::{self, Check, LineSession, Rng, ToolDb, check_both, peer, sorted};
 
 /// One JVM running `flyway session`: a command a line in, its output up to `== exit N` out.
-struct Flyway {
-    child: Child,
-    stdin: ChildStdin,
-    lines: Receiver<String>,
-}
+struct Flyway(LineSession);
 
 impl Flyway {
     fn start() -> Flyway {
-        let mut child = Command::new("sh")
+        let mut command = Command::new("sh");
+        command
             .arg("-c")
             .arg("exec \"$0\" session 2>&1")
-            .arg(peer("flyway"))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("flyway session");
-        let stdin = child.stdin.take().expect("stdin");
-        let stdout = child.stdout.take().expect("stdout");
-        let (send, lines) = channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if send.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Flyway {
-            child,
-            stdin,
-            lines,
-        }
+            .arg(peer("flyway"));
+        Flyway(LineSession::start("flyway", command))
     }
 
     /// Runs one command line; returns its exit code and output.
     fn run(&mut self, line: &str) -> (i32, String) {
-        writeln!(self.stdin, "{line}").expect("write to flyway");
-        self.stdin.flush().expect("flush");
-        let mut out = String::new();
-        loop {
-            let line = self
-                .lines
-                .recv_timeout(Duration::from_secs(180))
-                .unwrap_or_else(|_| panic!("flyway gave no answer to {line:?}: {out}"));
-            if let Some(code) = line.strip_prefix("== exit ") {
-                return (code.trim().parse().unwrap_or(-1), out);
-            }
-            out.push_str(&line);
+        let (code, lines) = self.0.run(line, Duration::from_secs(180));
+        let mut out = lines.join("\n");
+        if !lines.is_empty() {
             out.push('\n');
         }
-    }
-}
-
-impl Drop for Flyway {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        (code, out)
     }
 }
 

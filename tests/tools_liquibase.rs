@@ -14,11 +14,10 @@
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use support::tools::{self, Check, ToolDb, check_both, peer, sorted};
+use support::tools::{self, Check, LineSession, ToolDb, check_both, peer, sorted};
 
 const HEAD: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<databaseChangeLog \
     xmlns=\"http://www.liquibase.org/xml/ns/dbchangelog\"\n  \
@@ -38,11 +37,9 @@ enum Known {
     RunAlways(&'static str),
 }
 
-/// One JVM running Liquibase's command line, a command a line.
+/// One JVM running Liquibase's command line, a command a line (its stderr in a file of its own).
 struct Session {
-    child: Child,
-    stdin: ChildStdin,
-    stdout: BufReader<ChildStdout>,
+    session: LineSession,
     stderr: PathBuf,
 }
 
@@ -51,27 +48,15 @@ impl Session {
         let before = std::fs::metadata(&self.stderr).map_or(0, |m| m.len()) as usize;
         let mut line = vec!["--show-banner=false"];
         line.extend_from_slice(args);
-        writeln!(self.stdin, "{}", line.join("\t")).expect("to the session");
-        self.stdin.flush().expect("flush");
+        let (code, lines) = self.session.run(&line.join("\t"), Duration::from_secs(300));
         let mut text = String::new();
-        loop {
-            let mut l = String::new();
-            let n = self.stdout.read_line(&mut l).expect("from the session");
-            assert!(n > 0, "the Liquibase session ended: {text}");
-            if let Some(code) = l.trim_end().strip_prefix("== exit ") {
-                let err = std::fs::read(&self.stderr).unwrap_or_default();
-                text.push_str(&String::from_utf8_lossy(&err[before.min(err.len())..]));
-                return (code.parse().unwrap_or(-1), text);
-            }
+        for l in lines {
             text.push_str(&l);
+            text.push('\n');
         }
-    }
-}
-
-impl Drop for Session {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let err = std::fs::read(&self.stderr).unwrap_or_default();
+        text.push_str(&String::from_utf8_lossy(&err[before.min(err.len())..]));
+        (code, text)
     }
 }
 
@@ -102,16 +87,10 @@ impl World {
         let liquibase = peer("liquibase");
         let session_bin = liquibase.with_file_name("liquibase-session");
         let stderr = root.join("session.err");
-        let mut child = Self::command(&db, &root, &session_bin)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(std::fs::File::create(&stderr).expect("log")))
-            .spawn()
-            .expect("liquibase-session");
+        let mut command = Self::command(&db, &root, &session_bin);
+        command.stderr(Stdio::from(std::fs::File::create(&stderr).expect("log")));
         let session = Session {
-            stdin: child.stdin.take().expect("stdin"),
-            stdout: BufReader::new(child.stdout.take().expect("stdout")),
-            child,
+            session: LineSession::start("liquibase", command),
             stderr,
         };
         let mut w = World {

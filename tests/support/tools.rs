@@ -319,3 +319,73 @@ pub fn listed(doc: &serde_json::Value, part: &str) -> Vec<(String, String)> {
         })
         .unwrap_or_default()
 }
+
+/// A tool driven over a pipe, one command a line in, its output up to a line `== exit N` out:
+/// the JVM and Python sessions that spare the differentials a start-up per command
+/// (`scripts/peers/flyway`'s `session`, `scripts/peers/alembic/session.py`,
+/// `scripts/peers/liquibase`'s `LiquibaseSession`). A reader thread feeds a channel, so a
+/// session that stops answering fails its test after a deadline instead of hanging it.
+pub struct LineSession {
+    name: &'static str,
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl LineSession {
+    /// Spawns `command` with its stdin and stdout piped (its stderr as the caller set it).
+    pub fn start(name: &'static str, mut command: Command) -> LineSession {
+        use std::io::BufRead;
+        use std::process::Stdio;
+        let mut child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{name} session: {e}"));
+        let stdin = child.stdin.take().expect("stdin");
+        let stdout = child.stdout.take().expect("stdout");
+        let (send, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if send.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        LineSession {
+            name,
+            child,
+            stdin,
+            lines,
+        }
+    }
+
+    /// Sends one request line; returns the exit code and the output lines before `== exit N`
+    /// (waiting up to `deadline` for each line).
+    pub fn run(&mut self, request: &str, deadline: Duration) -> (i32, Vec<String>) {
+        use std::io::Write;
+        let name = self.name;
+        writeln!(self.stdin, "{request}").unwrap_or_else(|e| panic!("to {name}: {e}"));
+        self.stdin.flush().expect("flush");
+        let mut out = Vec::new();
+        loop {
+            let line = self.lines.recv_timeout(deadline).unwrap_or_else(|_| {
+                panic!("{name} gave no answer to {request:?}: {}", out.join("\n"))
+            });
+            if let Some(code) = line.strip_prefix("== exit ") {
+                return (code.trim().parse().unwrap_or(-1), out);
+            }
+            out.push(line);
+        }
+    }
+}
+
+impl Drop for LineSession {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
