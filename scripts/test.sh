@@ -132,6 +132,9 @@ SCHEMA_GATE_FLYWAY=$(scripts/peers/flyway.sh)
 SCHEMA_GATE_ALEMBIC=$(scripts/peers/alembic.sh)
 SCHEMA_GATE_DBMATE=$(scripts/peers/dbmate.sh)
 export SCHEMA_GATE_GOLANG_MIGRATE SCHEMA_GATE_FLYWAY SCHEMA_GATE_ALEMBIC SCHEMA_GATE_DBMATE
+# Issue 19's Prisma (npm; its session driver beside the CLI): installed here, not mid-test.
+SCHEMA_GATE_PRISMA=$(scripts/peers/prisma.sh)
+export SCHEMA_GATE_PRISMA
 echo "ok: migration tools ready in $((SECONDS - started))s${TOOLS_DIFF_STEPS:+ (TOOLS_DIFF_STEPS=$TOOLS_DIFF_STEPS)}"
 # --- end of the migration tools' block
 
