@@ -3,7 +3,8 @@
 //! characterisation's scenarios (deploy, a migration failing half-way, deploy refusing it
 //! (P3009), `resolve --applied`, the rolled-back state, edited scripts and CRLF line endings, a
 //! directory sorting first, rows without a directory and diverged histories, a directory
-//! without `migration.sql`, a migration seen while it runs) and of seeded random steps, `prisma
+//! without `migration.sql`, a symlinked and a hidden directory, a migration seen while it
+//! runs) and of seeded random steps, `prisma
 //! migrate status` and the gate (direct and through PgBouncer, as a role with only `SELECT`)
 //! must agree: its exit code, its "not yet been applied", "have failed" and "not found locally"
 //! lists, and the engine's own diagnosis behind them (`diagnoseMigrationHistory`, which the
@@ -691,6 +692,36 @@ fn corpus(w: &mut World) {
     );
     std::fs::remove_dir(w.migrations().join("20240101000007_nofile")).expect("rmdir");
     w.compare(); // README.md beside the directories is not a migration
+    // Where the listings differ (docs/tools/prisma.md, asserted): a symlink to a migration
+    // directory is no directory for Prisma (readdir's isDirectory() does not follow it), a
+    // pending one for the gate; a hidden directory is Prisma's migration, refused by the gate.
+    let elsewhere = w.root.join("elsewhere/20240101000009_linked");
+    std::fs::create_dir_all(&elsewhere).expect("mkdir");
+    std::fs::write(elsewhere.join("migration.sql"), "SELECT 1;\n").expect("write");
+    let link = w.migrations().join("20240101000009_linked");
+    std::os::unix::fs::symlink(&elsewhere, &link).expect("symlink");
+    let (status, text) = w.status();
+    assert_eq!((status.code, status.pending.len()), (0, 0), "{text}");
+    let gate_url = w.db.pg.url("gate", "app", "");
+    let c = tools::check("prisma", &gate_url, &[("GATE_MIGRATIONS_DIR", &dir)]);
+    assert_eq!((c.code, c.state()), (Some(1), "behind"), "{c:?}");
+    assert_eq!(c.ids("pending"), ["20240101000009_linked"], "{c:?}");
+    std::fs::remove_file(&link).expect("rm");
+    let hidden = w.migrations().join(".20240101000010_hidden");
+    std::fs::create_dir_all(&hidden).expect("mkdir");
+    std::fs::write(hidden.join("migration.sql"), "SELECT 1;\n").expect("write");
+    let (status, text) = w.status();
+    assert_eq!(status.code, 1, "{text}");
+    assert_eq!(status.pending, [".20240101000010_hidden"], "{text}");
+    let r = support::run(
+        support::gate(&["check"])
+            .env("DATABASE_URL", &gate_url)
+            .env("GATE_TOOL", "prisma")
+            .env("GATE_MIGRATIONS_DIR", &dir),
+        Duration::from_secs(30),
+    );
+    assert_eq!(r.code, Some(2), "{r:?}");
+    std::fs::remove_dir_all(&hidden).expect("rm");
     // A migration seen while it runs: its unfinished row, polled for.
     w.write("20240101000008_slow", "SELECT pg_sleep(3);\n");
     let mut child = w.deploy_in_background(
