@@ -133,12 +133,12 @@ SCHEMA_GATE_ALEMBIC=$(scripts/peers/alembic.sh)
 SCHEMA_GATE_DBMATE=$(scripts/peers/dbmate.sh)
 export SCHEMA_GATE_GOLANG_MIGRATE SCHEMA_GATE_FLYWAY SCHEMA_GATE_ALEMBIC SCHEMA_GATE_DBMATE
 echo "ok: migration tools ready in $((SECONDS - started))s${TOOLS_DIFF_STEPS:+ (TOOLS_DIFF_STEPS=$TOOLS_DIFF_STEPS)}"
-# Issue 19's tools: their tests run the same scripts (through tests/support's peer_paths, which
-# reads the cache these fill); installed here so that a cold install is timed on its own line and
+# Issue 19's tools: their tests run the same scripts (tests/support/tools.rs `peer`, answered
+# from the cache these fill); installed here so that a cold install is timed on its own line and
 # not inside the parallel tests.
-echo "== peers: Django, knex, Liquibase, sqlx-cli (pinned, cached)"
+echo "== peers: Django, knex, Liquibase, sqlx-cli, Prisma (pinned, cached)"
 started=$SECONDS
-for peer in django knex liquibase sqlx; do
+for peer in django knex liquibase sqlx prisma; do
   scripts/peers/$peer.sh >/dev/null
 done
 echo "ok: issue 19's tools ready in $((SECONDS - started))s"

@@ -9,7 +9,10 @@
 # ${SCHEMA_GATE_CACHE:-$HOME/.cache/schema-gate}/prisma/<version>/ (npm's cache keeps the
 # tarballs). Prints the path of a `prisma` wrapper that keeps the CLI off the network
 # (no update check, no telemetry, the query compiler instead of a native query engine); run it
-# in a project whose node_modules is this one's (prisma.config.ts imports from it).
+# in a project whose node_modules is this one's (prisma.config.ts imports from it). Beside it,
+# `prisma-session` runs many command lines of that same CLI in one Node process (one a line on
+# stdin, arguments tab-separated, each answer ending `== exit N`: scripts/peers/prisma/
+# session.js, copied in when it changes), for the differential test.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source-path=SCRIPTDIR source=lib.sh disable=SC1091
@@ -35,5 +38,17 @@ if [ ! -x "$bin" ]; then
   chmod +x "$tmp/bin/prisma"
   peer_publish "$tmp" "$dir"
   trap - EXIT
+fi
+# The session driver: refreshed in place (one file, renamed in) when the repository's differs.
+if ! cmp -s "$here/prisma/session.js" "$dir/bin/session.js"; then
+  cp "$here/prisma/session.js" "$dir/bin/session.js.$$"
+  mv -f "$dir/bin/session.js.$$" "$dir/bin/session.js"
+fi
+if [ ! -x "$dir/bin/prisma-session" ]; then
+  # shellcheck disable=SC2016 # expanded when the wrapper runs
+  printf '#!/bin/sh\nd="$(cd "$(dirname "$0")/.." && pwd)"\nCHECKPOINT_DISABLE=1 PRISMA_HIDE_UPDATE_MESSAGE=1 PRISMA_CLIENT_ENGINE_TYPE=client \\\n  exec node "$d/bin/session.js" "$d/node_modules" "$@"\n' \
+    > "$dir/bin/prisma-session.$$"
+  chmod +x "$dir/bin/prisma-session.$$"
+  mv -f "$dir/bin/prisma-session.$$" "$dir/bin/prisma-session"
 fi
 echo "$bin"

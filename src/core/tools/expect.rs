@@ -5,7 +5,7 @@
 
 use super::{
     Facts, Id, Read, Row, RowError, Tool, alembic, dbmate, django, flyway, golang_migrate, knex,
-    lines::Lines, liquibase, sqlx,
+    lines::Lines, liquibase, prisma, sqlx,
 };
 use std::fmt;
 
@@ -129,6 +129,8 @@ pub enum Expected {
     Liquibase(liquibase::Expected),
     /// See [`sqlx::Expected`].
     Sqlx(sqlx::Expected),
+    /// See [`prisma::Expected`].
+    Prisma(prisma::Expected),
 }
 
 impl Expected {
@@ -157,6 +159,7 @@ impl Expected {
             Tool::Knex => knex::Expected::build(sources).map(Expected::Knex),
             Tool::Liquibase => liquibase::Expected::build(sources).map(Expected::Liquibase),
             Tool::Sqlx => sqlx::Expected::build(sources).map(Expected::Sqlx),
+            Tool::Prisma => prisma::Expected::build(sources).map(Expected::Prisma),
         }
     }
 
@@ -171,6 +174,7 @@ impl Expected {
             Expected::Knex(_) => Tool::Knex,
             Expected::Liquibase(_) => Tool::Liquibase,
             Expected::Sqlx(_) => Tool::Sqlx,
+            Expected::Prisma(_) => Tool::Prisma,
         }
     }
 
@@ -191,6 +195,7 @@ impl Expected {
             Expected::Knex(e) => knex::facts(rows, e),
             Expected::Liquibase(e) => liquibase::facts(rows, e),
             Expected::Sqlx(e) => sqlx::facts(rows, e),
+            Expected::Prisma(e) => prisma::facts(rows, e),
         }?;
         facts.cut();
         Ok(facts)
@@ -209,6 +214,7 @@ impl Expected {
             Expected::Knex(e) => knex::lines(rows, e),
             Expected::Liquibase(e) => liquibase::lines(rows, e),
             Expected::Sqlx(e) => sqlx::lines(rows, e),
+            Expected::Prisma(e) => prisma::lines(rows, e),
         }
     }
 
@@ -231,6 +237,7 @@ impl Expected {
             Expected::Knex(e) => e.target(),
             Expected::Liquibase(e) => e.target(),
             Expected::Sqlx(e) => e.target(),
+            Expected::Prisma(e) => e.target(),
         }
     }
 }

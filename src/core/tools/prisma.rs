@@ -18,25 +18,25 @@
 //!   line endings as they are, as LF and as CRLF (`script_matches_checksum`).
 //! - Rows without a directory are `ahead`; `migrate status` and `deploy` ignore them.
 
+use super::lines::{Line, LineState, Lines};
 use super::{
-    DIR_VAR, ExpectError, FILE_VAR, Facts, Id, Listing, Row, RowError, Sources, VERSION_VAR,
+    DIR_VAR, ExpectError, FILE_VAR, Facts, Id, Listing, Read, Row, RowError, Sources, VERSION_VAR,
     bool_cell, cell, manifest_lines, show,
 };
+use crate::core::status::AppliedAt;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The table Prisma creates (not configurable).
 pub const DEFAULT_TABLE: &str = "_prisma_migrations";
 
-/// The columns of the one `SELECT`, in order.
-pub const COLUMNS: &[&str] = &["migration_name", "checksum", "finished", "rolled_back"];
-
-/// The check's `SELECT`, in the order the attempts started.
-pub fn select(table: &str) -> String {
-    format!(
-        "SELECT migration_name, checksum, finished_at IS NOT NULL, rolled_back_at IS NOT NULL \
-         FROM {table} ORDER BY started_at"
-    )
-}
+/// The check's `SELECT`, in the order the attempts started; `status` adds `finished_at` (UTC).
+pub const READ: Read = Read {
+    columns: "migration_name, checksum, finished_at IS NOT NULL, rolled_back_at IS NOT NULL",
+    status_columns: "migration_name, checksum, finished_at IS NOT NULL, \
+                     rolled_back_at IS NOT NULL, \
+                     to_char(finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')",
+    tail: "ORDER BY started_at, id LIMIT 100001",
+};
 
 /// The script of a migration directory, relative to the migrations directory.
 const SCRIPT: &[u8] = b"/migration.sql";
@@ -125,13 +125,11 @@ impl Expected {
     }
 
     /// The newest migration by name (Prisma applies them in name order).
-    pub fn newest(&self) -> Vec<Id> {
+    pub fn target(&self) -> Option<Id> {
         self.migrations
             .keys()
             .next_back()
             .map(|n| Id::Text(n.clone()))
-            .into_iter()
-            .collect()
     }
 }
 
@@ -245,6 +243,50 @@ pub fn facts(rows: &[Row], expected: &Expected) -> Result<Facts, RowError> {
     Ok(facts)
 }
 
+/// `status`'s listing: every migration directory by name, applied (with `finished_at`),
+/// failed (an unfinished attempt) or pending (no row, or only rolled-back ones); first, under
+/// their own heading, the applied or unfinished rows without a directory.
+pub fn lines(rows: &[Row], expected: &Expected) -> Result<Lines, RowError> {
+    let mut seen: BTreeMap<String, (LineState, Option<AppliedAt>)> = BTreeMap::new();
+    for row in rows {
+        let name = cell(row, 0, "migration_name")?.to_string();
+        if bool_cell(row, 3, "rolled_back_at IS NOT NULL")? {
+            continue;
+        }
+        let entry = seen.entry(name).or_insert((LineState::Applied, None));
+        if bool_cell(row, 2, "finished_at IS NOT NULL")? {
+            let at = row.get(4).cloned().flatten();
+            entry.1 = entry.1.or(at.and_then(|t| AppliedAt::parse(&t)));
+        } else {
+            entry.0 = LineState::Failed;
+        }
+    }
+    let line = |name: &String, file: bool, (state, at): (LineState, Option<AppliedAt>)| {
+        Line::new(
+            Id::Text(name.clone()),
+            file.then(|| name.clone()),
+            state,
+            at,
+        )
+    };
+    let mut out = Lines::default();
+    for name in expected.migrations.keys() {
+        let state = seen.get(name).copied();
+        out.migrations.push(line(
+            name,
+            true,
+            state.unwrap_or((LineState::Pending, None)),
+        ));
+    }
+    for (name, state) in seen
+        .iter()
+        .filter(|(n, _)| !expected.migrations.contains_key(*n))
+    {
+        out.without_file.push(line(name, false, *state));
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -294,13 +336,44 @@ mod tests {
     #[test]
     fn the_read() {
         assert_eq!(
-            select("_prisma_migrations"),
+            READ.select("_prisma_migrations", "", false),
             "SELECT migration_name, checksum, finished_at IS NOT NULL, rolled_back_at IS NOT \
-             NULL FROM _prisma_migrations ORDER BY started_at"
+             NULL FROM _prisma_migrations ORDER BY started_at, id LIMIT 100001"
         );
         assert!(wants_contents(b"20240101000001_a/migration.sql"));
         assert!(!wants_contents(b"migration.sql"));
         assert!(!wants_contents(b"a/b/migration.sql"));
+    }
+
+    #[test]
+    fn the_listing() {
+        let e = dir(&[("20240101000001_a", A), ("20240101000002_b", B), ("c", "x")]);
+        let mut applied = row("20240101000001_a", A, true, false);
+        applied.push(Some("2024-01-01 00:00:01".into()));
+        let l = lines(
+            &[
+                applied,
+                row("20240101000002_b", B, false, false),
+                row("c", "x", true, true),
+                row("gone", "", true, false),
+            ],
+            &e,
+        )
+        .unwrap();
+        let shown: Vec<(String, LineState, bool)> = l
+            .migrations
+            .iter()
+            .map(|l| (l.version.to_string(), l.state, l.applied_at.is_some()))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("20240101000001_a".to_string(), LineState::Applied, true),
+                ("20240101000002_b".to_string(), LineState::Failed, false),
+                ("c".to_string(), LineState::Pending, false)
+            ]
+        );
+        assert_eq!(l.without_file[0].version, Id::from("gone"));
     }
 
     /// "migrate deploy": the recorded checksum starts c2de7559380e, sha256sum's; "1 with CRLF
