@@ -19,9 +19,10 @@
 //!   migration leaves no row (the version is recorded in the migration's transaction, or after
 //!   its body with `disable_ddl_transaction!`): Rails has no failed state.
 
+use super::lines::{Line, LineState, Lines};
 use super::{
-    DIR_VAR, Entry, ExpectError, FILE_VAR, Facts, Id, Listing, Row, RowError, Sources, VERSION_VAR,
-    cell, manifest_lines, show,
+    DIR_VAR, Entry, ExpectError, FILE_VAR, Facts, Id, Listing, Read, Row, RowError, Sources,
+    VERSION_VAR, cell, manifest_lines, show,
 };
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
@@ -29,13 +30,12 @@ use std::collections::{BTreeMap, BTreeSet};
 /// The table Active Record creates (`schema_migrations_table_name` overrides it).
 pub const DEFAULT_TABLE: &str = "schema_migrations";
 
-/// The columns of the one `SELECT`, in order.
-pub const COLUMNS: &[&str] = &["version"];
-
-/// The check's `SELECT`.
-pub fn select(table: &str) -> String {
-    format!("SELECT version FROM {table}")
-}
+/// The check's `SELECT` (Rails records no time: `status` reads the same).
+pub const READ: Read = Read {
+    columns: "version",
+    status_columns: "version",
+    tail: "ORDER BY version LIMIT 100001",
+};
 
 /// A Rails version: an unbounded non-negative integer, kept as its digits without leading
 /// zeros (Ruby integers do not overflow), ordered by value.
@@ -123,9 +123,12 @@ fn camelize(name: &str) -> String {
         .collect()
 }
 
-/// The versions of the listed directories, with Rails' refusals as errors.
-pub fn directory_versions(listings: &[Listing]) -> Result<BTreeSet<Version>, ExpectError> {
-    let mut versions: BTreeMap<Version, String> = BTreeMap::new();
+/// The versions of the listed directories, each with its file (relative to its directory, and
+/// in full for messages), with Rails' refusals as errors.
+pub fn directory_versions(
+    listings: &[Listing],
+) -> Result<BTreeMap<Version, (String, String)>, ExpectError> {
+    let mut versions: BTreeMap<Version, (String, String)> = BTreeMap::new();
     let mut names: BTreeMap<String, String> = BTreeMap::new();
     for listing in listings {
         for entry in listing.entries.iter().filter(|e| !e.dir && !hidden(e)) {
@@ -148,7 +151,9 @@ pub fn directory_versions(listings: &[Listing]) -> Result<BTreeSet<Version>, Exp
                             format!("{what}: {first} and {path}; db:migrate refuses them"),
                         )
                     };
-                    if let Some(first) = versions.insert(version.clone(), path.clone()) {
+                    let file = String::from_utf8_lossy(&entry.path).into_owned();
+                    if let Some((_, first)) = versions.insert(version.clone(), (file, path.clone()))
+                    {
                         return Err(dup(
                             &format!("Multiple migrations have the version number {}", version.0),
                             &first,
@@ -161,7 +166,7 @@ pub fn directory_versions(listings: &[Listing]) -> Result<BTreeSet<Version>, Exp
             }
         }
     }
-    Ok(versions.into_keys().collect())
+    Ok(versions)
 }
 
 /// Ruby's `Dir.glob` does not descend into, or match, names starting with a dot.
@@ -185,8 +190,8 @@ fn parse_version(text: &str, variable: &'static str) -> Result<Version, ExpectEr
 /// What the build expects from Rails.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Expected {
-    /// Every version with a file (or a manifest line).
-    versions: Option<BTreeSet<Version>>,
+    /// Every version with a file (its path, for `status`) or a manifest line (no path).
+    versions: Option<BTreeMap<Version, Option<String>>>,
     /// `GATE_EXPECT_VERSION`.
     version: Option<Version>,
 }
@@ -195,7 +200,7 @@ impl Expected {
     /// From the migrations paths (`db/migrate`, several `:`-separated), a version, a manifest
     /// of versions, or several of them, which must agree.
     pub fn build(sources: Sources<'_>) -> Result<Expected, ExpectError> {
-        let mut versions = None;
+        let mut versions: Option<BTreeMap<Version, Option<String>>> = None;
         if let Some(listings) = sources.listings {
             let found = directory_versions(listings)?;
             if found.is_empty() {
@@ -208,29 +213,35 @@ impl Expected {
                     ),
                 ));
             }
-            versions = Some(found);
+            versions = Some(found.into_iter().map(|(v, (f, _))| (v, Some(f))).collect());
         }
         if let Some(text) = sources.manifest {
-            let mut listed = BTreeSet::new();
+            let mut listed = BTreeMap::new();
             for (line, id) in manifest_lines(text)? {
-                listed.insert(parse_version(id, FILE_VAR).map_err(|e| {
+                let v = parse_version(id, FILE_VAR).map_err(|e| {
                     ExpectError::new(FILE_VAR, format!("line {}: {}", line + 1, e.message))
-                })?);
+                })?;
+                listed.insert(v, None);
             }
-            if versions.as_ref().is_some_and(|v| *v != listed) {
+            if versions
+                .as_ref()
+                .is_some_and(|v| !v.keys().eq(listed.keys()))
+            {
                 return Err(ExpectError::new(
                     FILE_VAR,
                     "lists other versions than the migrations directories hold",
                 ));
             }
-            versions = Some(listed);
+            versions = versions.or(Some(listed));
         }
         let version = match sources.version {
             Some(text) => Some(parse_version(text, VERSION_VAR)?),
             None => None,
         };
-        if let (Some(v), Some(newest)) = (&version, versions.as_ref().and_then(|s| s.last()))
-            && v != newest
+        if let (Some(v), Some(newest)) = (
+            &version,
+            versions.as_ref().and_then(|s| s.keys().next_back()),
+        ) && v != newest
         {
             return Err(ExpectError::new(
                 VERSION_VAR,
@@ -247,17 +258,21 @@ impl Expected {
     pub fn target(&self) -> Option<Id> {
         self.version
             .as_ref()
-            .or_else(|| self.versions.as_ref().and_then(|v| v.last()))
+            .or_else(|| self.versions.as_ref().and_then(|v| v.keys().next_back()))
             .map(Version::id)
     }
 }
 
+/// The rows' versions, as `SchemaMigration.all_versions.map(&:to_i)` reads them.
+fn applied(rows: &[Row]) -> Result<BTreeSet<Version>, RowError> {
+    rows.iter()
+        .map(|row| cell(row, 0, "version").map(Version::to_i))
+        .collect()
+}
+
 /// The row rule.
 pub fn facts(rows: &[Row], expected: &Expected) -> Result<Facts, RowError> {
-    let mut applied = BTreeSet::new();
-    for row in rows {
-        applied.insert(Version::to_i(cell(row, 0, "version")?));
-    }
+    let applied = applied(rows)?;
     let mut facts = Facts {
         empty: rows.is_empty(),
         current: applied.last().map(Version::id).into_iter().collect(),
@@ -265,8 +280,17 @@ pub fn facts(rows: &[Row], expected: &Expected) -> Result<Facts, RowError> {
     };
     match &expected.versions {
         Some(files) => {
-            facts.pending = files.difference(&applied).map(Version::id).collect();
-            facts.ahead = applied.difference(files).map(Version::id).collect();
+            let known = |v: &&Version| files.contains_key(*v);
+            facts.pending = files
+                .keys()
+                .filter(|v| !applied.contains(*v))
+                .map(Version::id)
+                .collect();
+            facts.ahead = applied
+                .iter()
+                .filter(|v| !known(v))
+                .map(Version::id)
+                .collect();
             facts.reached = facts.pending.is_empty();
         }
         None => {
@@ -280,6 +304,35 @@ pub fn facts(rows: &[Row], expected: &Expected) -> Result<Facts, RowError> {
         }
     }
     Ok(facts)
+}
+
+/// `status`'s listing, as `db:migrate:status` lists it: every version of the build, in
+/// order, `up` (applied) or `down` (pending), with its file; first, under their own heading, the
+/// rows without a file (its `NO FILE` lines). Without a directory or manifest: the rows.
+pub fn lines(rows: &[Row], expected: &Expected) -> Result<Lines, RowError> {
+    let applied = applied(rows)?;
+    let line = |v: &Version, file: Option<String>, up: bool| {
+        let state = if up {
+            LineState::Applied
+        } else {
+            LineState::Pending
+        };
+        Line::new(v.id(), file, state, None)
+    };
+    let mut out = Lines::default();
+    match &expected.versions {
+        Some(files) => {
+            for (v, file) in files {
+                out.migrations
+                    .push(line(v, file.clone(), applied.contains(v)));
+            }
+            for v in applied.iter().filter(|v| !files.contains_key(*v)) {
+                out.without_file.push(line(v, None, true));
+            }
+        }
+        None => out.migrations = applied.iter().map(|v| line(v, None, true)).collect(),
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -321,9 +374,37 @@ mod tests {
     #[test]
     fn the_read() {
         assert_eq!(
-            select("schema_migrations"),
-            "SELECT version FROM schema_migrations"
+            READ.select("schema_migrations", "", false),
+            "SELECT version FROM schema_migrations ORDER BY version LIMIT 100001"
         );
+    }
+
+    /// "all applied" and "rows without files": the listing as `db:migrate:status` shows it.
+    #[test]
+    fn the_listing_follows_migrate_status() {
+        let e = files(&FOUR[1..3]);
+        let l = lines(&rows(&["20240101000001", "0042"]), &e).unwrap();
+        let shown: Vec<(String, Option<String>, LineState)> = l
+            .migrations
+            .iter()
+            .map(|l| (l.version.to_string(), l.file.clone(), l.state))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                (
+                    "20240101000001".to_string(),
+                    Some(FOUR[1].to_string()),
+                    LineState::Applied
+                ),
+                (
+                    "20240101000002".to_string(),
+                    Some(FOUR[2].to_string()),
+                    LineState::Pending
+                )
+            ]
+        );
+        assert_eq!(l.without_file[0].version, Id::from("042"));
     }
 
     /// "names: 20240101000005_create_e.scoped.rb README.md helper.rb" (only the scoped file
