@@ -57,7 +57,7 @@ pub const VARIABLES: &[Variable] = &[
     Variable {
         name: "GATE_TOOL",
         flag: "--tool",
-        help: "goose, golang-migrate, flyway, alembic, dbmate, django, knex, liquibase or sqlx",
+        help: "goose, golang-migrate, flyway, alembic, dbmate, django, knex, liquibase, sqlx or rails",
         default: Some("goose"),
         libpq: None,
     },

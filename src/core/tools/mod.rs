@@ -68,6 +68,8 @@ pub enum Tool {
     Liquibase,
     /// launchbadge/sqlx (`sqlx migrate run`, `sqlx::migrate!()`).
     Sqlx,
+    /// Rails' Active Record (`rails db:migrate`).
+    Rails,
 }
 
 impl Tool {
@@ -82,6 +84,7 @@ impl Tool {
         Tool::Knex,
         Tool::Liquibase,
         Tool::Sqlx,
+        Tool::Rails,
     ];
 
     /// The `GATE_TOOL` spelling.
@@ -96,6 +99,7 @@ impl Tool {
             Tool::Knex => "knex",
             Tool::Liquibase => "liquibase",
             Tool::Sqlx => "sqlx",
+            Tool::Rails => "rails",
         }
     }
 
@@ -116,6 +120,7 @@ impl Tool {
             Tool::Knex => knex::DEFAULT_TABLE,
             Tool::Liquibase => liquibase::DEFAULT_TABLE,
             Tool::Sqlx => sqlx::DEFAULT_TABLE,
+            Tool::Rails => rails::DEFAULT_TABLE,
         }
     }
 
@@ -131,6 +136,7 @@ impl Tool {
             Tool::Knex => knex::READ,
             Tool::Liquibase => liquibase::READ,
             Tool::Sqlx => sqlx::READ,
+            Tool::Rails => rails::READ,
         }
     }
 
@@ -165,6 +171,10 @@ impl Tool {
             Tool::Sqlx => Scan {
                 recursive: false,
                 wants_contents: sqlx::wants_contents,
+            },
+            Tool::Rails => Scan {
+                recursive: true,
+                wants_contents: never,
             },
         }
     }

@@ -43,9 +43,21 @@ pub const READ: Read = Read {
 pub struct Version(String);
 
 impl Version {
-    /// Ruby's `String#to_i` on what Rails writes: the leading ASCII digits, `0` when none.
+    /// Ruby's `String#to_i`: leading white space and a `+` skipped, then the digits (one `_`
+    /// between two digits allowed), `0` when none. A negative number (`-5`, which Rails never
+    /// writes) is read as `0`: ahead either way, only its label differs.
     pub fn to_i(text: &str) -> Version {
-        let digits: String = text.chars().take_while(char::is_ascii_digit).collect();
+        let text = text.trim_start_matches([' ', '\t', '\n', '\x0b', '\x0c', '\r']);
+        let text = text.strip_prefix('+').unwrap_or(text);
+        let mut digits = String::new();
+        let mut chars = text.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '0'..='9' => digits.push(c),
+                '_' if !digits.is_empty() && chars.peek().is_some_and(char::is_ascii_digit) => {}
+                _ => break,
+            }
+        }
         let trimmed = digits.trim_start_matches('0');
         Version(if trimmed.is_empty() { "0" } else { trimmed }.to_string())
     }
@@ -541,6 +553,9 @@ mod tests {
         assert_eq!(e.target(), Some(Id::from("001")));
         assert!(Version::to_i("9") < Version::to_i("10"));
         assert_eq!(Version::to_i("abc"), Version::to_i("0"));
+        // Ruby: [" 5", "+5", "1_0", "1__0", "_1", "\t7x", "1 2"].map(&:to_i) = [5, 5, 10, 1, 0, 7, 1]
+        let ruby = [" 5", "+5", "1_0", "1__0", "_1", "\t7x", "1 2"].map(|t| Version::to_i(t).0);
+        assert_eq!(ruby, ["5", "5", "10", "1", "0", "7", "1"]);
     }
 
     #[test]
