@@ -578,6 +578,15 @@ fn corpus(w: &mut World) {
     );
     w.refused("20240101000007_create_e.rb", true); // a duplicate name
     w.remove("20240101000007_create_e.rb");
+    // A directory named like a migration: Ruby's Dir[] returns it, Rails lists it (down) and
+    // cannot load it; the gate counts it too.
+    std::fs::create_dir_all(w.dir().join("20240101000011_create_dir.rb")).expect("mkdir");
+    w.history
+        .push("mkdir db/migrate/20240101000011_create_dir.rb".into());
+    w.compare();
+    assert_ne!(w.rake("db:migrate").0, 0);
+    w.compare();
+    std::fs::remove_dir(w.dir().join("20240101000011_create_dir.rb")).expect("rmdir");
     w.sql("DELETE FROM ar_internal_metadata");
     w.compare(); // ar_internal_metadata emptied: the same
     w.sql("DROP TABLE ar_internal_metadata");
