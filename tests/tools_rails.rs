@@ -105,7 +105,8 @@ fn rake(rake: &Path, app: &Path, url: &str, args: &[&str]) -> (i32, String) {
     )
 }
 
-/// A copy of scripts/peers/rails/app with database.yml reading DATABASE_URL.
+/// A copy of scripts/peers/rails/app with database.yml reading DATABASE_URL and a second
+/// migrations path, `db/more` (`config.paths["db/migrate"]`).
 fn new_app() -> PathBuf {
     let root = support::temp_dir("rails-app");
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/peers/rails/app");
@@ -114,7 +115,16 @@ fn new_app() -> PathBuf {
         std::fs::create_dir_all(to.parent().expect("parent")).expect("mkdir");
         std::fs::copy(src.join(f), to).expect("copy");
     }
-    std::fs::create_dir_all(root.join("db/migrate")).expect("mkdir");
+    for d in ["db/migrate", "db/more"] {
+        std::fs::create_dir_all(root.join(d)).expect("mkdir");
+    }
+    std::fs::write(
+        root.join("config/environment.rb"),
+        "require_relative \"application\"\n\
+         Rails.application.config.paths[\"db/migrate\"] << \"db/more\"\n\
+         Rails.application.initialize!\n",
+    )
+    .expect("write");
     std::fs::write(
         root.join("config/database.yml"),
         "development:\n  adapter: postgresql\n  url: <%= ENV[\"DATABASE_URL\"] %>\n",
@@ -302,8 +312,11 @@ impl World {
         )
     }
 
+    /// Both migrations paths, as the gate is told them.
     fn vars(&self) -> Vec<(&'static str, String)> {
-        vec![("GATE_MIGRATIONS_DIR", self.dir().display().to_string())]
+        let more = self.app.join("db/more");
+        let both = format!("{}:{}", self.dir().display(), more.display());
+        vec![("GATE_MIGRATIONS_DIR", both)]
     }
 
     fn gate(&self) -> (Check, Check) {
@@ -578,6 +591,16 @@ fn corpus(w: &mut World) {
     );
     w.refused("20240101000007_create_e.rb", true); // a duplicate name
     w.remove("20240101000007_create_e.rb");
+    // The second migrations path (db/more): pending, then applied.
+    w.write(
+        "../more/20240101000012_create_more.rb",
+        "CreateMore",
+        &["SELECT 1"],
+        false,
+    );
+    w.compare();
+    w.rake("db:migrate");
+    w.compare();
     // A directory named like a migration: Ruby's Dir[] returns it, Rails lists it (down) and
     // cannot load it; the gate counts it too.
     std::fs::create_dir_all(w.dir().join("20240101000011_create_dir.rb")).expect("mkdir");
@@ -648,7 +671,7 @@ fn step(w: &mut World, rng: &mut Rng) {
                 .iter()
                 .any(|n| version_of(n).parse::<u128>().ok() == Some(value));
             if !taken {
-                let dir = if rng.below(4) == 0 { "sub/" } else { "" };
+                let dir = *rng.pick(&["", "", "", "", "sub/", "../more/"]);
                 let rel = format!("{dir}{digits}_m{value}.rb");
                 let create = format!("CREATE TABLE IF NOT EXISTS t_{value} (id int)");
                 let broken = rng.below(3) == 0;
