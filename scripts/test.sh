@@ -135,10 +135,11 @@ export SCHEMA_GATE_GOLANG_MIGRATE SCHEMA_GATE_FLYWAY SCHEMA_GATE_ALEMBIC SCHEMA_
 echo "ok: migration tools ready in $((SECONDS - started))s${TOOLS_DIFF_STEPS:+ (TOOLS_DIFF_STEPS=$TOOLS_DIFF_STEPS)}"
 # Issue 19's tools: their tests run the same scripts (tests/support/tools.rs `peer`, answered
 # from the cache these fill); installed here so that a cold install is timed on its own line and
-# not inside the parallel tests.
-echo "== peers: Django, knex, Liquibase, sqlx-cli, Prisma (pinned, cached)"
+# not inside the parallel tests. Rails is Debian's Active Record 6.1: as root, rails.sh
+# apt-get installs it (~35 s cold, 1-4 s warm).
+echo "== peers: Django, Rails, Prisma, sqlx-cli, knex, Liquibase (pinned, cached)"
 started=$SECONDS
-for peer in django knex liquibase sqlx prisma; do
+for peer in django rails prisma sqlx knex liquibase; do
   scripts/peers/$peer.sh >/dev/null
 done
 echo "ok: issue 19's tools ready in $((SECONDS - started))s"

@@ -57,7 +57,7 @@ pub const VARIABLES: &[Variable] = &[
     Variable {
         name: "GATE_TOOL",
         flag: "--tool",
-        help: "goose, golang-migrate, flyway, alembic, dbmate, django, knex, liquibase, sqlx or prisma",
+        help: "goose, golang-migrate, flyway, alembic, dbmate, django, knex, liquibase, sqlx, rails or prisma",
         default: Some("goose"),
         libpq: None,
     },

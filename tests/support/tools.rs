@@ -363,6 +363,14 @@ impl LineSession {
         }
     }
 
+    /// The next line the tool prints (a greeting such as `== ready`), waiting up to `deadline`.
+    pub fn line(&mut self, deadline: Duration) -> String {
+        let name = self.name;
+        self.lines
+            .recv_timeout(deadline)
+            .unwrap_or_else(|_| panic!("{name} printed nothing"))
+    }
+
     /// Sends one request line; returns the exit code and the output lines before `== exit N`
     /// (waiting up to `deadline` for each line).
     pub fn run(&mut self, request: &str, deadline: Duration) -> (i32, Vec<String>) {

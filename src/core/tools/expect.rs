@@ -5,7 +5,7 @@
 
 use super::{
     Facts, Id, Read, Row, RowError, Tool, alembic, dbmate, django, flyway, golang_migrate, knex,
-    lines::Lines, liquibase, prisma, sqlx,
+    lines::Lines, liquibase, prisma, rails, sqlx,
 };
 use std::fmt;
 
@@ -129,6 +129,8 @@ pub enum Expected {
     Liquibase(liquibase::Expected),
     /// See [`sqlx::Expected`].
     Sqlx(sqlx::Expected),
+    /// See [`rails::Expected`].
+    Rails(rails::Expected),
     /// See [`prisma::Expected`].
     Prisma(prisma::Expected),
 }
@@ -159,6 +161,7 @@ impl Expected {
             Tool::Knex => knex::Expected::build(sources).map(Expected::Knex),
             Tool::Liquibase => liquibase::Expected::build(sources).map(Expected::Liquibase),
             Tool::Sqlx => sqlx::Expected::build(sources).map(Expected::Sqlx),
+            Tool::Rails => rails::Expected::build(sources).map(Expected::Rails),
             Tool::Prisma => prisma::Expected::build(sources).map(Expected::Prisma),
         }
     }
@@ -174,6 +177,7 @@ impl Expected {
             Expected::Knex(_) => Tool::Knex,
             Expected::Liquibase(_) => Tool::Liquibase,
             Expected::Sqlx(_) => Tool::Sqlx,
+            Expected::Rails(_) => Tool::Rails,
             Expected::Prisma(_) => Tool::Prisma,
         }
     }
@@ -195,6 +199,7 @@ impl Expected {
             Expected::Knex(e) => knex::facts(rows, e),
             Expected::Liquibase(e) => liquibase::facts(rows, e),
             Expected::Sqlx(e) => sqlx::facts(rows, e),
+            Expected::Rails(e) => rails::facts(rows, e),
             Expected::Prisma(e) => prisma::facts(rows, e),
         }?;
         facts.cut();
@@ -214,6 +219,7 @@ impl Expected {
             Expected::Knex(e) => knex::lines(rows, e),
             Expected::Liquibase(e) => liquibase::lines(rows, e),
             Expected::Sqlx(e) => sqlx::lines(rows, e),
+            Expected::Rails(e) => rails::lines(rows, e),
             Expected::Prisma(e) => prisma::lines(rows, e),
         }
     }
@@ -237,6 +243,7 @@ impl Expected {
             Expected::Knex(e) => e.target(),
             Expected::Liquibase(e) => e.target(),
             Expected::Sqlx(e) => e.target(),
+            Expected::Rails(e) => e.target(),
             Expected::Prisma(e) => e.target(),
         }
     }

@@ -68,6 +68,8 @@ pub enum Tool {
     Liquibase,
     /// launchbadge/sqlx (`sqlx migrate run`, `sqlx::migrate!()`).
     Sqlx,
+    /// Rails' Active Record (`rails db:migrate`).
+    Rails,
     /// Prisma Migrate (`prisma migrate deploy`).
     Prisma,
 }
@@ -84,6 +86,7 @@ impl Tool {
         Tool::Knex,
         Tool::Liquibase,
         Tool::Sqlx,
+        Tool::Rails,
         Tool::Prisma,
     ];
 
@@ -99,6 +102,7 @@ impl Tool {
             Tool::Knex => "knex",
             Tool::Liquibase => "liquibase",
             Tool::Sqlx => "sqlx",
+            Tool::Rails => "rails",
             Tool::Prisma => "prisma",
         }
     }
@@ -120,6 +124,7 @@ impl Tool {
             Tool::Knex => knex::DEFAULT_TABLE,
             Tool::Liquibase => liquibase::DEFAULT_TABLE,
             Tool::Sqlx => sqlx::DEFAULT_TABLE,
+            Tool::Rails => rails::DEFAULT_TABLE,
             Tool::Prisma => prisma::DEFAULT_TABLE,
         }
     }
@@ -136,6 +141,7 @@ impl Tool {
             Tool::Knex => knex::READ,
             Tool::Liquibase => liquibase::READ,
             Tool::Sqlx => sqlx::READ,
+            Tool::Rails => rails::READ,
             Tool::Prisma => prisma::READ,
         }
     }
@@ -171,6 +177,10 @@ impl Tool {
             Tool::Sqlx => Scan {
                 recursive: false,
                 wants_contents: sqlx::wants_contents,
+            },
+            Tool::Rails => Scan {
+                recursive: true,
+                wants_contents: never,
             },
             Tool::Prisma => Scan {
                 recursive: true,

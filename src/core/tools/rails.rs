@@ -19,55 +19,50 @@
 //!   migration leaves no row (the version is recorded in the migration's transaction, or after
 //!   its body with `disable_ddl_transaction!`): Rails has no failed state.
 
+use super::lines::{Line, LineState, Lines};
 use super::{
-    DIR_VAR, Entry, ExpectError, FILE_VAR, Facts, Id, Listing, Row, RowError, Sources, VERSION_VAR,
-    cell, manifest_lines, show,
+    DIR_VAR, Entry, ExpectError, FILE_VAR, Facts, Id, Listing, Read, Row, RowError, Sources,
+    VERSION_VAR, cell, manifest_lines, show,
 };
-use std::cmp::Ordering;
-use std::collections::{BTreeMap, BTreeSet};
 
 /// The table Active Record creates (`schema_migrations_table_name` overrides it).
 pub const DEFAULT_TABLE: &str = "schema_migrations";
 
-/// The columns of the one `SELECT`, in order.
-pub const COLUMNS: &[&str] = &["version"];
+/// The check's `SELECT` (Rails records no time: `status` reads the same).
+pub const READ: Read = Read {
+    columns: "version",
+    status_columns: "version",
+    tail: "ORDER BY version LIMIT 100001",
+};
 
-/// The check's `SELECT`.
-pub fn select(table: &str) -> String {
-    format!("SELECT version FROM {table}")
-}
-
-/// A Rails version: an unbounded non-negative integer, kept as its digits without leading
-/// zeros (Ruby integers do not overflow), ordered by value.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Version(String);
+/// A Rails version: a non-negative integer (Ruby's are unbounded; a row beyond `u128` reads as
+/// `u128::MAX`, a file beyond it is refused, so the two never meet).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Version(pub u128);
 
 impl Version {
-    /// Ruby's `String#to_i` on what Rails writes: the leading ASCII digits, `0` when none.
+    /// Ruby's `String#to_i`: leading white space and a `+` skipped, then the digits (one `_`
+    /// between two digits allowed), `0` when none. A negative number (`-5`, which Rails never
+    /// writes) is read as `0`: ahead either way, only its label differs.
     pub fn to_i(text: &str) -> Version {
-        let digits: String = text.chars().take_while(char::is_ascii_digit).collect();
-        let trimmed = digits.trim_start_matches('0');
-        Version(if trimmed.is_empty() { "0" } else { trimmed }.to_string())
+        let text = text.trim_start_matches([' ', '\t', '\n', '\x0b', '\x0c', '\r']);
+        let text = text.strip_prefix('+').unwrap_or(text).as_bytes();
+        let mut v: u128 = 0;
+        for (i, &b) in text.iter().enumerate() {
+            match b {
+                b'0'..=b'9' => v = v.saturating_mul(10).saturating_add(u128::from(b - b'0')),
+                b'_' if i > 0
+                    && text[i - 1].is_ascii_digit()
+                    && text.get(i + 1).is_some_and(u8::is_ascii_digit) => {}
+                _ => break,
+            }
+        }
+        Version(v)
     }
 
     /// As `db:migrate:status` prints it (`"%.3d"`).
-    pub fn id(&self) -> Id {
-        Id::Text(format!("{:0>3}", self.0))
-    }
-}
-
-impl Ord for Version {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.0
-            .len()
-            .cmp(&other.0.len())
-            .then_with(|| self.0.cmp(&other.0))
-    }
-}
-
-impl PartialOrd for Version {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
+    pub fn id(self) -> Id {
+        Id::Text(format!("{:03}", self.0))
     }
 }
 
@@ -123,12 +118,15 @@ fn camelize(name: &str) -> String {
         .collect()
 }
 
-/// The versions of the listed directories, with Rails' refusals as errors.
-pub fn directory_versions(listings: &[Listing]) -> Result<BTreeSet<Version>, ExpectError> {
-    let mut versions: BTreeMap<Version, String> = BTreeMap::new();
-    let mut names: BTreeMap<String, String> = BTreeMap::new();
+/// The versions of the listed directories, sorted, each with its file (relative to its
+/// directory), with Rails' refusals as errors. A directory whose name the glob matches counts:
+/// Ruby's `Dir[]` returns it, Rails lists it, and `require` fails on it.
+pub fn directory_versions(listings: &[Listing]) -> Result<Vec<(Version, String)>, ExpectError> {
+    // (version or camelized name, file in full, relative file)
+    let mut versions: Vec<(Version, String, String)> = Vec::new();
+    let mut names: Vec<(String, String)> = Vec::new();
     for listing in listings {
-        for entry in listing.entries.iter().filter(|e| !e.dir && !hidden(e)) {
+        for entry in listing.entries.iter().filter(|e| !hidden(e)) {
             let path = format!("{}/{}", listing.dir, show(&entry.path));
             match classify_file_name(entry.file_name()) {
                 FileName::Ignored => {}
@@ -142,26 +140,36 @@ pub fn directory_versions(listings: &[Listing]) -> Result<BTreeSet<Version>, Exp
                     ));
                 }
                 FileName::Migration(version, name) => {
-                    let dup = |what: &str, first: &str| {
-                        ExpectError::new(
+                    if version.0 == u128::MAX {
+                        return Err(ExpectError::new(
                             DIR_VAR,
-                            format!("{what}: {first} and {path}; db:migrate refuses them"),
-                        )
-                    };
-                    if let Some(first) = versions.insert(version.clone(), path.clone()) {
-                        return Err(dup(
-                            &format!("Multiple migrations have the version number {}", version.0),
-                            &first,
+                            format!("{path}: the version is too large"),
                         ));
                     }
-                    if let Some(first) = names.insert(camelize(&name), path.clone()) {
-                        return Err(dup("Multiple migrations have the same name", &first));
-                    }
+                    names.push((camelize(&name), path.clone()));
+                    let file = String::from_utf8_lossy(&entry.path).into_owned();
+                    versions.push((version, path, file));
                 }
             }
         }
     }
-    Ok(versions.into_keys().collect())
+    versions.sort_unstable();
+    names.sort_unstable();
+    let dup = |what: String, first: &str, second: &str| {
+        ExpectError::new(
+            DIR_VAR,
+            format!("{what}: {first} and {second}; db:migrate refuses them"),
+        )
+    };
+    if let Some(w) = versions.windows(2).find(|w| w[0].0 == w[1].0) {
+        let what = format!("Multiple migrations have the version number {}", w[0].0.0);
+        return Err(dup(what, &w[0].1, &w[1].1));
+    }
+    if let Some(w) = names.windows(2).find(|w| w[0].0 == w[1].0) {
+        let what = "Multiple migrations have the same name".to_string();
+        return Err(dup(what, &w[0].1, &w[1].1));
+    }
+    Ok(versions.into_iter().map(|(v, _, f)| (v, f)).collect())
 }
 
 /// Ruby's `Dir.glob` does not descend into, or match, names starting with a dot.
@@ -179,14 +187,17 @@ fn parse_version(text: &str, variable: &'static str) -> Result<Version, ExpectEr
             format!("{text:?} is not a Rails migration version (digits, e.g. 20240101120000)"),
         ));
     }
-    Ok(Version::to_i(text))
+    match Version::to_i(text) {
+        Version(u128::MAX) => Err(ExpectError::new(variable, format!("{text} is too large"))),
+        v => Ok(v),
+    }
 }
 
 /// What the build expects from Rails.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Expected {
-    /// Every version with a file (or a manifest line).
-    versions: Option<BTreeSet<Version>>,
+    /// Every version with a file (its path, for `status`) or a manifest line (no path), sorted.
+    versions: Option<Vec<(Version, Option<String>)>>,
     /// `GATE_EXPECT_VERSION`.
     version: Option<Version>,
 }
@@ -195,7 +206,7 @@ impl Expected {
     /// From the migrations paths (`db/migrate`, several `:`-separated), a version, a manifest
     /// of versions, or several of them, which must agree.
     pub fn build(sources: Sources<'_>) -> Result<Expected, ExpectError> {
-        let mut versions = None;
+        let mut versions: Option<Vec<(Version, Option<String>)>> = None;
         if let Some(listings) = sources.listings {
             let found = directory_versions(listings)?;
             if found.is_empty() {
@@ -208,29 +219,35 @@ impl Expected {
                     ),
                 ));
             }
-            versions = Some(found);
+            versions = Some(found.into_iter().map(|(v, f)| (v, Some(f))).collect());
         }
         if let Some(text) = sources.manifest {
-            let mut listed = BTreeSet::new();
+            let mut listed = Vec::new();
             for (line, id) in manifest_lines(text)? {
-                listed.insert(parse_version(id, FILE_VAR).map_err(|e| {
+                let v = parse_version(id, FILE_VAR).map_err(|e| {
                     ExpectError::new(FILE_VAR, format!("line {}: {}", line + 1, e.message))
-                })?);
+                })?;
+                listed.push((v, None));
             }
-            if versions.as_ref().is_some_and(|v| *v != listed) {
+            listed.sort_unstable();
+            listed.dedup_by_key(|(v, _)| *v);
+            if versions
+                .as_ref()
+                .is_some_and(|v| !v.iter().map(|e| e.0).eq(listed.iter().map(|e| e.0)))
+            {
                 return Err(ExpectError::new(
                     FILE_VAR,
                     "lists other versions than the migrations directories hold",
                 ));
             }
-            versions = Some(listed);
+            versions = versions.or(Some(listed));
         }
         let version = match sources.version {
             Some(text) => Some(parse_version(text, VERSION_VAR)?),
             None => None,
         };
-        if let (Some(v), Some(newest)) = (&version, versions.as_ref().and_then(|s| s.last()))
-            && v != newest
+        if let (Some(v), Some((newest, _))) = (version, versions.as_ref().and_then(|s| s.last()))
+            && v != *newest
         {
             return Err(ExpectError::new(
                 VERSION_VAR,
@@ -246,40 +263,81 @@ impl Expected {
     /// The expected version: `GATE_EXPECT_VERSION`, or the newest file's.
     pub fn target(&self) -> Option<Id> {
         self.version
-            .as_ref()
-            .or_else(|| self.versions.as_ref().and_then(|v| v.last()))
+            .or_else(|| self.versions.as_ref().and_then(|v| v.last()).map(|e| e.0))
             .map(Version::id)
     }
+
+    fn has(&self, v: Version) -> bool {
+        self.versions
+            .as_ref()
+            .is_some_and(|files| files.binary_search_by_key(&v, |e| e.0).is_ok())
+    }
+}
+
+/// The rows' versions, as `SchemaMigration.all_versions.map(&:to_i)` reads them, sorted.
+fn applied(rows: &[Row]) -> Result<Vec<Version>, RowError> {
+    let mut v = rows
+        .iter()
+        .map(|row| cell(row, 0, "version").map(Version::to_i))
+        .collect::<Result<Vec<_>, _>>()?;
+    v.sort_unstable();
+    v.dedup();
+    Ok(v)
 }
 
 /// The row rule.
 pub fn facts(rows: &[Row], expected: &Expected) -> Result<Facts, RowError> {
-    let mut applied = BTreeSet::new();
-    for row in rows {
-        applied.insert(Version::to_i(cell(row, 0, "version")?));
-    }
+    let applied = applied(rows)?;
     let mut facts = Facts {
         empty: rows.is_empty(),
-        current: applied.last().map(Version::id).into_iter().collect(),
+        current: applied.last().map(|v| v.id()).into_iter().collect(),
         ..Facts::default()
     };
+    let ids = |v: &mut dyn Iterator<Item = Version>| v.map(Version::id).collect();
     match &expected.versions {
         Some(files) => {
-            facts.pending = files.difference(&applied).map(Version::id).collect();
-            facts.ahead = applied.difference(files).map(Version::id).collect();
+            facts.pending = ids(&mut files
+                .iter()
+                .map(|e| e.0)
+                .filter(|v| applied.binary_search(v).is_err()));
+            facts.ahead = ids(&mut applied.iter().copied().filter(|v| !expected.has(*v)));
             facts.reached = facts.pending.is_empty();
         }
         None => {
-            let target = expected.version.clone().unwrap_or(Version::to_i(""));
+            let target = expected.version.unwrap_or(Version(0));
             facts.reached = applied.last().is_some_and(|h| *h >= target);
-            facts.ahead = applied
-                .iter()
-                .filter(|v| **v > target)
-                .map(Version::id)
-                .collect();
+            facts.ahead = ids(&mut applied.iter().copied().filter(|v| *v > target));
         }
     }
     Ok(facts)
+}
+
+/// `status`'s listing, as `db:migrate:status` lists it: every version of the build, in
+/// order, `up` (applied) or `down` (pending), with its file; first, under their own heading, the
+/// rows without a file (its `NO FILE` lines). Without a directory or manifest: the rows.
+pub fn lines(rows: &[Row], expected: &Expected) -> Result<Lines, RowError> {
+    let applied = applied(rows)?;
+    let line = |v: Version, file: Option<String>, up: bool| {
+        let state = if up {
+            LineState::Applied
+        } else {
+            LineState::Pending
+        };
+        Line::new(v.id(), file, state, None)
+    };
+    let mut out = Lines::default();
+    let files = expected.versions.as_deref().unwrap_or_default();
+    for (v, file) in files {
+        let up = applied.binary_search(v).is_ok();
+        out.migrations.push(line(*v, file.clone(), up));
+    }
+    let rows = applied.iter().filter(|v| !expected.has(**v));
+    let rows = rows.map(|v| line(*v, None, true)).collect();
+    match expected.versions {
+        Some(_) => out.without_file = rows,
+        None => out.migrations = rows,
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -321,9 +379,37 @@ mod tests {
     #[test]
     fn the_read() {
         assert_eq!(
-            select("schema_migrations"),
-            "SELECT version FROM schema_migrations"
+            READ.select("schema_migrations", "", false),
+            "SELECT version FROM schema_migrations ORDER BY version LIMIT 100001"
         );
+    }
+
+    /// "all applied" and "rows without files": the listing as `db:migrate:status` shows it.
+    #[test]
+    fn the_listing_follows_migrate_status() {
+        let e = files(&FOUR[1..3]);
+        let l = lines(&rows(&["20240101000001", "0042"]), &e).unwrap();
+        let shown: Vec<(String, Option<String>, LineState)> = l
+            .migrations
+            .iter()
+            .map(|l| (l.version.to_string(), l.file.clone(), l.state))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                (
+                    "20240101000001".to_string(),
+                    Some(FOUR[1].to_string()),
+                    LineState::Applied
+                ),
+                (
+                    "20240101000002".to_string(),
+                    Some(FOUR[2].to_string()),
+                    LineState::Pending
+                )
+            ]
+        );
+        assert_eq!(l.without_file[0].version, Id::from("042"));
     }
 
     /// "names: 20240101000005_create_e.scoped.rb README.md helper.rb" (only the scoped file
@@ -399,6 +485,16 @@ mod tests {
         .unwrap();
         let f = facts(&rows(&["1"]), &e).unwrap();
         assert_eq!(texts(&f.pending), ["004"]);
+        // A directory the glob matches is one for Rails too (listed, pending, never loadable).
+        let e = Expected::build(Sources {
+            listings: Some(&[Listing {
+                dir: "db/migrate".into(),
+                entries: vec![Entry::file("1_a.rb"), Entry::directory("2_b.rb")],
+            }]),
+            ..Sources::default()
+        })
+        .unwrap();
+        assert_eq!(texts(&facts(&rows(&["1"]), &e).unwrap().pending), ["002"]);
     }
 
     /// "all applied" (abort_if_pending exit 0), "db:migrate: 3 fails half-way" (both ways: no
@@ -460,6 +556,10 @@ mod tests {
         assert_eq!(e.target(), Some(Id::from("001")));
         assert!(Version::to_i("9") < Version::to_i("10"));
         assert_eq!(Version::to_i("abc"), Version::to_i("0"));
+        // Ruby: [" 5", "+5", "1_0", "1__0", "_1", "\t7x", "1 2"].map(&:to_i) = [5, 5, 10, 1, 0, 7, 1]
+        let ruby = [" 5", "+5", "1_0", "1__0", "_1", "\t7x", "1 2"].map(|t| Version::to_i(t).0);
+        assert_eq!(ruby, [5, 5, 10, 1, 0, 7, 1]);
+        assert_eq!(Version::to_i(&"9".repeat(50)).0, u128::MAX);
     }
 
     #[test]
@@ -493,7 +593,7 @@ mod tests {
         })
         .unwrap();
         assert_eq!(m.target(), Some(Id::from("20240101000002")));
-        for bad in ["", "v1", "1_a.rb"] {
+        for bad in ["", "v1", "1_a.rb", &"9".repeat(40)] {
             assert!(parse_version(bad, VERSION_VAR).is_err(), "{bad:?}");
         }
     }
