@@ -568,21 +568,43 @@ fn ask_for_the_password_in_clear(stream: &mut TcpStream) -> std::io::Result<()> 
 
 static CLEARTEXT_SEEN: AtomicBool = AtomicBool::new(false);
 
-/// Finding 8 (secret leak, left open): under the default `sslmode=prefer` anyone who answers on
-/// the database's address (a MITM, a wrong endpoint, a pod squatting on a Service's port) can
-/// decline TLS and ask for AuthenticationCleartextPassword: the gate sends its password in the
-/// clear, as libpq does without `require_auth`. The gate should refuse to send a password in
-/// clear text (and an md5 hash) over an unencrypted TCP connection unless the DSN allows it
-/// (libpq's `require_auth=password`, today refused).
+/// Finding 8 (secret leak): under the default `sslmode=prefer` anyone who answers on the
+/// database's address (a MITM, a wrong endpoint, a pod squatting on a Service's port) can decline
+/// TLS and ask for AuthenticationCleartextPassword: the gate sent its password in the clear, as
+/// libpq does without `require_auth`. Now it refuses such a request over unencrypted TCP (exit 3,
+/// nothing sent) unless `require_auth` names `password`, which sends it knowingly.
 #[test]
-#[ignore = "finding 8: refuse cleartext and md5 password requests over unencrypted TCP unless require_auth allows them"]
 fn cleartext_password_stays_home() {
     let server = Scripted::start(ask_for_the_password_in_clear);
-    let r = run(gate_for("check", server.url(""), "1"), LIMIT);
+    for extra in ["", "sslmode=disable", "sslmode=allow", "require_auth=!md5"] {
+        CLEARTEXT_SEEN.store(false, Ordering::SeqCst);
+        let r = run(gate_for("check", server.url(extra), "1"), LIMIT);
+        assert_eq!(r.code, Some(3), "{extra}: {r:?}");
+        assert!(
+            !CLEARTEXT_SEEN.load(Ordering::SeqCst),
+            "{extra}: the gate sent its password in clear text to a server that declined TLS"
+        );
+        assert!(
+            r.all_output().contains("clear text")
+                && r.all_output().contains("require_auth=password"),
+            "{extra}: {r:?}"
+        );
+        assert!(!r.all_output().contains(PASSWORD), "{r:?}");
+    }
+    // Named in require_auth: sent, knowingly (the server then refuses the login).
+    let r = run(
+        gate_for(
+            "check",
+            server.url("sslmode=disable&require_auth=password"),
+            "1",
+        ),
+        LIMIT,
+    );
     assert_eq!(r.code, Some(3), "{r:?}");
+    assert!(CLEARTEXT_SEEN.load(Ordering::SeqCst), "{r:?}");
     assert!(
-        !CLEARTEXT_SEEN.load(Ordering::SeqCst),
-        "the gate sent its password in clear text to a server that declined TLS"
+        r.all_output().contains("password authentication failed"),
+        "{r:?}"
     );
 }
 

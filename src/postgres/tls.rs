@@ -17,7 +17,7 @@
 //! [`Tls`] hands tokio-postgres a connector whose stream caps every message the server sends
 //! inside TLS (`db::frame`), as the raw socket does for plaintext.
 
-use crate::postgres::db::frame::{Capped, Framing, Watch};
+use crate::postgres::db::frame::{Capped, Watch};
 use crate::postgres::dsn::{RootCerts, TlsSettings};
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -277,7 +277,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> std::future::Future for Handshake<S> {
             }
         };
         let watch = self.watch.take();
-        std::task::Poll::Ready(Ok(Capped::watched(tls, Framing::Messages, watch)))
+        std::task::Poll::Ready(Ok(Capped::inside_tls(tls, watch)))
     }
 }
 

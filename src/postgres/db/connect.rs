@@ -6,7 +6,7 @@
 //! round trip), else with `SHOW transaction_read_only`.
 
 use super::errors::{combine, in_place};
-use super::frame::{Capped, Framing, Watch};
+use super::frame::{AuthRule, Capped, Framing, Watch};
 use super::socket::{Place, open};
 use super::{CheckError, Database, Session, classify};
 use crate::postgres::dsn::SslMode;
@@ -30,7 +30,10 @@ impl Database {
         for i in order {
             let config = &self.target.per_host[i];
             let place = Place::of(config);
-            let watch = Arc::new(Watch::default());
+            let watch = Arc::new(Watch::new(AuthRule {
+                require: self.target.require_auth,
+                local: matches!(place, Place::Unix { .. }),
+            }));
             let attempt = self.connect_host(config, &place, &watch);
             match tokio::time::timeout(self.connect_timeout, attempt).await {
                 Ok(Ok(session)) => return Ok(session),
