@@ -638,10 +638,7 @@ fn django_showmigrations_and_migrate_check_agree_with_the_gate_at_every_step() {
     let mut rng = Rng::new(seed);
     // Each step is a Python start or two (~1-2 s): a plain run takes a few random steps, `--full`
     // (TOOLS_DIFF_STEPS) as many as it asks.
-    let steps = match std::env::var_os("TOOLS_DIFF_STEPS") {
-        Some(_) => tools::steps(),
-        None => 8,
-    };
+    let steps = tools::steps_or(8);
     for _ in 0..steps {
         step(&mut w, &mut rng);
         let known = if squash_row_only(&w) {

@@ -593,10 +593,7 @@ fn knex_migrate_status_and_the_gate_agree_at_every_step() {
     let mut rng = Rng::new(seed);
     // Each step is a Node start or two (~1-2 s): a plain run takes a dozen random steps,
     // `--full` (TOOLS_DIFF_STEPS) as many as it asks.
-    let steps = match std::env::var_os("TOOLS_DIFF_STEPS") {
-        Some(_) => tools::steps(),
-        None => 12,
-    };
+    let steps = tools::steps_or(12);
     for _ in 0..steps {
         step(&mut w, &mut rng);
         w.compare();

@@ -724,10 +724,7 @@ fn prisma_migrate_status_and_the_gate_agree_at_every_step() {
     let mut rng = Rng::new(seed);
     // A step is a command or two in the session (~0.3 s each): a plain run takes a few random
     // steps, `--full` (TOOLS_DIFF_STEPS) as many as it asks.
-    let steps = match std::env::var_os("TOOLS_DIFF_STEPS") {
-        Some(_) => tools::steps(),
-        None => 8,
-    };
+    let steps = tools::steps_or(8);
     for _ in 0..steps {
         step(&mut w, &mut rng);
         w.compare();

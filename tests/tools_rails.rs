@@ -737,10 +737,7 @@ fn rails_and_the_gate_agree_at_every_random_step() {
     let mut rng = Rng::new(seed);
     // Each comparison is ~1 s (four checks and a status, three rake tasks in the session): a
     // plain run takes a dozen random steps, `--full` (TOOLS_DIFF_STEPS) as many as it asks.
-    let steps = match std::env::var_os("TOOLS_DIFF_STEPS") {
-        Some(_) => tools::steps(),
-        None => 12,
-    };
+    let steps = tools::steps_or(12);
     for _ in 0..steps {
         step(&mut w, &mut rng);
         w.compare();

@@ -58,10 +58,16 @@ pub fn peer(tool: &str) -> PathBuf {
 
 /// How many random steps a seeded run takes.
 pub fn steps() -> usize {
+    steps_or(DEFAULT_STEPS)
+}
+
+/// Like [`steps`], for a tool whose steps cost more than most (a process start or two each):
+/// `plain` steps in a plain `cargo test`, `TOOLS_DIFF_STEPS` when set.
+pub fn steps_or(plain: usize) -> usize {
     std::env::var("TOOLS_DIFF_STEPS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(DEFAULT_STEPS)
+        .unwrap_or(plain)
 }
 
 /// The run's seed: `TOOLS_DIFF_SEED`, else one from the clock (printed by every failure).
