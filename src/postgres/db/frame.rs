@@ -104,13 +104,14 @@ impl std::fmt::Display for Flood {
 impl std::error::Error for Flood {}
 
 /// An authentication request the gate will not answer (`require_auth`, or the password in clear
-/// text over an unencrypted TCP connection): refused before tokio-postgres sees it, so nothing
-/// was sent.
+/// text to a TCP server the gate cannot tell is the server: unencrypted, or TLS whose certificate
+/// was not verified): refused before tokio-postgres sees it, so nothing was sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AuthRefused {
     /// What the server asked for.
     pub method: AuthMethod,
-    /// Whether only the connection's being unencrypted made it a refusal.
+    /// Whether only the connection's being unauthenticated (plaintext, or TLS with an unverified
+    /// certificate) made it a refusal.
     pub cleartext: bool,
 }
 
@@ -118,9 +119,11 @@ impl std::fmt::Display for AuthRefused {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match (self.method, self.cleartext) {
             (_, true) => f.write_str(
-                "the server asked for the password in clear text over an unencrypted connection: \
+                "the server asked for the password in clear text over a connection that does not \
+                 prove it is the server (unencrypted, or TLS whose certificate was not verified): \
                  refused, the password was not sent (anyone between the gate and the server could \
-                 read it; use sslmode=require, or allow it with require_auth=password)",
+                 answer and read it; use sslmode=verify-full, or sslrootcert with the server's CA, \
+                 or allow it with require_auth=password)",
             ),
             (AuthMethod::None, false) => f.write_str(
                 "the server did not ask the gate to authenticate, which require_auth does not \
@@ -204,8 +207,9 @@ pub struct Capped<S> {
     status: u64,
     /// What the caller wants to know about the login, if anything, and what it may use.
     watch: Option<Arc<Watch>>,
-    /// Whether these are the messages inside TLS (a password may travel in them).
-    inside_tls: bool,
+    /// Whether these are the messages inside TLS with the server's certificate verified (only
+    /// there may the password travel in clear text: unverified TLS ends wherever a MITM wants).
+    verified_tls: bool,
     /// Bytes of the current authentication request's code read so far (`Some` while the
     /// four are not all in).
     auth_have: Option<usize>,
@@ -263,7 +267,7 @@ impl<S> Capped<S> {
             login: 0,
             status: 0,
             watch: None,
-            inside_tls: false,
+            verified_tls: false,
             auth_have: None,
             auth_code: [0; 4],
             asked: false,
@@ -279,10 +283,11 @@ impl<S> Capped<S> {
     }
 
     /// The messages inside TLS (`inner` is the decrypted stream), telling `watch` how far the
-    /// login gets.
-    pub fn inside_tls(inner: S, watch: Option<Arc<Watch>>) -> Capped<S> {
+    /// login gets; `verified`: the server's certificate was checked (a chain to trusted roots),
+    /// so the TLS session ends at the server, not at whoever answered.
+    pub fn inside_tls(inner: S, watch: Option<Arc<Watch>>, verified: bool) -> Capped<S> {
         Capped {
-            inside_tls: true,
+            verified_tls: verified,
             ..Capped::watched(inner, Framing::Messages, watch)
         }
     }
@@ -401,7 +406,7 @@ impl<S> Capped<S> {
             }));
         }
         if method == AuthMethod::Password
-            && !self.inside_tls
+            && !self.verified_tls
             && !rule.local
             && !rule.require.names(AuthMethod::Password)
         {
@@ -488,22 +493,21 @@ mod tests {
     }
 
     /// Feeds `bytes` in `chunk`-sized reads to a login under `require_auth` (`None`: unset),
-    /// plaintext TCP unless `tls` or `local`; the refusal, if any.
+    /// plaintext TCP unless `tls` (`Some(verified)`) or `local`; the refusal, if any.
     fn login(
         bytes: &[u8],
         chunk: usize,
         require_auth: Option<&str>,
-        tls: bool,
+        tls: Option<bool>,
         local: bool,
     ) -> Option<AuthRefused> {
         let require = require_auth.map_or_else(RequireAuth::default, |r| {
             RequireAuth::parse(r).expect("a valid require_auth")
         });
         let watch = Some(Arc::new(Watch::new(AuthRule { require, local })));
-        let mut capped = if tls {
-            Capped::inside_tls((), watch)
-        } else {
-            Capped::watched((), Framing::Messages, watch)
+        let mut capped = match tls {
+            Some(verified) => Capped::inside_tls((), watch, verified),
+            None => Capped::watched((), Framing::Messages, watch),
         };
         match bytes.chunks(chunk).try_for_each(|c| capped.scan(c)) {
             Ok(()) => None,
@@ -518,7 +522,7 @@ mod tests {
         clear.extend(message(b'Z', 1));
         for chunk in [1, 2, 3, 5, 6, 7, 8, 100] {
             assert_eq!(
-                login(&clear, chunk, None, false, false),
+                login(&clear, chunk, None, None, false),
                 Some(AuthRefused {
                     method: AuthMethod::Password,
                     cleartext: true
@@ -526,24 +530,36 @@ mod tests {
                 "{chunk}"
             );
             // Not named, merely not forbidden: still refused.
-            assert!(login(&clear, chunk, Some("!md5"), false, false).is_some());
-            assert_eq!(login(&clear, chunk, None, true, false), None, "inside TLS");
+            assert!(login(&clear, chunk, Some("!md5"), None, false).is_some());
             assert_eq!(
-                login(&clear, chunk, None, false, true),
+                login(&clear, chunk, None, Some(true), false),
+                None,
+                "inside TLS, the certificate verified"
+            );
+            assert!(
+                login(&clear, chunk, None, Some(false), false).is_some(),
+                "inside TLS with a certificate nobody checked: a MITM's, perhaps"
+            );
+            assert_eq!(
+                login(&clear, chunk, Some("password"), Some(false), false),
+                None
+            );
+            assert_eq!(
+                login(&clear, chunk, None, None, true),
                 None,
                 "a Unix socket"
             );
             assert_eq!(
-                login(&clear, chunk, Some("password"), false, false),
+                login(&clear, chunk, Some("password"), None, false),
                 None,
                 "allowed by name"
             );
             assert_eq!(
-                login(&clear, chunk, Some("scram-sha-256,password"), false, false),
+                login(&clear, chunk, Some("scram-sha-256,password"), None, false),
                 None
             );
         }
-        let refusal = login(&clear, 100, None, false, false).expect("refused");
+        let refusal = login(&clear, 100, None, None, false).expect("refused");
         assert!(
             refusal.to_string().contains("require_auth=password"),
             "{refusal}"
@@ -569,36 +585,36 @@ mod tests {
         };
         for chunk in [1, 3, 9, 100] {
             assert_eq!(
-                login(&md5, chunk, None, false, false),
+                login(&md5, chunk, None, None, false),
                 None,
                 "md5 by default"
             );
-            assert_eq!(login(&scram, chunk, None, false, false), None);
+            assert_eq!(login(&scram, chunk, None, None, false), None);
             assert_eq!(
-                login(&trust, chunk, None, false, false),
+                login(&trust, chunk, None, None, false),
                 None,
                 "trust by default"
             );
             assert_eq!(
-                login(&md5, chunk, Some("scram-sha-256"), false, false),
+                login(&md5, chunk, Some("scram-sha-256"), None, false),
                 refused(AuthMethod::Md5)
             );
             assert_eq!(
-                login(&scram, chunk, Some("scram-sha-256"), false, false),
+                login(&scram, chunk, Some("scram-sha-256"), None, false),
                 None,
                 "the exchange's own AuthenticationOk is no login without authentication"
             );
             assert_eq!(
-                login(&trust, chunk, Some("scram-sha-256"), true, false),
+                login(&trust, chunk, Some("scram-sha-256"), Some(true), false),
                 refused(AuthMethod::None)
             );
             assert_eq!(
-                login(&trust, chunk, Some("!none"), false, false),
+                login(&trust, chunk, Some("!none"), None, false),
                 refused(AuthMethod::None)
             );
-            assert_eq!(login(&trust, chunk, Some("none"), false, false), None);
+            assert_eq!(login(&trust, chunk, Some("none"), None, false), None);
             assert_eq!(
-                login(&md5, chunk, Some("!md5"), true, true),
+                login(&md5, chunk, Some("!md5"), Some(true), true),
                 refused(AuthMethod::Md5)
             );
         }
