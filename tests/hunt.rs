@@ -716,13 +716,20 @@ fn a_real_password_login_needs_a_verified_server_or_require_auth() {
     for extra in [
         format!("sslmode=verify-full&sslrootcert={ca}"),
         format!("sslmode=require&sslrootcert={ca}"),
+        // allow: plaintext first; its clear-text request refused, TLS to the verified server.
+        format!("sslmode=allow&sslrootcert={ca}"),
         "sslmode=require&require_auth=password".to_string(),
         "sslmode=disable&require_auth=password".to_string(),
     ] {
         let r = run(gate_for("check", pg.url("gate", "app", &extra), "1"), LIMIT);
         assert_eq!(r.code, Some(0), "{extra}: {r:?}");
     }
-    for extra in ["sslmode=require", "sslmode=prefer", "sslmode=disable"] {
+    for extra in [
+        "sslmode=require",
+        "sslmode=prefer",
+        "sslmode=allow",
+        "sslmode=disable",
+    ] {
         let r = run(gate_for("check", pg.url("gate", "app", extra), "1"), LIMIT);
         assert_eq!(r.code, Some(3), "{extra}: {r:?}");
         assert!(

@@ -152,6 +152,16 @@ pub fn is_auth_refusal(error: &(dyn std::error::Error + 'static)) -> bool {
     in_chain(error, |e| e.is::<AuthRefused>())
 }
 
+/// Whether `error`'s chain holds an [`AuthRefused`] for the password in clear text that only the
+/// connection's being unauthenticated made a refusal: with `sslmode=allow`, a plaintext
+/// connection the gate turned away, so TLS is tried next, as after a server's own refusal.
+pub fn is_cleartext_refusal(error: &(dyn std::error::Error + 'static)) -> bool {
+    in_chain(error, |e| {
+        e.downcast_ref::<AuthRefused>()
+            .is_some_and(|refused| refused.cleartext)
+    })
+}
+
 /// Whether `found` holds for an error of `error`'s chain (or the error an `io::Error` wraps).
 fn in_chain(
     error: &(dyn std::error::Error + 'static),
