@@ -226,6 +226,12 @@ pub struct Capped<S> {
     auth_code: [u8; 4],
     /// Whether the server has asked for a method (so AuthenticationOk ends an exchange).
     asked: bool,
+    /// The refusal that failed a read: every later read fails with it too. The failed read's
+    /// bytes were taken from the stream and dropped, so what follows is out of step with the
+    /// message boundaries; a caller that read on would parse the next bytes as the refused
+    /// message's rest (four bytes `0 0 0 3` after a refused header would be the code of a
+    /// clear-text request the watcher never saw).
+    refused: Option<Refusal>,
 }
 
 /// How far a connection got, as the server's messages show it: what an error message needs
@@ -281,6 +287,7 @@ impl<S> Capped<S> {
             auth_have: None,
             auth_code: [0; 4],
             asked: false,
+            refused: None,
         }
     }
 
@@ -442,6 +449,9 @@ impl<S: AsyncRead + Unpin> AsyncRead for Capped<S> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
+        if let Some(refusal) = self.refused {
+            return Poll::Ready(Err(refusal.into_io()));
+        }
         let before = buf.filled().len();
         ready!(Pin::new(&mut self.inner).poll_read(cx, buf))?;
         let this = &mut *self;
@@ -449,6 +459,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for Capped<S> {
             Ok(()) => Poll::Ready(Ok(())),
             Err(refusal) => {
                 buf.set_filled(before);
+                this.refused = Some(refusal);
                 Poll::Ready(Err(refusal.into_io()))
             }
         }
@@ -748,5 +759,23 @@ mod tests {
         assert!(e.to_string().contains("claiming 268435456 bytes"), "{e}");
         // Whatever the failing read held is dropped, the oversized header with it.
         assert!(!out.contains(&b'D'), "{out:?}");
+    }
+
+    #[tokio::test]
+    async fn a_refusal_fails_every_later_read() {
+        use tokio::io::AsyncReadExt;
+        // A clear-text request (refused), then the four bytes a caller reading on would take
+        // for the refused message's code: the watcher, out of step, would let them through.
+        let mut bytes = request(3, 0);
+        bytes.extend([0, 0, 0, 3]);
+        let mut capped = Capped::new(&bytes[..], Framing::Messages);
+        let mut buf = [0u8; 9];
+        let e = capped.read(&mut buf).await.unwrap_err();
+        assert!(is_auth_refusal(&e), "{e}");
+        let again = capped.read(&mut buf).await;
+        assert!(
+            again.as_ref().is_err_and(|e| is_auth_refusal(e)),
+            "{again:?}"
+        );
     }
 }
