@@ -739,3 +739,49 @@ fn a_real_password_login_needs_a_verified_server_or_require_auth() {
         assert!(!r.all_output().contains(PASSWORD), "{r:?}");
     }
 }
+
+/// SASL (SCRAM-SHA-256), then a SASLContinue with the client's nonce, a salt and an iteration
+/// count of 4,000,000,000 (PostgreSQL's own default is 4,096); then silence.
+fn scram_with_four_billion_iterations(stream: &mut TcpStream) -> std::io::Result<()> {
+    let mut sasl = 10u32.to_be_bytes().to_vec();
+    sasl.extend_from_slice(b"SCRAM-SHA-256\0\0");
+    stream.write_all(&message(b'R', &sasl))?;
+    let mut header = [0u8; 5];
+    stream.read_exact(&mut header)?;
+    let len = u32::from_be_bytes([header[1], header[2], header[3], header[4]]) as usize;
+    let mut body = vec![0u8; len.saturating_sub(4).min(4096)];
+    stream.read_exact(&mut body)?;
+    let text = String::from_utf8_lossy(&body).into_owned();
+    let nonce = text
+        .split("r=")
+        .nth(1)
+        .unwrap_or_default()
+        .trim_end_matches('\0')
+        .to_string();
+    let mut cont = 11u32.to_be_bytes().to_vec();
+    cont.extend_from_slice(format!("r={nonce}server,s=c2FsdHNhbHQ=,i=4000000000").as_bytes());
+    stream.write_all(&message(b'R', &cont))?;
+    std::thread::sleep(Duration::from_secs(60));
+    Ok(())
+}
+
+/// Checked reviewing finding 8 (a stuck gate): SCRAM's iteration count is the server's to
+/// choose, and PBKDF2 over it runs inside the connect future, where no timer can interrupt it: a
+/// wrong endpoint or a MITM asking for 4 billion iterations would hold a CPU for an hour.
+/// postgres-protocol 0.6.12 refuses counts over 100,000 before computing (PostgreSQL defaults to
+/// 4,096); this guards that against an upgrade that drops the cap.
+#[test]
+fn a_scram_iteration_count_in_the_billions_is_refused_at_once() {
+    let server = Scripted::start(scram_with_four_billion_iterations);
+    let r = run(
+        gate_for(
+            "check",
+            server.url("sslmode=disable&connect_timeout=2"),
+            "1",
+        ),
+        Duration::from_secs(30),
+    );
+    assert!(r.code.is_some(), "still computing after 30 s: {r:?}");
+    assert_eq!(r.code, Some(3), "{r:?}");
+    assert!(r.all_output().contains("iteration count"), "{r:?}");
+}
