@@ -83,8 +83,22 @@ impl Database {
             SslMode::Allow => {
                 // libpq: plain first; TLS only when the server turns a plain connection away.
                 match self.attempt(config, place, watch, Wire::Disable).await {
-                    Err(failed) if failed.answered => {
-                        self.attempt(config, place, watch, Wire::Require).await
+                    Err(first) if first.answered => {
+                        let retry = self.attempt(config, place, watch, Wire::Require).await;
+                        match retry {
+                            // The gate's own refusal says what to do; keep it in the message.
+                            Err(mut second) if first.refused_clear && !second.placed => {
+                                second.error = CheckError {
+                                    message: format!(
+                                        "{}; then over TLS: {}",
+                                        first.error.message, second.error.message
+                                    ),
+                                    rejected: first.error.rejected && second.error.rejected,
+                                };
+                                Err(second)
+                            }
+                            other => other,
+                        }
                     }
                     other => other,
                 }
@@ -110,6 +124,7 @@ impl Database {
             error,
             answered: false,
             placed: false,
+            refused_clear: false,
         };
         let keepalive = config
             .get_keepalives()
@@ -123,6 +138,7 @@ impl Database {
                 error: combine(each.collect()),
                 answered: false,
                 placed: true,
+                refused_clear: false,
             }
         })?;
         let direct = config.get_ssl_negotiation() == SslNegotiation::Direct;
@@ -149,11 +165,16 @@ impl Database {
                 if direct && wire != Wire::Disable {
                     error = super::errors::direct_tls(error);
                 }
+                // A clear-text request the gate refused over plaintext counts as the server
+                // turning plaintext away: `allow` tries TLS next (where a verified server gets
+                // the password), as libpq retries after the server's own refusal.
+                let refused_clear = wire == Wire::Disable && super::frame::is_cleartext_refusal(&e);
                 return Err(Failed {
                     reached,
                     error,
-                    answered: e.as_db_error().is_some(),
+                    answered: e.as_db_error().is_some() || refused_clear,
                     placed: false,
+                    refused_clear,
                 });
             }
         };
@@ -249,6 +270,9 @@ struct Failed {
     answered: bool,
     /// The error already names where it comes from (each address a name resolved to).
     placed: bool,
+    /// The gate refused the password in clear text over plaintext (`answered` too: `allow`
+    /// tries TLS next).
+    refused_clear: bool,
 }
 
 /// A connectivity error (retried), in the gate's own words.

@@ -104,13 +104,14 @@ impl std::fmt::Display for Flood {
 impl std::error::Error for Flood {}
 
 /// An authentication request the gate will not answer (`require_auth`, or the password in clear
-/// text over an unencrypted TCP connection): refused before tokio-postgres sees it, so nothing
-/// was sent.
+/// text to a TCP server the gate cannot tell is the server: unencrypted, or TLS whose certificate
+/// was not verified): refused before tokio-postgres sees it, so nothing was sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AuthRefused {
     /// What the server asked for.
     pub method: AuthMethod,
-    /// Whether only the connection's being unencrypted made it a refusal.
+    /// Whether only the connection's being unauthenticated (plaintext, or TLS with an unverified
+    /// certificate) made it a refusal.
     pub cleartext: bool,
 }
 
@@ -118,9 +119,11 @@ impl std::fmt::Display for AuthRefused {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match (self.method, self.cleartext) {
             (_, true) => f.write_str(
-                "the server asked for the password in clear text over an unencrypted connection: \
+                "the server asked for the password in clear text over a connection that does not \
+                 prove it is the server (unencrypted, or TLS whose certificate was not verified): \
                  refused, the password was not sent (anyone between the gate and the server could \
-                 read it; use sslmode=require, or allow it with require_auth=password)",
+                 answer and read it; use sslmode=verify-full, or sslrootcert with the server's CA, \
+                 or allow it with require_auth=password)",
             ),
             (AuthMethod::None, false) => f.write_str(
                 "the server did not ask the gate to authenticate, which require_auth does not \
@@ -147,6 +150,16 @@ pub fn is_too_large(error: &(dyn std::error::Error + 'static)) -> bool {
 /// login, and waiting will not change it.
 pub fn is_auth_refusal(error: &(dyn std::error::Error + 'static)) -> bool {
     in_chain(error, |e| e.is::<AuthRefused>())
+}
+
+/// Whether `error`'s chain holds an [`AuthRefused`] for the password in clear text that only the
+/// connection's being unauthenticated made a refusal: with `sslmode=allow`, a plaintext
+/// connection the gate turned away, so TLS is tried next, as after a server's own refusal.
+pub fn is_cleartext_refusal(error: &(dyn std::error::Error + 'static)) -> bool {
+    in_chain(error, |e| {
+        e.downcast_ref::<AuthRefused>()
+            .is_some_and(|refused| refused.cleartext)
+    })
 }
 
 /// Whether `found` holds for an error of `error`'s chain (or the error an `io::Error` wraps).
@@ -204,14 +217,21 @@ pub struct Capped<S> {
     status: u64,
     /// What the caller wants to know about the login, if anything, and what it may use.
     watch: Option<Arc<Watch>>,
-    /// Whether these are the messages inside TLS (a password may travel in them).
-    inside_tls: bool,
+    /// Whether these are the messages inside TLS with the server's certificate verified (only
+    /// there may the password travel in clear text: unverified TLS ends wherever a MITM wants).
+    verified_tls: bool,
     /// Bytes of the current authentication request's code read so far (`Some` while the
     /// four are not all in).
     auth_have: Option<usize>,
     auth_code: [u8; 4],
     /// Whether the server has asked for a method (so AuthenticationOk ends an exchange).
     asked: bool,
+    /// The refusal that failed a read: every later read fails with it too. The failed read's
+    /// bytes were taken from the stream and dropped, so what follows is out of step with the
+    /// message boundaries; a caller that read on would parse the next bytes as the refused
+    /// message's rest (four bytes `0 0 0 3` after a refused header would be the code of a
+    /// clear-text request the watcher never saw).
+    refused: Option<Refusal>,
 }
 
 /// How far a connection got, as the server's messages show it: what an error message needs
@@ -263,10 +283,11 @@ impl<S> Capped<S> {
             login: 0,
             status: 0,
             watch: None,
-            inside_tls: false,
+            verified_tls: false,
             auth_have: None,
             auth_code: [0; 4],
             asked: false,
+            refused: None,
         }
     }
 
@@ -279,10 +300,11 @@ impl<S> Capped<S> {
     }
 
     /// The messages inside TLS (`inner` is the decrypted stream), telling `watch` how far the
-    /// login gets.
-    pub fn inside_tls(inner: S, watch: Option<Arc<Watch>>) -> Capped<S> {
+    /// login gets; `verified`: the server's certificate was checked (a chain to trusted roots),
+    /// so the TLS session ends at the server, not at whoever answered.
+    pub fn inside_tls(inner: S, watch: Option<Arc<Watch>>, verified: bool) -> Capped<S> {
         Capped {
-            inside_tls: true,
+            verified_tls: verified,
             ..Capped::watched(inner, Framing::Messages, watch)
         }
     }
@@ -401,7 +423,7 @@ impl<S> Capped<S> {
             }));
         }
         if method == AuthMethod::Password
-            && !self.inside_tls
+            && !self.verified_tls
             && !rule.local
             && !rule.require.names(AuthMethod::Password)
         {
@@ -427,6 +449,9 @@ impl<S: AsyncRead + Unpin> AsyncRead for Capped<S> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
+        if let Some(refusal) = self.refused {
+            return Poll::Ready(Err(refusal.into_io()));
+        }
         let before = buf.filled().len();
         ready!(Pin::new(&mut self.inner).poll_read(cx, buf))?;
         let this = &mut *self;
@@ -434,6 +459,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for Capped<S> {
             Ok(()) => Poll::Ready(Ok(())),
             Err(refusal) => {
                 buf.set_filled(before);
+                this.refused = Some(refusal);
                 Poll::Ready(Err(refusal.into_io()))
             }
         }
@@ -488,22 +514,21 @@ mod tests {
     }
 
     /// Feeds `bytes` in `chunk`-sized reads to a login under `require_auth` (`None`: unset),
-    /// plaintext TCP unless `tls` or `local`; the refusal, if any.
+    /// plaintext TCP unless `tls` (`Some(verified)`) or `local`; the refusal, if any.
     fn login(
         bytes: &[u8],
         chunk: usize,
         require_auth: Option<&str>,
-        tls: bool,
+        tls: Option<bool>,
         local: bool,
     ) -> Option<AuthRefused> {
         let require = require_auth.map_or_else(RequireAuth::default, |r| {
             RequireAuth::parse(r).expect("a valid require_auth")
         });
         let watch = Some(Arc::new(Watch::new(AuthRule { require, local })));
-        let mut capped = if tls {
-            Capped::inside_tls((), watch)
-        } else {
-            Capped::watched((), Framing::Messages, watch)
+        let mut capped = match tls {
+            Some(verified) => Capped::inside_tls((), watch, verified),
+            None => Capped::watched((), Framing::Messages, watch),
         };
         match bytes.chunks(chunk).try_for_each(|c| capped.scan(c)) {
             Ok(()) => None,
@@ -518,7 +543,7 @@ mod tests {
         clear.extend(message(b'Z', 1));
         for chunk in [1, 2, 3, 5, 6, 7, 8, 100] {
             assert_eq!(
-                login(&clear, chunk, None, false, false),
+                login(&clear, chunk, None, None, false),
                 Some(AuthRefused {
                     method: AuthMethod::Password,
                     cleartext: true
@@ -526,24 +551,36 @@ mod tests {
                 "{chunk}"
             );
             // Not named, merely not forbidden: still refused.
-            assert!(login(&clear, chunk, Some("!md5"), false, false).is_some());
-            assert_eq!(login(&clear, chunk, None, true, false), None, "inside TLS");
+            assert!(login(&clear, chunk, Some("!md5"), None, false).is_some());
             assert_eq!(
-                login(&clear, chunk, None, false, true),
+                login(&clear, chunk, None, Some(true), false),
+                None,
+                "inside TLS, the certificate verified"
+            );
+            assert!(
+                login(&clear, chunk, None, Some(false), false).is_some(),
+                "inside TLS with a certificate nobody checked: a MITM's, perhaps"
+            );
+            assert_eq!(
+                login(&clear, chunk, Some("password"), Some(false), false),
+                None
+            );
+            assert_eq!(
+                login(&clear, chunk, None, None, true),
                 None,
                 "a Unix socket"
             );
             assert_eq!(
-                login(&clear, chunk, Some("password"), false, false),
+                login(&clear, chunk, Some("password"), None, false),
                 None,
                 "allowed by name"
             );
             assert_eq!(
-                login(&clear, chunk, Some("scram-sha-256,password"), false, false),
+                login(&clear, chunk, Some("scram-sha-256,password"), None, false),
                 None
             );
         }
-        let refusal = login(&clear, 100, None, false, false).expect("refused");
+        let refusal = login(&clear, 100, None, None, false).expect("refused");
         assert!(
             refusal.to_string().contains("require_auth=password"),
             "{refusal}"
@@ -569,36 +606,36 @@ mod tests {
         };
         for chunk in [1, 3, 9, 100] {
             assert_eq!(
-                login(&md5, chunk, None, false, false),
+                login(&md5, chunk, None, None, false),
                 None,
                 "md5 by default"
             );
-            assert_eq!(login(&scram, chunk, None, false, false), None);
+            assert_eq!(login(&scram, chunk, None, None, false), None);
             assert_eq!(
-                login(&trust, chunk, None, false, false),
+                login(&trust, chunk, None, None, false),
                 None,
                 "trust by default"
             );
             assert_eq!(
-                login(&md5, chunk, Some("scram-sha-256"), false, false),
+                login(&md5, chunk, Some("scram-sha-256"), None, false),
                 refused(AuthMethod::Md5)
             );
             assert_eq!(
-                login(&scram, chunk, Some("scram-sha-256"), false, false),
+                login(&scram, chunk, Some("scram-sha-256"), None, false),
                 None,
                 "the exchange's own AuthenticationOk is no login without authentication"
             );
             assert_eq!(
-                login(&trust, chunk, Some("scram-sha-256"), true, false),
+                login(&trust, chunk, Some("scram-sha-256"), Some(true), false),
                 refused(AuthMethod::None)
             );
             assert_eq!(
-                login(&trust, chunk, Some("!none"), false, false),
+                login(&trust, chunk, Some("!none"), None, false),
                 refused(AuthMethod::None)
             );
-            assert_eq!(login(&trust, chunk, Some("none"), false, false), None);
+            assert_eq!(login(&trust, chunk, Some("none"), None, false), None);
             assert_eq!(
-                login(&md5, chunk, Some("!md5"), true, true),
+                login(&md5, chunk, Some("!md5"), Some(true), true),
                 refused(AuthMethod::Md5)
             );
         }
@@ -722,5 +759,23 @@ mod tests {
         assert!(e.to_string().contains("claiming 268435456 bytes"), "{e}");
         // Whatever the failing read held is dropped, the oversized header with it.
         assert!(!out.contains(&b'D'), "{out:?}");
+    }
+
+    #[tokio::test]
+    async fn a_refusal_fails_every_later_read() {
+        use tokio::io::AsyncReadExt;
+        // A clear-text request (refused), then the four bytes a caller reading on would take
+        // for the refused message's code: the watcher, out of step, would let them through.
+        let mut bytes = request(3, 0);
+        bytes.extend([0, 0, 0, 3]);
+        let mut capped = Capped::new(&bytes[..], Framing::Messages);
+        let mut buf = [0u8; 9];
+        let e = capped.read(&mut buf).await.unwrap_err();
+        assert!(is_auth_refusal(&e), "{e}");
+        let again = capped.read(&mut buf).await;
+        assert!(
+            again.as_ref().is_err_and(|e| is_auth_refusal(e)),
+            "{again:?}"
+        );
     }
 }

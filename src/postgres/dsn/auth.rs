@@ -2,9 +2,10 @@
 //!
 //! The server chooses how the client authenticates; a client that answers whatever it is asked
 //! hands its password to anyone who can stand in for the server. Under the default
-//! `sslmode=prefer` that is anyone on the path: decline TLS, then ask for
-//! AuthenticationCleartextPassword. So the gate, stricter than libpq, never sends the password in
-//! clear text over an unencrypted TCP connection unless `require_auth` names `password`; and it
+//! `sslmode=prefer` that is anyone on the path: decline TLS (or accept it with a certificate of
+//! its own, which nothing checks), then ask for AuthenticationCleartextPassword. So the gate,
+//! stricter than libpq, sends the password in clear text over TCP only inside TLS whose
+//! certificate it verified, or when `require_auth` names `password`; and it
 //! honours `require_auth` itself as libpq does: a list of methods the server must use one of
 //! (`none`: no authentication at all), or a list of negated ones (`!md5`) it must not use.
 
@@ -136,7 +137,7 @@ impl RequireAuth {
     }
 
     /// Whether the setting names `method` as one the server may use (not merely leaves it
-    /// unforbidden): what sending the password in clear text over an unencrypted connection
+    /// unforbidden): what sending the password in clear text to a server the gate cannot verify
     /// takes.
     pub fn names(self, method: AuthMethod) -> bool {
         self.named & method.bit() != 0
