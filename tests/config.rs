@@ -189,7 +189,7 @@ fn libpq_variables_are_honoured_or_refused_by_name() {
         ("PGSERVICE", "app"),
         ("PGSERVICEFILE", "/etc/hostname"),
         ("PGSSLPASSWORD", "x"),
-        ("PGREQUIREAUTH", "scram-sha-256"),
+        ("PGREQUIREAUTH", "scram"),
         ("PGSSLNEGOTIATION", "direct"),
         ("PGGSSENCMODE", "require"),
     ] {
@@ -226,6 +226,71 @@ fn libpq_variables_are_honoured_or_refused_by_name() {
         &[],
     );
     assert_eq!(r.code, Some(0), "{r:?}");
+}
+
+// Finding 8's follow-up: require_auth (and PGREQUIREAUTH) are honoured as libpq 16+ honours
+// them, against the real server's SCRAM and md5 logins, directly and through PgBouncer.
+#[test]
+fn require_auth_is_honoured_as_libpq_honours_it() {
+    let pg = Postgres::app(&[(1, true)]);
+    pg.create_md5_role("gate_md5");
+    pg.set_hba(
+        "host all gate_md5 127.0.0.1/32 md5\n\
+         host all all 127.0.0.1/32 scram-sha-256",
+    );
+    pg.sql("app", "GRANT SELECT ON goose_db_version TO gate_md5");
+    let url = pg.url("gate", "app", "");
+    let md5_url = pg.url("gate_md5", "app", "");
+    let bouncer = Bouncer::start_with_auth(&pg, &["gate", "gate_md5"], support::free_port(), "md5");
+    let pooled = bouncer.url("gate", "app", "");
+    let with = |url: &str, var: Option<(&str, &str)>| {
+        let mut vars = vec![("DATABASE_URL", url), ("GATE_EXPECT_VERSION", "1")];
+        vars.extend(var);
+        check(&vars, &[])
+    };
+    let join = |url: &str, extra: &str| {
+        let sep = if url.contains('?') { '&' } else { '?' };
+        format!("{url}{sep}{extra}")
+    };
+    // The server's SCRAM is allowed, md5 is not: refused before anything is sent, exit 3.
+    for allowed in [
+        "scram-sha-256",
+        "md5,scram-sha-256",
+        "!md5",
+        "!password,!none",
+    ] {
+        let r = with(&join(&url, &format!("require_auth={allowed}")), None);
+        assert_eq!(r.code, Some(0), "{allowed}: {r:?}");
+        let r = with(&url, Some(("PGREQUIREAUTH", allowed)));
+        assert_eq!(r.code, Some(0), "PGREQUIREAUTH={allowed}: {r:?}");
+    }
+    for refused_by in ["md5", "password", "none", "!scram-sha-256"] {
+        let r = with(&join(&url, &format!("require_auth={refused_by}")), None);
+        assert_eq!(r.code, Some(3), "{refused_by}: {r:?}");
+        assert!(
+            r.all_output()
+                .contains("scram-sha-256 authentication, which require_auth does not allow"),
+            "{refused_by}: {r:?}"
+        );
+        assert!(!r.stderr.contains(PASSWORD), "{r:?}");
+    }
+    // An md5 role, directly and through PgBouncer's md5 (which answers every client with md5).
+    for md5 in [md5_url.as_str(), pooled.as_str()] {
+        let r = with(md5, None);
+        assert_eq!(r.code, Some(0), "md5 by default: {r:?}");
+        let r = with(md5, Some(("PGREQUIREAUTH", "scram-sha-256")));
+        assert_eq!(r.code, Some(3), "{r:?}");
+        assert!(r.all_output().contains("md5 authentication"), "{r:?}");
+    }
+    // A setting libpq would refuse is refused, naming where it came from and what it takes.
+    for bad in ["scram", "md5,!password", "oauth"] {
+        let r = with(&url, Some(("PGREQUIREAUTH", bad)));
+        refused(
+            &r,
+            "PGREQUIREAUTH",
+            &["PGREQUIREAUTH", "it takes a comma-separated list"],
+        );
+    }
 }
 
 // Item 4: a misspelt variable that decides what is checked stops the gate.

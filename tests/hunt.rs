@@ -568,21 +568,43 @@ fn ask_for_the_password_in_clear(stream: &mut TcpStream) -> std::io::Result<()> 
 
 static CLEARTEXT_SEEN: AtomicBool = AtomicBool::new(false);
 
-/// Finding 8 (secret leak, left open): under the default `sslmode=prefer` anyone who answers on
-/// the database's address (a MITM, a wrong endpoint, a pod squatting on a Service's port) can
-/// decline TLS and ask for AuthenticationCleartextPassword: the gate sends its password in the
-/// clear, as libpq does without `require_auth`. The gate should refuse to send a password in
-/// clear text (and an md5 hash) over an unencrypted TCP connection unless the DSN allows it
-/// (libpq's `require_auth=password`, today refused).
+/// Finding 8 (secret leak): under the default `sslmode=prefer` anyone who answers on the
+/// database's address (a MITM, a wrong endpoint, a pod squatting on a Service's port) can decline
+/// TLS and ask for AuthenticationCleartextPassword: the gate sent its password in the clear, as
+/// libpq does without `require_auth`. Now it refuses such a request over unencrypted TCP (exit 3,
+/// nothing sent) unless `require_auth` names `password`, which sends it knowingly.
 #[test]
-#[ignore = "finding 8: refuse cleartext and md5 password requests over unencrypted TCP unless require_auth allows them"]
 fn cleartext_password_stays_home() {
     let server = Scripted::start(ask_for_the_password_in_clear);
-    let r = run(gate_for("check", server.url(""), "1"), LIMIT);
+    for extra in ["", "sslmode=disable", "sslmode=allow", "require_auth=!md5"] {
+        CLEARTEXT_SEEN.store(false, Ordering::SeqCst);
+        let r = run(gate_for("check", server.url(extra), "1"), LIMIT);
+        assert_eq!(r.code, Some(3), "{extra}: {r:?}");
+        assert!(
+            !CLEARTEXT_SEEN.load(Ordering::SeqCst),
+            "{extra}: the gate sent its password in clear text to a server that declined TLS"
+        );
+        assert!(
+            r.all_output().contains("clear text")
+                && r.all_output().contains("require_auth=password"),
+            "{extra}: {r:?}"
+        );
+        assert!(!r.all_output().contains(PASSWORD), "{r:?}");
+    }
+    // Named in require_auth: sent, knowingly (the server then refuses the login).
+    let r = run(
+        gate_for(
+            "check",
+            server.url("sslmode=disable&require_auth=password"),
+            "1",
+        ),
+        LIMIT,
+    );
     assert_eq!(r.code, Some(3), "{r:?}");
+    assert!(CLEARTEXT_SEEN.load(Ordering::SeqCst), "{r:?}");
     assert!(
-        !CLEARTEXT_SEEN.load(Ordering::SeqCst),
-        "the gate sent its password in clear text to a server that declined TLS"
+        r.all_output().contains("password authentication failed"),
+        "{r:?}"
     );
 }
 
@@ -632,4 +654,134 @@ fn a_version_table_the_gates_role_may_write_is_named_at_warn() {
         assert_eq!(r.code, Some(0), "{table}: {r:?}");
         assert!(!r.stderr.contains("may write"), "{table}: {r:?}");
     }
+}
+
+/// Finding 8, second half (secret leak): encryption is not authentication. Under `sslmode=prefer`
+/// (the default) or `require` without `sslrootcert` the gate accepts any certificate, so the MITM
+/// or wrong endpoint of finding 8 need not decline TLS: it accepts it with a certificate of its
+/// own and asks for AuthenticationCleartextPassword inside, and the gate sent its password. The
+/// password now goes in clear text only to a server whose certificate was verified (a chain to
+/// `sslrootcert`, or `verify-ca`/`verify-full`), over a Unix socket, or when `require_auth`
+/// names `password`.
+#[test]
+fn cleartext_password_goes_only_to_a_verified_server() {
+    let dir = temp_dir("unverified-tls");
+    let certs = support::make_certs(&dir);
+    let server = support::PgWire::start_tls(
+        support::Script::AskCleartext,
+        &certs.server_cert,
+        &certs.server_key,
+    );
+    let sent = || server.passwords.load(Ordering::SeqCst);
+    for extra in ["", "sslmode=prefer", "sslmode=require", "require_auth=!md5"] {
+        let before = sent();
+        let r = run(gate_for("check", server.url(extra), "1"), LIMIT);
+        assert_eq!(r.code, Some(3), "{extra}: {r:?}");
+        assert_eq!(
+            sent(),
+            before,
+            "{extra}: the gate sent its password in clear text to a server whose certificate it never checked"
+        );
+        assert!(r.all_output().contains("clear text"), "{extra}: {r:?}");
+        assert!(!r.all_output().contains(PASSWORD), "{r:?}");
+    }
+    // A verified server (the chain to sslrootcert), or require_auth=password: answered.
+    let ca = certs.ca.display().to_string();
+    for extra in [
+        format!("sslmode=verify-ca&sslrootcert={ca}"),
+        format!("sslmode=require&sslrootcert={ca}"),
+        "sslmode=require&require_auth=password".to_string(),
+    ] {
+        let before = sent();
+        let r = run(gate_for("check", server.url(&extra), "1"), LIMIT);
+        assert_eq!(r.code, Some(3), "{extra}: {r:?}");
+        assert_eq!(sent(), before + 1, "{extra}: {r:?}");
+        assert!(
+            r.all_output().contains("password authentication failed"),
+            "{extra}: {r:?}"
+        );
+    }
+}
+
+/// The same against a real server whose pg_hba.conf says `password` (as LDAP, PAM, RADIUS and
+/// cloud IAM tokens ask): answered inside TLS to a verified certificate, or when `require_auth`
+/// names `password`; refused (exit 3, naming the way out) over TLS nobody verified.
+#[test]
+fn a_real_password_login_needs_a_verified_server_or_require_auth() {
+    let dir = temp_dir("password-hba");
+    let certs = support::make_certs(&dir);
+    let pg = Postgres::app_with(support::PgOptions::tls(&certs), &[(1, true)]);
+    pg.set_hba("host all all 127.0.0.1/32 password");
+    let ca = certs.ca.display().to_string();
+    for extra in [
+        format!("sslmode=verify-full&sslrootcert={ca}"),
+        format!("sslmode=require&sslrootcert={ca}"),
+        // allow: plaintext first; its clear-text request refused, TLS to the verified server.
+        format!("sslmode=allow&sslrootcert={ca}"),
+        "sslmode=require&require_auth=password".to_string(),
+        "sslmode=disable&require_auth=password".to_string(),
+    ] {
+        let r = run(gate_for("check", pg.url("gate", "app", &extra), "1"), LIMIT);
+        assert_eq!(r.code, Some(0), "{extra}: {r:?}");
+    }
+    for extra in [
+        "sslmode=require",
+        "sslmode=prefer",
+        "sslmode=allow",
+        "sslmode=disable",
+    ] {
+        let r = run(gate_for("check", pg.url("gate", "app", extra), "1"), LIMIT);
+        assert_eq!(r.code, Some(3), "{extra}: {r:?}");
+        assert!(
+            r.all_output().contains("clear text") && r.all_output().contains("verify-full"),
+            "{extra}: {r:?}"
+        );
+        assert!(!r.all_output().contains(PASSWORD), "{r:?}");
+    }
+}
+
+/// SASL (SCRAM-SHA-256), then a SASLContinue with the client's nonce, a salt and an iteration
+/// count of 4,000,000,000 (PostgreSQL's own default is 4,096); then silence.
+fn scram_with_four_billion_iterations(stream: &mut TcpStream) -> std::io::Result<()> {
+    let mut sasl = 10u32.to_be_bytes().to_vec();
+    sasl.extend_from_slice(b"SCRAM-SHA-256\0\0");
+    stream.write_all(&message(b'R', &sasl))?;
+    let mut header = [0u8; 5];
+    stream.read_exact(&mut header)?;
+    let len = u32::from_be_bytes([header[1], header[2], header[3], header[4]]) as usize;
+    let mut body = vec![0u8; len.saturating_sub(4).min(4096)];
+    stream.read_exact(&mut body)?;
+    let text = String::from_utf8_lossy(&body).into_owned();
+    let nonce = text
+        .split("r=")
+        .nth(1)
+        .unwrap_or_default()
+        .trim_end_matches('\0')
+        .to_string();
+    let mut cont = 11u32.to_be_bytes().to_vec();
+    cont.extend_from_slice(format!("r={nonce}server,s=c2FsdHNhbHQ=,i=4000000000").as_bytes());
+    stream.write_all(&message(b'R', &cont))?;
+    std::thread::sleep(Duration::from_secs(60));
+    Ok(())
+}
+
+/// Checked reviewing finding 8 (a stuck gate): SCRAM's iteration count is the server's to
+/// choose, and PBKDF2 over it runs inside the connect future, where no timer can interrupt it: a
+/// wrong endpoint or a MITM asking for 4 billion iterations would hold a CPU for an hour.
+/// postgres-protocol 0.6.12 refuses counts over 100,000 before computing (PostgreSQL defaults to
+/// 4,096); this guards that against an upgrade that drops the cap.
+#[test]
+fn a_scram_iteration_count_in_the_billions_is_refused_at_once() {
+    let server = Scripted::start(scram_with_four_billion_iterations);
+    let r = run(
+        gate_for(
+            "check",
+            server.url("sslmode=disable&connect_timeout=2"),
+            "1",
+        ),
+        Duration::from_secs(30),
+    );
+    assert!(r.code.is_some(), "still computing after 30 s: {r:?}");
+    assert_eq!(r.code, Some(3), "{r:?}");
+    assert!(r.all_output().contains("iteration count"), "{r:?}");
 }

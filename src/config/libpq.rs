@@ -79,11 +79,6 @@ pub const LIBPQ_OTHERS: &[LibpqVariable] = &[
         why: "the server process's user is not checked on Unix sockets",
     },
     LibpqVariable {
-        name: "PGREQUIREAUTH",
-        effect: LibpqEffect::Key("require_auth"),
-        why: "the authentication method is not restricted",
-    },
-    LibpqVariable {
         name: "PGGSSDELEGATION",
         effect: LibpqEffect::Key("gssdelegation"),
         why: "GSSAPI is not used",

@@ -300,6 +300,13 @@ pub const VARIABLES: &[Variable] = &[
         libpq: Some("channel_binding"),
     },
     Variable {
+        name: "PGREQUIREAUTH",
+        flag: "--pgrequireauth",
+        help: "libpq: require_auth: the methods the server may use (password, md5, gss, sspi, scram-sha-256, none; or negated: !md5)",
+        default: None,
+        libpq: Some("require_auth"),
+    },
+    Variable {
         name: "PGSSLSNI",
         flag: "--pgsslsni",
         help: "libpq: sslsni: 1 (default) or 0",

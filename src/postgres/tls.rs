@@ -17,7 +17,7 @@
 //! [`Tls`] hands tokio-postgres a connector whose stream caps every message the server sends
 //! inside TLS (`db::frame`), as the raw socket does for plaintext.
 
-use crate::postgres::db::frame::{Capped, Framing, Watch};
+use crate::postgres::db::frame::{Capped, Watch};
 use crate::postgres::dsn::{RootCerts, TlsSettings};
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -199,6 +199,7 @@ pub fn connector(settings: &TlsSettings, direct: bool) -> Result<Tls, String> {
     }
     Ok(Tls {
         config: Arc::new(config),
+        verified: settings.roots.is_some(),
     })
 }
 
@@ -206,6 +207,10 @@ pub fn connector(settings: &TlsSettings, direct: bool) -> Result<Tls, String> {
 #[derive(Clone)]
 pub struct Tls {
     config: Arc<ClientConfig>,
+    /// Whether the server's certificate is verified (a chain to `sslrootcert` or the platform's
+    /// roots): only then does TLS prove the gate talks to the server, and only then may the
+    /// password go in clear text inside it (`db::frame`).
+    verified: bool,
 }
 
 impl Tls {
@@ -217,6 +222,7 @@ impl Tls {
             config: self.config.clone(),
             name: name.to_owned(),
             watch,
+            verified: self.verified,
         }
     }
 }
@@ -227,6 +233,7 @@ pub struct CappedConnect {
     config: Arc<ClientConfig>,
     name: String,
     watch: Option<Arc<Watch>>,
+    verified: bool,
 }
 
 impl<S> TlsConnect<S> for CappedConnect
@@ -250,6 +257,7 @@ where
         Handshake {
             inner,
             watch: self.watch,
+            verified: self.verified,
         }
     }
 }
@@ -258,6 +266,7 @@ where
 pub struct Handshake<S> {
     inner: Result<Box<tokio_rustls::Connect<S>>, Option<std::io::Error>>,
     watch: Option<Arc<Watch>>,
+    verified: bool,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> std::future::Future for Handshake<S> {
@@ -277,7 +286,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> std::future::Future for Handshake<S> {
             }
         };
         let watch = self.watch.take();
-        std::task::Poll::Ready(Ok(Capped::watched(tls, Framing::Messages, watch)))
+        std::task::Poll::Ready(Ok(Capped::inside_tls(tls, watch, self.verified)))
     }
 }
 

@@ -23,6 +23,9 @@ pub enum Script {
     /// A normal start-up; the query is never answered, and a cancel request's connection is
     /// read and held open, never closed.
     Stall,
+    /// AuthenticationCleartextPassword; counts answers holding [`PASSWORD`] in
+    /// [`PgWire::passwords`], then refuses the login (a MITM harvesting the password).
+    AskCleartext,
 }
 
 /// A fake server on a loopback port; stops on drop.
@@ -32,6 +35,8 @@ pub struct PgWire {
     pub queries: Arc<AtomicUsize>,
     /// Cancel requests received.
     pub cancels: Arc<AtomicUsize>,
+    /// Password messages received that held [`PASSWORD`] ([`Script::AskCleartext`]).
+    pub passwords: Arc<AtomicUsize>,
     stop: Arc<AtomicBool>,
 }
 
@@ -65,10 +70,12 @@ impl PgWire {
         let port = listener.local_addr().expect("addr").port();
         let stop = Arc::new(AtomicBool::new(false));
         let (queries, cancels) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let passwords = Arc::new(AtomicUsize::new(0));
         let server = PgWire {
             port,
             queries: queries.clone(),
             cancels: cancels.clone(),
+            passwords: passwords.clone(),
             stop: stop.clone(),
         };
         std::thread::spawn(move || {
@@ -78,7 +85,7 @@ impl PgWire {
                 }
                 let Ok(stream) = stream else { continue };
                 let (script, tls) = (script.clone(), tls.clone());
-                let counters = (queries.clone(), cancels.clone());
+                let counters = (queries.clone(), cancels.clone(), passwords.clone());
                 std::thread::spawn(move || {
                     let _ = serve(stream, &script, tls, &counters);
                 });
@@ -109,7 +116,7 @@ fn serve(
     mut stream: std::net::TcpStream,
     script: &Script,
     tls: Option<Arc<rustls::ServerConfig>>,
-    (queries, cancels): &(Arc<AtomicUsize>, Arc<AtomicUsize>),
+    (queries, cancels, passwords): &(Arc<AtomicUsize>, Arc<AtomicUsize>, Arc<AtomicUsize>),
 ) -> std::io::Result<()> {
     let mut body = read_packet(&mut stream)?;
     if code(&body) == 80_877_102 {
@@ -126,14 +133,14 @@ fn serve(
                     rustls::ServerConnection::new(config).map_err(std::io::Error::other)?;
                 let mut tls = rustls::StreamOwned::new(connection, stream);
                 read_packet(&mut tls)?;
-                return play(&mut tls, script, queries);
+                return play(&mut tls, script, queries, passwords);
             }
             None => stream.write_all(b"N")?,
         }
         body = read_packet(&mut stream)?;
     }
     let _ = body;
-    play(&mut stream, script, queries)
+    play(&mut stream, script, queries, passwords)
 }
 
 /// The script, after the startup message.
@@ -141,8 +148,21 @@ fn play(
     stream: &mut impl ReadWrite,
     script: &Script,
     queries: &AtomicUsize,
+    passwords: &AtomicUsize,
 ) -> std::io::Result<()> {
     match script {
+        Script::AskCleartext => {
+            stream.write_all(&message(b'R', &3u32.to_be_bytes()))?;
+            let mut header = [0u8; 5];
+            stream.read_exact(&mut header)?;
+            let len = u32::from_be_bytes([header[1], header[2], header[3], header[4]]) as usize;
+            let mut body = vec![0u8; len.saturating_sub(4).min(4096)];
+            stream.read_exact(&mut body)?;
+            if String::from_utf8_lossy(&body).contains(PASSWORD) {
+                passwords.fetch_add(1, Ordering::SeqCst);
+            }
+            stream.write_all(&error_response("password authentication failed"))
+        }
         Script::HugeAuth(mib) => {
             stream.write_all(&[b'R', 0x7f, 0xff, 0xff, 0xf0])?;
             filler(stream, *mib)

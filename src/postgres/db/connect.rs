@@ -6,7 +6,7 @@
 //! round trip), else with `SHOW transaction_read_only`.
 
 use super::errors::{combine, in_place};
-use super::frame::{Capped, Framing, Watch};
+use super::frame::{AuthRule, Capped, Framing, Watch};
 use super::socket::{Place, open};
 use super::{CheckError, Database, Session, classify};
 use crate::postgres::dsn::SslMode;
@@ -30,7 +30,10 @@ impl Database {
         for i in order {
             let config = &self.target.per_host[i];
             let place = Place::of(config);
-            let watch = Arc::new(Watch::default());
+            let watch = Arc::new(Watch::new(AuthRule {
+                require: self.target.require_auth,
+                local: matches!(place, Place::Unix { .. }),
+            }));
             let attempt = self.connect_host(config, &place, &watch);
             match tokio::time::timeout(self.connect_timeout, attempt).await {
                 Ok(Ok(session)) => return Ok(session),
@@ -80,8 +83,22 @@ impl Database {
             SslMode::Allow => {
                 // libpq: plain first; TLS only when the server turns a plain connection away.
                 match self.attempt(config, place, watch, Wire::Disable).await {
-                    Err(failed) if failed.answered => {
-                        self.attempt(config, place, watch, Wire::Require).await
+                    Err(first) if first.answered => {
+                        let retry = self.attempt(config, place, watch, Wire::Require).await;
+                        match retry {
+                            // The gate's own refusal says what to do; keep it in the message.
+                            Err(mut second) if first.refused_clear && !second.placed => {
+                                second.error = CheckError {
+                                    message: format!(
+                                        "{}; then over TLS: {}",
+                                        first.error.message, second.error.message
+                                    ),
+                                    rejected: first.error.rejected && second.error.rejected,
+                                };
+                                Err(second)
+                            }
+                            other => other,
+                        }
                     }
                     other => other,
                 }
@@ -107,6 +124,7 @@ impl Database {
             error,
             answered: false,
             placed: false,
+            refused_clear: false,
         };
         let keepalive = config
             .get_keepalives()
@@ -120,6 +138,7 @@ impl Database {
                 error: combine(each.collect()),
                 answered: false,
                 placed: true,
+                refused_clear: false,
             }
         })?;
         let direct = config.get_ssl_negotiation() == SslNegotiation::Direct;
@@ -146,11 +165,16 @@ impl Database {
                 if direct && wire != Wire::Disable {
                     error = super::errors::direct_tls(error);
                 }
+                // A clear-text request the gate refused over plaintext counts as the server
+                // turning plaintext away: `allow` tries TLS next (where a verified server gets
+                // the password), as libpq retries after the server's own refusal.
+                let refused_clear = wire == Wire::Disable && super::frame::is_cleartext_refusal(&e);
                 return Err(Failed {
                     reached,
                     error,
-                    answered: e.as_db_error().is_some(),
+                    answered: e.as_db_error().is_some() || refused_clear,
                     placed: false,
+                    refused_clear,
                 });
             }
         };
@@ -246,6 +270,9 @@ struct Failed {
     answered: bool,
     /// The error already names where it comes from (each address a name resolved to).
     placed: bool,
+    /// The gate refused the password in clear text over plaintext (`answered` too: `allow`
+    /// tries TLS next).
+    refused_clear: bool,
 }
 
 /// A connectivity error (retried), in the gate's own words.

@@ -155,7 +155,9 @@ pub fn classify(error: &tokio_postgres::Error) -> CheckError {
         message = format!("{message} (the connection was closed at once)");
     }
     CheckError {
-        rejected: rejected || super::frame::is_too_large(error),
+        rejected: rejected
+            || super::frame::is_too_large(error)
+            || super::frame::is_auth_refusal(error),
         message: printable(&message),
     }
 }

@@ -18,6 +18,7 @@
 //! every parameter name it is told, so floods of small messages are bounded too ([`MAX_LOGIN`]
 //! before the first ReadyForQuery, [`MAX_STATUS`] of ParameterStatus between two).
 
+use crate::postgres::dsn::{AuthMethod, RequireAuth};
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -102,18 +103,77 @@ impl std::fmt::Display for Flood {
 
 impl std::error::Error for Flood {}
 
+/// An authentication request the gate will not answer (`require_auth`, or the password in clear
+/// text to a TCP server the gate cannot tell is the server: unencrypted, or TLS whose certificate
+/// was not verified): refused before tokio-postgres sees it, so nothing was sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuthRefused {
+    /// What the server asked for.
+    pub method: AuthMethod,
+    /// Whether only the connection's being unauthenticated (plaintext, or TLS with an unverified
+    /// certificate) made it a refusal.
+    pub cleartext: bool,
+}
+
+impl std::fmt::Display for AuthRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.method, self.cleartext) {
+            (_, true) => f.write_str(
+                "the server asked for the password in clear text over a connection that does not \
+                 prove it is the server (unencrypted, or TLS whose certificate was not verified): \
+                 refused, the password was not sent (anyone between the gate and the server could \
+                 answer and read it; use sslmode=verify-full, or sslrootcert with the server's CA, \
+                 or allow it with require_auth=password)",
+            ),
+            (AuthMethod::None, false) => f.write_str(
+                "the server did not ask the gate to authenticate, which require_auth does not \
+                 allow (it does not list none): refused",
+            ),
+            (method, false) => write!(
+                f,
+                "the server asked for {} authentication, which require_auth does not allow: refused",
+                method.name()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for AuthRefused {}
+
 /// Whether `error`'s chain holds a [`MessageTooLarge`] or a [`Flood`]: the server is not
 /// PostgreSQL, or hostile.
 pub fn is_too_large(error: &(dyn std::error::Error + 'static)) -> bool {
-    let hostile =
-        |e: &(dyn std::error::Error + 'static)| e.is::<MessageTooLarge>() || e.is::<Flood>();
+    in_chain(error, |e| e.is::<MessageTooLarge>() || e.is::<Flood>())
+}
+
+/// Whether `error`'s chain holds an [`AuthRefused`]: a setting, not the network, stopped the
+/// login, and waiting will not change it.
+pub fn is_auth_refusal(error: &(dyn std::error::Error + 'static)) -> bool {
+    in_chain(error, |e| e.is::<AuthRefused>())
+}
+
+/// Whether `error`'s chain holds an [`AuthRefused`] for the password in clear text that only the
+/// connection's being unauthenticated made a refusal: with `sslmode=allow`, a plaintext
+/// connection the gate turned away, so TLS is tried next, as after a server's own refusal.
+pub fn is_cleartext_refusal(error: &(dyn std::error::Error + 'static)) -> bool {
+    in_chain(error, |e| {
+        e.downcast_ref::<AuthRefused>()
+            .is_some_and(|refused| refused.cleartext)
+    })
+}
+
+/// Whether `found` holds for an error of `error`'s chain (or the error an `io::Error` wraps).
+fn in_chain(
+    error: &(dyn std::error::Error + 'static),
+    found: impl Fn(&(dyn std::error::Error + 'static)) -> bool,
+) -> bool {
     let mut current = Some(error);
     while let Some(e) = current {
-        if hostile(e) {
+        if found(e) {
             return true;
         }
         if let Some(inner) = e.downcast_ref::<io::Error>().and_then(|io| io.get_ref())
-            && hostile(inner)
+            && found(inner)
         {
             return true;
         }
@@ -127,6 +187,7 @@ pub fn is_too_large(error: &(dyn std::error::Error + 'static)) -> bool {
 enum Refusal {
     TooLarge(MessageTooLarge),
     Flood(Flood),
+    Auth(AuthRefused),
 }
 
 impl Refusal {
@@ -134,6 +195,7 @@ impl Refusal {
         match self {
             Refusal::TooLarge(e) => io::Error::new(io::ErrorKind::InvalidData, e),
             Refusal::Flood(e) => io::Error::new(io::ErrorKind::InvalidData, e),
+            Refusal::Auth(e) => io::Error::new(io::ErrorKind::PermissionDenied, e),
         }
     }
 }
@@ -153,8 +215,23 @@ pub struct Capped<S> {
     login: u64,
     /// ParameterStatus bytes since the last ReadyForQuery, at most [`MAX_STATUS`].
     status: u64,
-    /// What the caller wants to know about the login, if anything.
+    /// What the caller wants to know about the login, if anything, and what it may use.
     watch: Option<Arc<Watch>>,
+    /// Whether these are the messages inside TLS with the server's certificate verified (only
+    /// there may the password travel in clear text: unverified TLS ends wherever a MITM wants).
+    verified_tls: bool,
+    /// Bytes of the current authentication request's code read so far (`Some` while the
+    /// four are not all in).
+    auth_have: Option<usize>,
+    auth_code: [u8; 4],
+    /// Whether the server has asked for a method (so AuthenticationOk ends an exchange).
+    asked: bool,
+    /// The refusal that failed a read: every later read fails with it too. The failed read's
+    /// bytes were taken from the stream and dropped, so what follows is out of step with the
+    /// message boundaries; a caller that read on would parse the next bytes as the refused
+    /// message's rest (four bytes `0 0 0 3` after a refused header would be the code of a
+    /// clear-text request the watcher never saw).
+    refused: Option<Refusal>,
 }
 
 /// How far a connection got, as the server's messages show it: what an error message needs
@@ -168,6 +245,29 @@ pub struct Watch {
     pub authenticating: AtomicBool,
     /// ReadyForQuery arrived.
     pub ready: AtomicBool,
+    /// What the login may use.
+    pub rule: AuthRule,
+}
+
+/// Which authentication requests a connection answers: `require_auth`, and whether the
+/// connection is local (a Unix socket, where the gate's own rule about clear text does not
+/// apply: no one is between the gate and the server).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct AuthRule {
+    /// The DSN's `require_auth`.
+    pub require: RequireAuth,
+    /// Over a Unix socket.
+    pub local: bool,
+}
+
+impl Watch {
+    /// A watch for a login under `rule`.
+    pub fn new(rule: AuthRule) -> Watch {
+        Watch {
+            rule,
+            ..Watch::default()
+        }
+    }
 }
 
 impl<S> Capped<S> {
@@ -183,6 +283,11 @@ impl<S> Capped<S> {
             login: 0,
             status: 0,
             watch: None,
+            verified_tls: false,
+            auth_have: None,
+            auth_code: [0; 4],
+            asked: false,
+            refused: None,
         }
     }
 
@@ -191,6 +296,16 @@ impl<S> Capped<S> {
         Capped {
             watch,
             ..Capped::new(inner, framing)
+        }
+    }
+
+    /// The messages inside TLS (`inner` is the decrypted stream), telling `watch` how far the
+    /// login gets; `verified`: the server's certificate was checked (a chain to trusted roots),
+    /// so the TLS session ends at the server, not at whoever answered.
+    pub fn inside_tls(inner: S, watch: Option<Arc<Watch>>, verified: bool) -> Capped<S> {
+        Capped {
+            verified_tls: verified,
+            ..Capped::watched(inner, Framing::Messages, watch)
         }
     }
 
@@ -213,6 +328,19 @@ impl<S> Capped<S> {
                     };
                     bytes = &bytes[1..];
                 }
+                Framing::Messages if self.remaining > 0 && self.auth_have.is_some() => {
+                    let have = self.auth_have.unwrap_or(0);
+                    let take = bytes.len().min(4 - have);
+                    self.auth_code[have..have + take].copy_from_slice(&bytes[..take]);
+                    self.remaining -= take as u64;
+                    bytes = &bytes[take..];
+                    if have + take == 4 {
+                        self.auth_have = None;
+                        self.authentication(u32::from_be_bytes(self.auth_code))?;
+                    } else {
+                        self.auth_have = Some(have + take);
+                    }
+                }
                 Framing::Messages if self.remaining > 0 => {
                     let skip = bytes.len().min(self.remaining as usize);
                     self.remaining -= skip as u64;
@@ -234,7 +362,12 @@ impl<S> Capped<S> {
                         self.remaining = u64::from(claimed.saturating_sub(4));
                         self.budget(tag, 1 + u64::from(claimed))?;
                         match tag {
-                            b'R' => self.note(|w| &w.authenticating),
+                            b'R' => {
+                                self.note(|w| &w.authenticating);
+                                if self.remaining >= 4 {
+                                    self.auth_have = Some(0);
+                                }
+                            }
                             b'Z' => self.note(|w| &w.ready),
                             _ => {}
                         }
@@ -272,6 +405,36 @@ impl<S> Capped<S> {
         Ok(())
     }
 
+    /// An authentication request with `code`: refused when the rule does not allow its method
+    /// (see [`AuthRefused`]), before the caller reads it.
+    fn authentication(&mut self, code: u32) -> Result<(), Refusal> {
+        let Some(method) = AuthMethod::of_request(code) else {
+            return Ok(());
+        };
+        if method == AuthMethod::None && self.asked {
+            return Ok(()); // the end of an exchange, not a login without one
+        }
+        self.asked = true;
+        let rule = self.watch.as_ref().map(|w| w.rule).unwrap_or_default();
+        if !rule.require.allows(method) {
+            return Err(Refusal::Auth(AuthRefused {
+                method,
+                cleartext: false,
+            }));
+        }
+        if method == AuthMethod::Password
+            && !self.verified_tls
+            && !rule.local
+            && !rule.require.names(AuthMethod::Password)
+        {
+            return Err(Refusal::Auth(AuthRefused {
+                method,
+                cleartext: true,
+            }));
+        }
+        Ok(())
+    }
+
     /// Sets one of the watch's flags.
     fn note(&self, flag: impl Fn(&Watch) -> &AtomicBool) {
         if let Some(watch) = &self.watch {
@@ -286,6 +449,9 @@ impl<S: AsyncRead + Unpin> AsyncRead for Capped<S> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
+        if let Some(refusal) = self.refused {
+            return Poll::Ready(Err(refusal.into_io()));
+        }
         let before = buf.filled().len();
         ready!(Pin::new(&mut self.inner).poll_read(cx, buf))?;
         let this = &mut *self;
@@ -293,6 +459,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for Capped<S> {
             Ok(()) => Poll::Ready(Ok(())),
             Err(refusal) => {
                 buf.set_filled(before);
+                this.refused = Some(refusal);
                 Poll::Ready(Err(refusal.into_io()))
             }
         }
@@ -333,7 +500,145 @@ mod tests {
         feed_all(framing, bytes, chunk).map_err(|refusal| match refusal {
             Refusal::TooLarge(e) => e,
             Refusal::Flood(f) => panic!("a flood, not an oversized header: {f}"),
+            Refusal::Auth(a) => panic!("an authentication refusal, not an oversized header: {a}"),
         })
+    }
+
+    /// An authentication request (`R`) with `code` and `extra` body bytes after it.
+    fn request(code: u32, extra: usize) -> Vec<u8> {
+        let mut m = vec![b'R'];
+        m.extend_from_slice(&(8 + extra as u32).to_be_bytes());
+        m.extend_from_slice(&code.to_be_bytes());
+        m.extend(std::iter::repeat_n(b'x', extra));
+        m
+    }
+
+    /// Feeds `bytes` in `chunk`-sized reads to a login under `require_auth` (`None`: unset),
+    /// plaintext TCP unless `tls` (`Some(verified)`) or `local`; the refusal, if any.
+    fn login(
+        bytes: &[u8],
+        chunk: usize,
+        require_auth: Option<&str>,
+        tls: Option<bool>,
+        local: bool,
+    ) -> Option<AuthRefused> {
+        let require = require_auth.map_or_else(RequireAuth::default, |r| {
+            RequireAuth::parse(r).expect("a valid require_auth")
+        });
+        let watch = Some(Arc::new(Watch::new(AuthRule { require, local })));
+        let mut capped = match tls {
+            Some(verified) => Capped::inside_tls((), watch, verified),
+            None => Capped::watched((), Framing::Messages, watch),
+        };
+        match bytes.chunks(chunk).try_for_each(|c| capped.scan(c)) {
+            Ok(()) => None,
+            Err(Refusal::Auth(a)) => Some(a),
+            Err(other) => panic!("not an authentication refusal: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_password_never_goes_in_clear_over_plaintext_tcp_unless_require_auth_names_it() {
+        let mut clear = request(3, 0);
+        clear.extend(message(b'Z', 1));
+        for chunk in [1, 2, 3, 5, 6, 7, 8, 100] {
+            assert_eq!(
+                login(&clear, chunk, None, None, false),
+                Some(AuthRefused {
+                    method: AuthMethod::Password,
+                    cleartext: true
+                }),
+                "{chunk}"
+            );
+            // Not named, merely not forbidden: still refused.
+            assert!(login(&clear, chunk, Some("!md5"), None, false).is_some());
+            assert_eq!(
+                login(&clear, chunk, None, Some(true), false),
+                None,
+                "inside TLS, the certificate verified"
+            );
+            assert!(
+                login(&clear, chunk, None, Some(false), false).is_some(),
+                "inside TLS with a certificate nobody checked: a MITM's, perhaps"
+            );
+            assert_eq!(
+                login(&clear, chunk, Some("password"), Some(false), false),
+                None
+            );
+            assert_eq!(
+                login(&clear, chunk, None, None, true),
+                None,
+                "a Unix socket"
+            );
+            assert_eq!(
+                login(&clear, chunk, Some("password"), None, false),
+                None,
+                "allowed by name"
+            );
+            assert_eq!(
+                login(&clear, chunk, Some("scram-sha-256,password"), None, false),
+                None
+            );
+        }
+        let refusal = login(&clear, 100, None, None, false).expect("refused");
+        assert!(
+            refusal.to_string().contains("require_auth=password"),
+            "{refusal}"
+        );
+    }
+
+    #[test]
+    fn require_auth_is_honoured_as_libpq_honours_it() {
+        let md5 = request(5, 4);
+        let scram = {
+            let mut m = request(10, 14); // "SCRAM-SHA-256\0"
+            m.extend(request(11, 20));
+            m.extend(request(12, 20));
+            m.extend(request(0, 0));
+            m
+        };
+        let trust = request(0, 0);
+        let refused = |method| {
+            Some(AuthRefused {
+                method,
+                cleartext: false,
+            })
+        };
+        for chunk in [1, 3, 9, 100] {
+            assert_eq!(
+                login(&md5, chunk, None, None, false),
+                None,
+                "md5 by default"
+            );
+            assert_eq!(login(&scram, chunk, None, None, false), None);
+            assert_eq!(
+                login(&trust, chunk, None, None, false),
+                None,
+                "trust by default"
+            );
+            assert_eq!(
+                login(&md5, chunk, Some("scram-sha-256"), None, false),
+                refused(AuthMethod::Md5)
+            );
+            assert_eq!(
+                login(&scram, chunk, Some("scram-sha-256"), None, false),
+                None,
+                "the exchange's own AuthenticationOk is no login without authentication"
+            );
+            assert_eq!(
+                login(&trust, chunk, Some("scram-sha-256"), Some(true), false),
+                refused(AuthMethod::None)
+            );
+            assert_eq!(
+                login(&trust, chunk, Some("!none"), None, false),
+                refused(AuthMethod::None)
+            );
+            assert_eq!(login(&trust, chunk, Some("none"), None, false), None);
+            assert_eq!(
+                login(&md5, chunk, Some("!md5"), Some(true), true),
+                refused(AuthMethod::Md5)
+            );
+        }
     }
 
     /// Feeds `bytes` in `chunk`-sized reads; the first refusal, if any.
@@ -454,5 +759,23 @@ mod tests {
         assert!(e.to_string().contains("claiming 268435456 bytes"), "{e}");
         // Whatever the failing read held is dropped, the oversized header with it.
         assert!(!out.contains(&b'D'), "{out:?}");
+    }
+
+    #[tokio::test]
+    async fn a_refusal_fails_every_later_read() {
+        use tokio::io::AsyncReadExt;
+        // A clear-text request (refused), then the four bytes a caller reading on would take
+        // for the refused message's code: the watcher, out of step, would let them through.
+        let mut bytes = request(3, 0);
+        bytes.extend([0, 0, 0, 3]);
+        let mut capped = Capped::new(&bytes[..], Framing::Messages);
+        let mut buf = [0u8; 9];
+        let e = capped.read(&mut buf).await.unwrap_err();
+        assert!(is_auth_refusal(&e), "{e}");
+        let again = capped.read(&mut buf).await;
+        assert!(
+            again.as_ref().is_err_and(|e| is_auth_refusal(e)),
+            "{again:?}"
+        );
     }
 }

@@ -10,6 +10,7 @@
 //! Secrets: nothing here ever formats a password or a whole DSN. Errors name a parameter and, for
 //! parameters that are not secret, the offending value.
 
+mod auth;
 mod hygiene;
 mod keys;
 mod options;
@@ -18,6 +19,7 @@ mod resolve;
 mod settings;
 mod syntax;
 
+pub use auth::{AuthMethod, RequireAuth};
 pub use keys::{KeySupport, key_support};
 pub use pgpass::pgpass_lookup;
 use std::collections::BTreeMap;
@@ -113,6 +115,8 @@ pub struct Target {
     pub runtime_params: Vec<(String, String)>,
     /// The DSN's `connect_timeout` (or `PGCONNECT_TIMEOUT`), if any.
     pub connect_timeout: Option<Duration>,
+    /// Which authentication requests the gate answers (`require_auth`; see [`RequireAuth`]).
+    pub require_auth: RequireAuth,
 }
 
 impl fmt::Debug for Target {
@@ -128,6 +132,7 @@ impl fmt::Debug for Target {
             .field("tls", &self.tls)
             .field("runtime_params", &names)
             .field("connect_timeout", &self.connect_timeout)
+            .field("require_auth", &self.require_auth)
             .finish()
     }
 }

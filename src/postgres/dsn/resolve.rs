@@ -1,7 +1,7 @@
 //! Resolving parameters into a [`Target`]: hosts and ports, identity, password, options, TLS.
 
 use super::options::{Options, parse_options};
-use super::{DsnError, Params, RootCerts, SslMode, Target, TlsSettings, Value, err};
+use super::{DsnError, Params, RequireAuth, RootCerts, SslMode, Target, TlsSettings, Value, err};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -54,6 +54,11 @@ impl Params {
             pg.password(password.as_bytes());
         }
         let connect_timeout = self.options(&mut pg)?;
+        let require_auth = match self.get("require_auth") {
+            Some(v) => RequireAuth::parse(&v.text)
+                .map_err(|why| err(&v.origin, format!("require_auth {:?}: {why}", v.text)))?,
+            None => RequireAuth::default(),
+        };
         let tls = self.tls_settings(home)?;
         self.ssl_negotiation(&mut pg, tls.mode)?;
         self.values.remove("password");
@@ -92,6 +97,7 @@ impl Params {
             tls,
             runtime_params,
             connect_timeout,
+            require_auth,
         })
     }
 
