@@ -326,12 +326,58 @@ fn every_tool_s_check_and_status_are_one_query() {
          GRANT USAGE ON SCHEMA gm, db TO gate; \
          GRANT SELECT ON ALL TABLES IN SCHEMA public, gm, db TO gate",
     );
+    // Issue 19's tools' tables, in their tools' own shapes (the rows by hand: this test counts
+    // round trips, the differentials hold the rules to the real CLIs).
+    pg.sql(
+        "app",
+        "CREATE SCHEMA rl; \
+         CREATE TABLE django_migrations (id serial PRIMARY KEY, app varchar(255) NOT NULL, \
+           name varchar(255) NOT NULL, applied timestamptz NOT NULL DEFAULT now()); \
+         INSERT INTO django_migrations (app, name) VALUES ('blog', '0001_initial'); \
+         CREATE TABLE rl.schema_migrations (version varchar PRIMARY KEY); \
+         INSERT INTO rl.schema_migrations VALUES ('1'); \
+         CREATE TABLE _prisma_migrations (id varchar(36) PRIMARY KEY, checksum varchar(64) NOT NULL, \
+           finished_at timestamptz, migration_name varchar(255) NOT NULL, logs text, \
+           rolled_back_at timestamptz, started_at timestamptz NOT NULL DEFAULT now(), \
+           applied_steps_count int NOT NULL DEFAULT 0); \
+         INSERT INTO _prisma_migrations VALUES ('p1', 'c', now(), '20240101_init', NULL, NULL, now(), 1); \
+         CREATE TABLE _sqlx_migrations (version bigint PRIMARY KEY, description text NOT NULL, \
+           installed_on timestamptz NOT NULL DEFAULT now(), success boolean NOT NULL, \
+           checksum bytea NOT NULL, execution_time bigint NOT NULL); \
+         INSERT INTO _sqlx_migrations VALUES (1, 'a', now(), true, '\\x00', 1); \
+         CREATE TABLE knex_migrations (id serial PRIMARY KEY, name varchar(255), batch int, \
+           migration_time timestamptz); \
+         INSERT INTO knex_migrations (name, batch, migration_time) VALUES ('1_a.js', 1, now()); \
+         CREATE TABLE knex_migrations_lock (index serial PRIMARY KEY, is_locked int); \
+         INSERT INTO knex_migrations_lock (is_locked) VALUES (0); \
+         CREATE TABLE databasechangelog (id varchar(255) NOT NULL, author varchar(255) NOT NULL, \
+           filename varchar(255) NOT NULL, dateexecuted timestamp NOT NULL, \
+           orderexecuted int NOT NULL, exectype varchar(10) NOT NULL); \
+         INSERT INTO databasechangelog VALUES ('1', 'alice', 'db/changelog.xml', now(), 1, 'EXECUTED'); \
+         CREATE TABLE databasechangeloglock (id int PRIMARY KEY, locked boolean NOT NULL, \
+           lockgranted timestamp, lockedby varchar(255)); \
+         INSERT INTO databasechangeloglock VALUES (1, false, NULL, NULL); \
+         GRANT USAGE ON SCHEMA rl TO gate; \
+         GRANT SELECT ON ALL TABLES IN SCHEMA public, rl TO gate",
+    );
     let dir = temp_dir("tools-one-query");
     let manifest = dir.join("expected");
     std::fs::write(&manifest, "a1\n").expect("manifest");
     let manifest = manifest.to_str().expect("utf-8");
+    let write = |name: &str, text: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).expect("manifest");
+        path.to_str().expect("utf-8").to_string()
+    };
+    let django = write(
+        "django",
+        "# schema-gate expectation: Django migrations\nblog.0001_initial\n",
+    );
+    let knex = write("knex", "1_a.js\n");
+    let prisma = write("prisma", "20240101_init\n");
+    let liquibase = write("liquibase", "1\talice\tdb/changelog.xml\n");
     let bouncer = Bouncer::start(&pg, &["gate"]);
-    let tools: [(&str, &[(&str, &str)]); 4] = [
+    let tools: [(&str, &[(&str, &str)]); 10] = [
         (
             "golang-migrate",
             &[
@@ -348,6 +394,18 @@ fn every_tool_s_check_and_status_are_one_query() {
                 ("GATE_EXPECT_VERSION", "001"),
             ],
         ),
+        ("django", &[("GATE_EXPECT_FILE", &django)]),
+        (
+            "rails",
+            &[
+                ("GATE_TABLE", "rl.schema_migrations"),
+                ("GATE_EXPECT_VERSION", "1"),
+            ],
+        ),
+        ("prisma", &[("GATE_EXPECT_FILE", &prisma)]),
+        ("sqlx", &[("GATE_EXPECT_VERSION", "1")]),
+        ("knex", &[("GATE_EXPECT_FILE", &knex)]),
+        ("liquibase", &[("GATE_EXPECT_FILE", &liquibase)]),
     ];
     for (tool, vars) in tools {
         for upstream in [pg.port, bouncer.port] {
