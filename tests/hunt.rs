@@ -761,7 +761,8 @@ fn scram_with_four_billion_iterations(stream: &mut TcpStream) -> std::io::Result
     let mut cont = 11u32.to_be_bytes().to_vec();
     cont.extend_from_slice(format!("r={nonce}server,s=c2FsdHNhbHQ=,i=4000000000").as_bytes());
     stream.write_all(&message(b'R', &cont))?;
-    std::thread::sleep(Duration::from_secs(60));
+    // Held until the gate hangs up.
+    std::io::copy(stream, &mut std::io::sink())?;
     Ok(())
 }
 

@@ -12,8 +12,8 @@ mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Child, Command};
+use std::time::Duration;
 use support::tools::{self, Check, Rng, ToolDb, check_both, cli, peer, sorted};
 
 struct World {
@@ -348,29 +348,16 @@ impl World {
 
     /// `knex migrate:latest` in the background (a slow migration), once `ready` is observed.
     fn latest_in_background(&mut self, ready: &str) -> Child {
-        let log = self.root.join("background.log");
-        let out = std::fs::File::create(&log).expect("log");
-        let err = out.try_clone().expect("log");
-        let mut child = self
-            .command(&["migrate:latest"])
-            .stdout(Stdio::from(out))
-            .stderr(Stdio::from(err))
-            .spawn()
-            .expect("knex migrate:latest");
         self.history
             .push("knex migrate:latest & (background)".into());
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while self.db.pg.sql("app", ready) != "t" {
-            let exited = child.try_wait().ok().flatten();
-            assert!(
-                Instant::now() < deadline && exited.is_none(),
-                "timed out waiting for: {ready} (knex exited: {exited:?}): {}\n{}",
-                std::fs::read_to_string(&log).unwrap_or_default(),
-                self.context()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        child
+        tools::in_background(
+            self.command(&["migrate:latest"]),
+            &self.db.pg,
+            ready,
+            Duration::from_secs(120),
+            &self.root.join("background.log"),
+            &self.context(),
+        )
     }
 }
 

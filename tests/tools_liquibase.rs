@@ -16,7 +16,7 @@ mod support;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use support::tools::{self, Check, LineSession, ToolDb, check_both, peer, sorted};
 
 const HEAD: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<databaseChangeLog \
@@ -344,27 +344,17 @@ impl World {
 
     /// `liquibase update` in a JVM of its own, in the background, once `ready` is observed.
     fn update_in_background(&mut self, ready: &str) -> Child {
-        let log = self.root.join("background.log");
-        let out = std::fs::File::create(&log).expect("log");
-        let err = out.try_clone().expect("log");
-        let mut child = Self::command(&self.db, &self.root, &self.liquibase)
-            .args(["update"])
-            .stdout(Stdio::from(out))
-            .stderr(Stdio::from(err))
-            .spawn()
-            .expect("liquibase update");
         self.history.push("liquibase update & (background)".into());
-        let deadline = Instant::now() + Duration::from_secs(180);
-        while self.db.pg.sql("app", ready) != "t" {
-            let exited = child.try_wait().ok().flatten();
-            assert!(
-                Instant::now() < deadline && exited.is_none(),
-                "timed out waiting for: {ready} (exited: {exited:?}): {}",
-                std::fs::read_to_string(&log).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        child
+        let mut command = Self::command(&self.db, &self.root, &self.liquibase);
+        command.args(["update"]);
+        tools::in_background(
+            command,
+            &self.db.pg,
+            ready,
+            Duration::from_secs(180),
+            &self.root.join("background.log"),
+            "",
+        )
     }
 }
 

@@ -28,7 +28,7 @@ mod support;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use support::tools::{self, Check, LineSession, Rng, ToolDb, check_both, cli, peer, sorted};
 
 const CONFIG: &str = "import path from 'node:path'
@@ -457,31 +457,21 @@ impl World {
 
     /// `prisma migrate deploy` in a fresh process, once `ready` (SQL) is observed.
     fn deploy_in_background(&mut self, ready: &str) -> Child {
-        let log = self.root.join("background.log");
-        let out = std::fs::File::create(&log).expect("log");
-        let err = out.try_clone().expect("log");
-        let mut child = Command::new(&self.prisma)
-            .args(["migrate", "deploy"])
-            .current_dir(&self.root)
-            .env("DATABASE_URL", self.db.migrator_url("app"))
-            .stdout(Stdio::from(out))
-            .stderr(Stdio::from(err))
-            .spawn()
-            .expect("prisma migrate deploy");
         self.history
             .push("prisma migrate deploy & (a fresh process, in the background)".into());
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while self.db.pg.sql("app", ready) != "t" {
-            let exited = child.try_wait().ok().flatten();
-            assert!(
-                Instant::now() < deadline && exited.is_none(),
-                "timed out waiting for: {ready} (prisma exited: {exited:?}): {}\n{}",
-                std::fs::read_to_string(&log).unwrap_or_default(),
-                self.context()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        child
+        let mut command = Command::new(&self.prisma);
+        command
+            .args(["migrate", "deploy"])
+            .current_dir(&self.root)
+            .env("DATABASE_URL", self.db.migrator_url("app"));
+        tools::in_background(
+            command,
+            &self.db.pg,
+            ready,
+            Duration::from_secs(120),
+            &self.root.join("background.log"),
+            &self.context(),
+        )
     }
 
     /// The migrations with an unfinished row (failed), for the random steps.

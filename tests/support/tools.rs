@@ -403,3 +403,39 @@ impl Drop for LineSession {
         let _ = self.child.wait();
     }
 }
+
+/// Starts `command` (a tool's migration, run as its users run it) in the background with its
+/// output in `log`, and polls until `ready` (SQL in database `app` answering `t`) holds while it
+/// still runs: the moment a migration is seen in flight, for the lock and unfinished-row steps.
+/// Fails with the log and `context` if the tool exits first or `limit` passes.
+pub fn in_background(
+    mut command: Command,
+    pg: &Postgres,
+    ready: &str,
+    limit: Duration,
+    log: &Path,
+    context: &str,
+) -> std::process::Child {
+    use std::process::Stdio;
+    let out = std::fs::File::create(log).expect("log");
+    let err = out.try_clone().expect("log");
+    let mut child = command
+        .stdout(Stdio::from(out))
+        .stderr(Stdio::from(err))
+        .spawn()
+        .expect("the tool, in the background");
+    let seen = poll_until(std::time::Instant::now() + limit, || {
+        if pg.sql("app", ready) == "t" {
+            return Some(true);
+        }
+        child.try_wait().ok().flatten().map(|_| false)
+    });
+    if seen != Some(true) {
+        let exited = child.try_wait().ok().flatten();
+        panic!(
+            "timed out waiting for: {ready} (the tool exited: {exited:?}): {}\n{context}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+    }
+    child
+}
