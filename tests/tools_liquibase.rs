@@ -353,7 +353,7 @@ impl World {
             ready,
             Duration::from_secs(180),
             &self.root.join("background.log"),
-            "",
+            &self.context(),
         )
     }
 }

@@ -405,9 +405,10 @@ impl Drop for LineSession {
 }
 
 /// Starts `command` (a tool's migration, run as its users run it) in the background with its
-/// output in `log`, and polls until `ready` (SQL in database `app` answering `t`) holds while it
-/// still runs: the moment a migration is seen in flight, for the lock and unfinished-row steps.
-/// Fails with the log and `context` if the tool exits first or `limit` passes.
+/// output in `log`, and polls until `ready` (SQL in database `app` answering `t`) holds, seen
+/// before the tool exits: the moment a migration is seen in flight, for the lock and
+/// unfinished-row steps. Fails with the log and `context` if the tool exits first or `limit`
+/// passes.
 pub fn in_background(
     mut command: Command,
     pg: &Postgres,
@@ -423,7 +424,7 @@ pub fn in_background(
         .stdout(Stdio::from(out))
         .stderr(Stdio::from(err))
         .spawn()
-        .expect("the tool, in the background");
+        .unwrap_or_else(|e| panic!("{command:?} in the background: {e}\n{context}"));
     let seen = poll_until(std::time::Instant::now() + limit, || {
         if pg.sql("app", ready) == "t" {
             return Some(true);
